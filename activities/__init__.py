@@ -1,0 +1,1 @@
+"""Every side effect of the workflows: database reads and writes, solver calls."""

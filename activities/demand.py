@@ -1,0 +1,232 @@
+"""Activities of the demand-batch workflow: aggregate demand, record picks, create
+production orders, move the batch's status. Idempotent: a retry changes nothing twice."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from temporalio import activity
+
+from activities.base import SessionFactory, translate_domain_errors
+from models.errors import DomainError, NotFound
+from models.rules import split_proportionally
+from models.schemas import (
+    AggregateDemandInput,
+    AggregateDemandResult,
+    AggregateRow,
+    CreatedProductionOrder,
+    CreateProductionOrdersInput,
+    CreateProductionOrdersResult,
+    DemandLineStatus,
+    PickDecision,
+    RecordEventInput,
+    SetBatchStatusInput,
+    SizeQuantity,
+    StyleColourDemand,
+)
+from models.tables import DemandBatch, DemandLine, Event, Pick, ProductionOrder, Style
+
+
+class DemandActivities:
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    @activity.defn
+    @translate_domain_errors
+    def aggregate_demand(self, inp: AggregateDemandInput) -> AggregateDemandResult:
+        """Totals per style × colour × size of the batch's open lines, in one grouped query."""
+        query = (
+            sa.select(
+                col(DemandLine.style_code),
+                col(DemandLine.colour),
+                col(DemandLine.size),
+                sa.func.sum(col(DemandLine.quantity)),
+                sa.func.count(),
+                sa.func.min(col(DemandLine.need_by)),
+            )
+            .where(
+                col(DemandLine.batch_id) == inp.batch_id,
+                col(DemandLine.status) == DemandLineStatus.OPEN,
+            )
+            .group_by(col(DemandLine.style_code), col(DemandLine.colour), col(DemandLine.size))
+            .order_by(col(DemandLine.style_code), col(DemandLine.colour), col(DemandLine.size))
+        )
+        with self._sessions() as session:
+            if session.get(DemandBatch, inp.batch_id) is None:
+                raise NotFound(f"demand batch {inp.batch_id} not found")
+            rows = session.execute(query).all()
+            codes = {row[0] for row in rows}
+            styles = {
+                s.code: s for s in session.exec(select(Style).where(col(Style.code).in_(codes)))
+            }
+
+        out_rows: list[AggregateRow] = []
+        sizes_of: dict[tuple[str, str], list[SizeQuantity]] = defaultdict(list)
+        earliest: dict[tuple[str, str], date] = {}
+        for style, colour, size, qty, n, need_by in rows:
+            out_rows.append(
+                AggregateRow(style_code=style, colour=colour, size=size, quantity=qty, lines=n)
+            )
+            key = (style, colour)
+            sizes_of[key].append(SizeQuantity(size=size, quantity=int(qty)))
+            earliest[key] = min(earliest.get(key, need_by), need_by)
+
+        by_style_colour = []
+        for (style, colour), sizes in sizes_of.items():
+            rank = {size: i for i, size in enumerate(styles[style].size_run)}
+            sizes.sort(key=lambda s: rank.get(s.size, len(rank)))
+            by_style_colour.append(
+                StyleColourDemand(
+                    style_code=style,
+                    colour=colour,
+                    quantity=sum(s.quantity for s in sizes),
+                    min_order_qty=styles[style].min_order_qty,
+                    earliest_need_by=earliest[(style, colour)],
+                    sizes=sizes,
+                )
+            )
+        return AggregateDemandResult(
+            batch_id=inp.batch_id, rows=out_rows, by_style_colour=by_style_colour
+        )
+
+    @activity.defn
+    @translate_domain_errors
+    def create_production_orders(
+        self, inp: CreateProductionOrdersInput
+    ) -> CreateProductionOrdersResult:
+        """Record the picks, create one production order per go-pick and settle every open
+        demand line: in production with its order, or declined with the reason."""
+        with self._sessions() as session, session.begin():
+            existing = session.exec(
+                select(ProductionOrder).where(ProductionOrder.batch_id == inp.batch_id)
+            ).all()
+            if existing or session.exec(select(Pick).where(Pick.batch_id == inp.batch_id)).first():
+                # A retry after a commit whose answer was lost: return what is there.
+                return CreateProductionOrdersResult(
+                    orders=[
+                        CreatedProductionOrder(
+                            production_order_id=po.id or 0,
+                            style_code=po.style_code,
+                            colour=po.colour,
+                        )
+                        for po in existing
+                    ]
+                )
+            lines = session.exec(
+                select(DemandLine).where(
+                    DemandLine.batch_id == inp.batch_id,
+                    DemandLine.status == DemandLineStatus.OPEN,
+                )
+            ).all()
+            by_key: dict[str, list[DemandLine]] = defaultdict(list)
+            for line in lines:
+                by_key[f"{line.style_code}/{line.colour}"].append(line)
+
+            created: list[CreatedProductionOrder] = []
+            for pick in inp.picks:
+                key_lines = by_key.pop(pick.key, [])
+                demand: dict[str, int] = defaultdict(int)
+                for line in key_lines:
+                    demand[line.size] += line.quantity
+                quantity = pick.quantity or sum(demand.values())
+                by_rule = pick.key in inp.default_rule_keys
+                pick_row = Pick(
+                    batch_id=inp.batch_id,
+                    style_code=pick.style_code,
+                    colour=pick.colour,
+                    decision=pick.decision,
+                    quantity=quantity,
+                    due_date=pick.due_date,
+                    priority=pick.priority,
+                    test_batch=pick.test_batch,
+                    by_default_rule=by_rule,
+                )
+                session.add(pick_row)
+                session.flush()
+                if pick.decision == PickDecision.NO_GO:
+                    reason = "declined by the buyer team's pick"
+                    for line in key_lines:
+                        line.status, line.reason = DemandLineStatus.DECLINED, reason
+                    continue
+                if not demand:
+                    raise DomainError(f"pick {pick.key} has no open demand", field="picks")
+                due = pick.due_date or min(line.need_by for line in key_lines)
+                order = ProductionOrder(
+                    batch_id=inp.batch_id,
+                    team_id=inp.team_id,
+                    pick_id=pick_row.id,
+                    style_code=pick.style_code,
+                    colour=pick.colour,
+                    size_breakdown=split_proportionally(quantity, dict(demand)),
+                    quantity=quantity,
+                    due_date=due,
+                    priority=pick.priority,
+                )
+                session.add(order)
+                session.flush()
+                assert order.id is not None
+                order.workflow_id = f"production-order-{order.id}"
+                for line in key_lines:
+                    line.status = DemandLineStatus.IN_PRODUCTION
+                    line.production_order_id = order.id
+                session.add(
+                    Event(
+                        actor="default-rule" if by_rule else "buyer-team",
+                        entity="production_order",
+                        entity_id=order.id,
+                        kind="created",
+                        data={"batch_id": inp.batch_id, "pick": pick.key, "quantity": quantity},
+                    )
+                )
+                created.append(
+                    CreatedProductionOrder(
+                        production_order_id=order.id,
+                        style_code=order.style_code,
+                        colour=order.colour,
+                    )
+                )
+            # What nobody picked and the default rule did not take is declined, with why.
+            for key, key_lines in by_key.items():
+                reason = (
+                    "minimum order quantity not met when the pick window closed"
+                    if key in inp.declined
+                    else "not picked when the pick window closed"
+                )
+                for line in key_lines:
+                    line.status, line.reason = DemandLineStatus.DECLINED, reason
+            return CreateProductionOrdersResult(orders=created)
+
+    @activity.defn
+    @translate_domain_errors
+    def set_batch_status(self, inp: SetBatchStatusInput) -> None:
+        batch_id, status = inp.batch_id, inp.status
+        with self._sessions() as session, session.begin():
+            batch = session.get(DemandBatch, batch_id)
+            if batch is None:
+                raise NotFound(f"demand batch {batch_id} not found")
+            if batch.status != status:
+                batch.status = status
+                session.add(
+                    Event(
+                        actor="system",
+                        entity="demand_batch",
+                        entity_id=batch_id,
+                        kind=f"status:{status.value}",
+                    )
+                )
+
+    @activity.defn
+    def record_event(self, inp: RecordEventInput) -> None:
+        with self._sessions() as session, session.begin():
+            session.add(
+                Event(
+                    actor=inp.actor,
+                    entity=inp.entity,
+                    entity_id=inp.entity_id,
+                    kind=inp.kind,
+                    data=dict(inp.data),
+                )
+            )

@@ -1,0 +1,486 @@
+"""Activities of the production-order workflow: design gate, fabric reservation, placement
+in the live plan, work orders, completions and shipping. Each is idempotent (keyed by the
+order and step) and writes its event in the same transaction as its state change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+from temporalio import activity
+
+from activities.base import SessionFactory, translate_domain_errors
+from models.errors import Conflict, InsufficientFabric, InvalidInput, LeaseNotHeld, NotFound
+from models.rules import fabric_requirement, total
+from models.schemas import (
+    CheckDesignGateResult,
+    CompleteWorkOrderInput,
+    CompleteWorkOrderResult,
+    CreateWorkOrdersResult,
+    DemandLineStatus,
+    PlannedOperation,
+    PlanStatus,
+    ProductionOrderInput,
+    ProductionOrderStatus,
+    ReleaseWorkOrderInput,
+    ReservationStatus,
+    ReserveFabricResult,
+    ScheduleOrderResult,
+    ShipOrderResult,
+    TechPackStatus,
+    WorkOrderStatus,
+)
+from models.tables import (
+    BomLine,
+    DemandLine,
+    Event,
+    Fabric,
+    FabricReservation,
+    Factory,
+    Plan,
+    PlanAssignment,
+    ProductionOrder,
+    RoutingStep,
+    Style,
+    WorkCentre,
+    WorkOrder,
+)
+from optimizer.placement import OperationToPlace, PlacementProblem, WorkCentreSlot, place_order
+
+# Good plus defective may exceed the planned quantity by this share (cutting over-allowance).
+COMPLETION_TOLERANCE = 0.05
+TRANSFER_MINUTES = 12 * 60
+
+
+def _load_order(session: Session, order_id: int) -> ProductionOrder:
+    order = session.get(ProductionOrder, order_id)
+    if order is None:
+        raise NotFound(f"production order {order_id} not found")
+    return order
+
+
+def _style(session: Session, code: str) -> Style:
+    style = session.exec(select(Style).where(Style.code == code)).one_or_none()
+    if style is None:
+        raise NotFound(f"style {code} not found", field="style")
+    return style
+
+
+def _event(session: Session, entity: str, entity_id: int, kind: str, **data: object) -> None:
+    session.add(Event(actor="system", entity=entity, entity_id=entity_id, kind=kind, data=data))
+
+
+def _set_order_status(
+    session: Session, order: ProductionOrder, status: ProductionOrderStatus
+) -> None:
+    if order.status != status:
+        order.status = status
+        assert order.id is not None
+        _event(session, "production_order", order.id, f"status:{status.value}")
+
+
+def live_plan_for_update(session: Session) -> Plan:
+    """The live plan with its row lock taken: bumping the revision first makes concurrent
+    placements queue behind each other on SQLite (write lock) and PostgreSQL (row lock)."""
+    bumped = session.execute(
+        sa.update(Plan)
+        .where(col(Plan.status) == PlanStatus.LIVE)
+        .values(revision=Plan.revision + 1)
+    )
+    if bumped.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(Plan(version=1, status=PlanStatus.LIVE, source="initial", revision=1))
+        session.flush()
+    return session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
+
+
+class ProductionActivities:
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    @activity.defn
+    @translate_domain_errors
+    def check_design_gate(self, inp: ProductionOrderInput) -> CheckDesignGateResult:
+        """Whether the order's style has an approved tech pack (bill of materials and routing)."""
+        with self._sessions() as session:
+            order = _load_order(session, inp.production_order_id)
+            style = _style(session, order.style_code)
+            has_routing = session.exec(
+                select(RoutingStep.id).where(RoutingStep.style_id == style.id)
+            ).first()
+            approved = style.tech_pack_status == TechPackStatus.APPROVED and bool(has_routing)
+            return CheckDesignGateResult(style_code=style.code, approved=approved)
+
+    @activity.defn
+    @translate_domain_errors
+    def reserve_fabric(self, inp: ProductionOrderInput) -> ReserveFabricResult:
+        """Reserve every fabric of the bill of materials, all or nothing. The stock check and
+        the decrement are one conditional UPDATE, so two orders racing for the last metres
+        cannot both get them."""
+        order_id = inp.production_order_id
+        with self._sessions() as session, session.begin():
+            order = _load_order(session, order_id)
+            existing = session.exec(
+                select(FabricReservation).where(FabricReservation.production_order_id == order_id)
+            ).all()
+            if existing:
+                return ReserveFabricResult(
+                    reservation_ids=[r.id or 0 for r in existing],
+                    metres=sum(r.metres for r in existing),
+                )
+            style = _style(session, order.style_code)
+            bom = session.exec(select(BomLine).where(BomLine.style_id == style.id)).all()
+            reservations: list[FabricReservation] = []
+            for line in bom:
+                try:
+                    metres = fabric_requirement(
+                        order.size_breakdown, line.consumption_by_size, line.wastage_pct
+                    )
+                except ValueError as err:
+                    raise InvalidInput(str(err), field="bill_of_materials") from err
+                taken = session.execute(
+                    sa.update(Fabric)
+                    .where(col(Fabric.id) == line.fabric_id, col(Fabric.metres_on_hand) >= metres)
+                    .values(metres_on_hand=Fabric.metres_on_hand - metres)
+                )
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    fabric = session.get(Fabric, line.fabric_id)
+                    on_hand = fabric.metres_on_hand if fabric else 0.0
+                    # Raising rolls back the reservations taken so far in this transaction.
+                    raise InsufficientFabric(
+                        f"fabric {fabric.code if fabric else line.fabric_id}: need {metres} m, "
+                        f"{on_hand} m on hand",
+                        field="fabric",
+                    )
+                reservations.append(
+                    FabricReservation(
+                        production_order_id=order_id, fabric_id=line.fabric_id, metres=metres
+                    )
+                )
+            session.add_all(reservations)
+            _set_order_status(session, order, ProductionOrderStatus.FABRIC_RESERVED)
+            session.flush()
+            _event(
+                session,
+                "production_order",
+                order_id,
+                "fabric_reserved",
+                metres=round(sum(r.metres for r in reservations), 3),
+            )
+            return ReserveFabricResult(
+                reservation_ids=[r.id or 0 for r in reservations],
+                metres=sum(r.metres for r in reservations),
+            )
+
+    @activity.defn
+    @translate_domain_errors
+    def schedule_order(self, inp: ProductionOrderInput) -> ScheduleOrderResult:
+        """Place the order's routing into the live plan at the earliest free slots."""
+        order_id = inp.production_order_id
+        with self._sessions() as session, session.begin():
+            plan = live_plan_for_update(session)
+            order = _load_order(session, order_id)
+            placed = session.exec(
+                select(PlanAssignment, WorkCentre)
+                .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
+                .where(
+                    PlanAssignment.plan_id == plan.id,
+                    PlanAssignment.production_order_id == order_id,
+                )
+                .order_by(col(PlanAssignment.seq))
+            ).all()
+            style = _style(session, order.style_code)
+            routing = session.exec(
+                select(RoutingStep)
+                .where(RoutingStep.style_id == style.id)
+                .order_by(col(RoutingStep.seq))
+            ).all()
+            if placed:
+                kinds = {r.seq: r.operation_kind for r in routing}
+                return ScheduleOrderResult(
+                    plan_version=plan.version,
+                    operations=[
+                        PlannedOperation(
+                            seq=a.seq,
+                            operation_kind=kinds.get(a.seq, "?"),
+                            factory_id=wc.factory_id,
+                            work_centre_id=a.work_centre_id,
+                            quantity=order.quantity,
+                            start=a.start,
+                            end=a.end,
+                        )
+                        for a, wc in placed
+                    ],
+                )
+            if not routing:
+                raise InvalidInput(f"style {style.code} has no routing", field="routing")
+
+            origin = datetime.now(UTC).replace(second=0, microsecond=0)
+            centres = session.exec(
+                select(WorkCentre, Factory)
+                .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
+                .where(col(Factory.is_down).is_(False))
+                .order_by(col(WorkCentre.id))
+            ).all()
+            busy: dict[int, list[tuple[int, int]]] = {}
+            for a in session.exec(
+                select(PlanAssignment).where(
+                    PlanAssignment.plan_id == plan.id, col(PlanAssignment.end) > origin
+                )
+            ).all():
+                busy.setdefault(a.work_centre_id, []).append(
+                    (_minutes(a.start, origin), _minutes(a.end, origin))
+                )
+            operations = []
+            for step in routing:
+                eligible = [
+                    WorkCentreSlot(
+                        work_centre_id=wc.id or 0,
+                        factory_id=wc.factory_id,
+                        efficiency=wc.efficiency,
+                        busy=busy.get(wc.id or 0, []),
+                    )
+                    for wc, _factory in centres
+                    if step.operation_kind in wc.operation_kinds
+                ]
+                if not eligible:
+                    raise InvalidInput(
+                        f"no work centre can do operation {step.operation_kind!r}",
+                        field="routing",
+                    )
+                operations.append(
+                    OperationToPlace(
+                        seq=step.seq,
+                        operation_kind=step.operation_kind,
+                        quantity=order.quantity,
+                        setup_minutes=step.setup_minutes,
+                        standard_minutes=step.standard_minutes,
+                        eligible=eligible,
+                    )
+                )
+            placements = place_order(
+                PlacementProblem(
+                    release_minute=0, transfer_minutes=TRANSFER_MINUTES, operations=operations
+                )
+            )
+            kinds = {r.seq: r.operation_kind for r in routing}
+            planned = []
+            for p in placements:
+                start = origin + timedelta(minutes=p.start)
+                end = origin + timedelta(minutes=p.end)
+                session.add(
+                    PlanAssignment(
+                        plan_id=plan.id or 0,
+                        production_order_id=order_id,
+                        seq=p.seq,
+                        work_centre_id=p.work_centre_id,
+                        start=start,
+                        end=end,
+                    )
+                )
+                planned.append(
+                    PlannedOperation(
+                        seq=p.seq,
+                        operation_kind=kinds[p.seq],
+                        factory_id=p.factory_id,
+                        work_centre_id=p.work_centre_id,
+                        quantity=order.quantity,
+                        start=start,
+                        end=end,
+                    )
+                )
+            _set_order_status(session, order, ProductionOrderStatus.SCHEDULED)
+            _event(
+                session,
+                "production_order",
+                order_id,
+                "scheduled",
+                plan_version=plan.version,
+                operations=len(planned),
+                finish=planned[-1].end.isoformat(),
+            )
+            return ScheduleOrderResult(plan_version=plan.version, operations=planned)
+
+    @activity.defn
+    @translate_domain_errors
+    def create_work_orders(self, inp: ProductionOrderInput) -> CreateWorkOrdersResult:
+        """One planned work order per placed operation, at the plan's factory and work centre."""
+        with self._sessions() as session, session.begin():
+            order = _load_order(session, inp.production_order_id)
+            existing = session.exec(
+                select(WorkOrder)
+                .where(WorkOrder.production_order_id == order.id)
+                .order_by(col(WorkOrder.seq))
+            ).all()
+            if existing:
+                return CreateWorkOrdersResult(work_order_ids=[w.id or 0 for w in existing])
+            rows = session.exec(
+                select(PlanAssignment, WorkCentre)
+                .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
+                .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
+                .where(
+                    Plan.status == PlanStatus.LIVE,
+                    PlanAssignment.production_order_id == order.id,
+                )
+                .order_by(col(PlanAssignment.seq))
+            ).all()
+            if not rows:
+                raise Conflict(f"production order {order.id} is not in the live plan")
+            style = _style(session, order.style_code)
+            kinds = {
+                r.seq: r.operation_kind
+                for r in session.exec(
+                    select(RoutingStep).where(RoutingStep.style_id == style.id)
+                ).all()
+            }
+            work_orders = [
+                WorkOrder(
+                    production_order_id=order.id or 0,
+                    seq=a.seq,
+                    operation_kind=kinds[a.seq],
+                    factory_id=wc.factory_id,
+                    work_centre_id=wc.id or 0,
+                    quantity=order.quantity,
+                    size_breakdown=dict(order.size_breakdown),
+                    planned_start=a.start,
+                    planned_end=a.end,
+                )
+                for a, wc in rows
+            ]
+            session.add_all(work_orders)
+            session.flush()
+            for wo in work_orders:
+                _event(
+                    session,
+                    "work_order",
+                    wo.id or 0,
+                    "created",
+                    production_order_id=order.id,
+                    factory_id=wo.factory_id,
+                )
+            _set_order_status(session, order, ProductionOrderStatus.IN_PRODUCTION)
+            return CreateWorkOrdersResult(work_order_ids=[w.id or 0 for w in work_orders])
+
+    @activity.defn
+    def release_work_order(self, inp: ReleaseWorkOrderInput) -> None:
+        """Make a planned work order visible to its factory's claim queue."""
+        with self._sessions() as session, session.begin():
+            released = session.execute(
+                sa.update(WorkOrder)
+                .where(
+                    col(WorkOrder.id) == inp.work_order_id,
+                    col(WorkOrder.status) == WorkOrderStatus.PLANNED,
+                )
+                .values(status=WorkOrderStatus.RELEASED, released_at=datetime.now(UTC))
+            )
+            if released.rowcount == 1:  # type: ignore[attr-defined]
+                _event(session, "work_order", inp.work_order_id, "released")
+
+    @activity.defn
+    @translate_domain_errors
+    def record_completion(self, inp: CompleteWorkOrderInput) -> CompleteWorkOrderResult:
+        """Persist a factory's completion once. The same idempotency key returns the stored
+        answer; any other completion of a completed work order is a conflict."""
+        with self._sessions() as session, session.begin():
+            wo = session.get(WorkOrder, inp.work_order_id)
+            if wo is None or wo.factory_id != inp.factory_id:
+                raise NotFound(f"work order {inp.work_order_id} not found")
+            order = _load_order(session, wo.production_order_id)
+            good, defective = total(inp.good), total(inp.defective)
+            if wo.status == WorkOrderStatus.COMPLETED:
+                if inp.idempotency_key is not None and wo.completion_key == inp.idempotency_key:
+                    return CompleteWorkOrderResult(
+                        work_order_id=wo.id or 0,
+                        good_quantity=wo.good_quantity or 0,
+                        defective_quantity=wo.defective_quantity or 0,
+                        order_status=order.status,
+                    )
+                raise Conflict(f"work order {wo.id} is already completed")
+            if wo.status not in (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED):
+                raise LeaseNotHeld(
+                    f"work order {wo.id} is {wo.status.value}; claim it before completing"
+                )
+            if wo.lease_holder != inp.lease_holder:
+                raise LeaseNotHeld(f"work order {wo.id} is leased to another claimant")
+            for entry in [*inp.good, *inp.defective]:
+                if entry.size not in wo.size_breakdown:
+                    raise InvalidInput(
+                        f"size {entry.size!r} is not in this order's size run "
+                        f"{sorted(wo.size_breakdown)}",
+                        field="good",
+                    )
+            limit = int(wo.quantity * (1 + COMPLETION_TOLERANCE))
+            if good + defective > limit:
+                raise InvalidInput(
+                    f"good {good} + defective {defective} exceeds the planned {wo.quantity} "
+                    f"plus {COMPLETION_TOLERANCE:.0%} tolerance ({limit})",
+                    field="good",
+                )
+            wo.status = WorkOrderStatus.COMPLETED
+            wo.good_quantity, wo.defective_quantity = good, defective
+            wo.completion_key = inp.idempotency_key
+            wo.completed_at = datetime.now(UTC)
+            wo.lease_holder, wo.lease_expires_at = None, None
+            _event(
+                session,
+                "work_order",
+                wo.id or 0,
+                "completed",
+                good=good,
+                defective=defective,
+                factory_id=wo.factory_id,
+            )
+            return CompleteWorkOrderResult(
+                work_order_id=wo.id or 0,
+                good_quantity=good,
+                defective_quantity=defective,
+                order_status=order.status,
+            )
+
+    @activity.defn
+    @translate_domain_errors
+    def ship_order(self, inp: ProductionOrderInput) -> ShipOrderResult:
+        """Close the order: its customers' lines shipped, fabric consumed, order done."""
+        with self._sessions() as session, session.begin():
+            order = _load_order(session, inp.production_order_id)
+            last = session.exec(
+                select(WorkOrder)
+                .where(
+                    WorkOrder.production_order_id == order.id,
+                    WorkOrder.status == WorkOrderStatus.COMPLETED,
+                )
+                .order_by(col(WorkOrder.seq).desc())
+            ).first()
+            good = last.good_quantity or 0 if last else 0
+            lines = session.exec(
+                select(DemandLine).where(
+                    DemandLine.production_order_id == order.id,
+                    DemandLine.status == DemandLineStatus.IN_PRODUCTION,
+                )
+            ).all()
+            for line in lines:
+                line.status = DemandLineStatus.SHIPPED
+            for res in session.exec(
+                select(FabricReservation).where(
+                    FabricReservation.production_order_id == order.id,
+                    FabricReservation.status == ReservationStatus.RESERVED,
+                )
+            ).all():
+                res.status = ReservationStatus.CONSUMED
+            if order.status != ProductionOrderStatus.DONE:
+                order.good_quantity = good
+                order.completed_at = datetime.now(UTC)
+                _set_order_status(session, order, ProductionOrderStatus.DONE)
+                _event(
+                    session,
+                    "production_order",
+                    order.id or 0,
+                    "shipped",
+                    lines=len(lines),
+                    good=good,
+                )
+            return ShipOrderResult(shipped_lines=len(lines), good_quantity=good)
+
+
+def _minutes(at: datetime, origin: datetime) -> int:
+    return max(0, int((at - origin).total_seconds() // 60))

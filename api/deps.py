@@ -1,0 +1,128 @@
+"""FastAPI dependencies: the database session, the Temporal client and the caller.
+
+The composition root puts a ``Runtime`` on ``app.state``; routes reach it only through
+these dependencies, so tests can swap any of them with ``app.dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, select
+from temporalio.client import Client
+
+from models.rules import hash_token
+from models.schemas import Role
+from models.tables import ApiToken
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    orchestration_task_queue: str
+    pick_window_hours: float = 48.0
+    max_body_bytes: int = 5_000_000
+    lease_minutes: float = 15.0
+    claim_poll_seconds: float = 0.25
+
+
+@dataclass
+class Runtime:
+    """What the API needs from the composition root."""
+
+    session_factory: Callable[[], Session]
+    connect_temporal: Callable[[], Awaitable[Client]]
+    config: ApiConfig
+    temporal: Client | None = None
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with runtime.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_temporal(runtime: RuntimeDep) -> Client:
+    if runtime.temporal is None:
+        # The lifespan connects at start-up; this covers a Temporal server that was down then.
+        try:
+            runtime.temporal = await runtime.connect_temporal()
+        except Exception as err:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, f"Temporal is not reachable: {err}"
+            ) from err
+    return runtime.temporal
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: int
+    name: str
+    role: Role
+    scope_id: int | None
+
+    @property
+    def lease_holder(self) -> str:
+        return f"token-{self.token_id}"
+
+
+bearer = HTTPBearer(auto_error=False, description="A token from `c2b token create`.")
+
+
+def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "a valid bearer token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is None or not credentials.credentials:
+        raise unauthorized
+    digest = hash_token(credentials.credentials)
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).one_or_none()
+    # The lookup is by hash; compare again in constant time so timing says nothing either way.
+    if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at:
+        raise unauthorized
+    assert token.id is not None
+    return Principal(token_id=token.id, name=token.name, role=token.role, scope_id=token.scope_id)
+
+
+def require(*roles: Role, admin: bool = True) -> Callable[..., Principal]:
+    """A dependency that lets through only the given roles (and admins, unless a role needs
+    a scope of its own, as a factory does)."""
+
+    allowed = {*roles, Role.ADMIN} if admin else set(roles)
+
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this endpoint is for {', '.join(sorted(r.value for r in roles))}",
+            )
+        return principal
+
+    return check
+
+
+BuyerDep = Annotated[Principal, Depends(require(Role.BUYER))]
+FactoryDep = Annotated[Principal, Depends(require(Role.FACTORY, admin=False))]
+AnyPrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,39 @@
+"""Error translation at the HTTP edge: domain errors and failed Temporal updates become
+4xx answers that name the field; nothing a caller sends may become a 500."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from models.errors import DomainError
+
+STATUS_BY_ERROR_TYPE = {
+    "NotFound": status.HTTP_404_NOT_FOUND,
+    "Conflict": status.HTTP_409_CONFLICT,
+    "LeaseNotHeld": status.HTTP_409_CONFLICT,
+    "InsufficientFabric": status.HTTP_409_CONFLICT,
+    "InvalidInput": status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+def domain_error_response(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status)
+
+
+def update_failure(err: WorkflowUpdateFailedError) -> HTTPException:
+    """The innermost ApplicationError of a failed update (from its validator, or from the
+    activity its handler ran) decides the status; its message goes to the caller."""
+    cause: BaseException | None = err.cause
+    app_error: ApplicationError | None = None
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            app_error = cause
+        cause = cause.__cause__
+    if app_error is None:
+        return HTTPException(status.HTTP_409_CONFLICT, str(err.cause or err))
+    code = STATUS_BY_ERROR_TYPE.get(app_error.type or "", status.HTTP_409_CONFLICT)
+    return HTTPException(code, app_error.message)

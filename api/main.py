@@ -1,0 +1,38 @@
+"""The FastAPI application. The composition root builds a ``Runtime`` (session factory,
+Temporal connector, config) and passes it to ``create_app``; the lifespan connects the
+Temporal client once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import Runtime
+from api.errors import domain_error_response
+from api.routers import buyers, factories, health, orders
+from models.errors import DomainError
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            runtime.temporal = await runtime.connect_temporal()
+        except Exception:
+            # Start anyway: /health reports Temporal down and routes reconnect on demand.
+            runtime.temporal = None
+        yield
+
+    app = FastAPI(
+        title="C2B made-to-order platform",
+        version="0.1.0",
+        summary="Customer demand to factory work orders in days.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_exception_handler(DomainError, domain_error_response)
+    for module in (health, buyers, factories, orders):
+        app.include_router(module.router)
+    return app

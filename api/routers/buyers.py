@@ -1,0 +1,320 @@
+"""Buyer teams: submit demand batches (JSON or CSV), follow them, pick what to make."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.deps import BuyerDep, RuntimeDep, SessionDep, TemporalDep
+from api.errors import update_failure
+from api.intake import (
+    DemandLineIn,
+    IntakeError,
+    LineError,
+    StyleInfo,
+    parse_csv,
+    validate_lines,
+)
+from models.errors import InvalidInput, NotFound, PayloadTooLarge
+from models.schemas import (
+    BatchProgress,
+    BatchStatus,
+    DemandBatchInput,
+    DemandLineStatus,
+    SubmitPicksInput,
+    SubmitPicksResult,
+)
+from models.tables import DemandBatch, DemandLine, Event, Style
+from workflows.demand_batch import DemandBatchWorkflow
+
+router = APIRouter(prefix="/v1/demand-batches", tags=["buyer teams"])
+
+
+class OnError(StrEnum):
+    REJECT_BATCH = "reject_batch"
+    ACCEPT_VALID = "accept_valid"
+
+
+class DemandBatchCreate(BaseModel):
+    lines: list[DemandLineIn]
+    pick_window_hours: float | None = None
+
+
+class DemandBatchPublic(BaseModel):
+    batch_id: int
+    status: BatchStatus
+    workflow_id: str
+    accepted_lines: int
+    rejected_lines: list[LineError]
+    created_at: datetime
+
+
+class DemandBatchDetail(DemandBatchPublic):
+    lines_by_status: dict[str, int]
+    progress: BatchProgress | None
+
+
+INTAKE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DemandBatchCreate.model_json_schema()},
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes", field="body")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"the body is larger than the limit of {limit} bytes", field="body"
+            )
+    return bytes(body)
+
+
+async def _rows_from_request(
+    request: Request, raw: bytes
+) -> tuple[list[tuple[int, dict[str, Any]]], float | None]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("text/csv", "application/csv", "text/plain"):
+        return parse_csv(raw), None
+    if content_type == "multipart/form-data":
+        # Starlette parses the form from the body it has already buffered.
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise IntakeError("the multipart form needs a 'file' part with the CSV", "file")
+        return parse_csv(await upload.read()), None
+    if content_type in ("application/json", ""):
+        try:
+            payload = DemandBatchCreate.model_validate_json(raw or b"{}")
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise IntakeError(f"{where}: {first['msg']}", where) from err
+        if not payload.lines:
+            raise IntakeError("lines: the batch has no lines", "lines")
+        rows = [(i + 1, line.model_dump()) for i, line in enumerate(payload.lines)]
+        return rows, payload.pick_window_hours
+    raise IntakeError(
+        f"unsupported content type {content_type!r}: send application/json, text/csv "
+        "or a multipart form with a 'file'",
+        "content-type",
+    )
+
+
+def _styles(session: Session) -> dict[str, StyleInfo]:
+    return {
+        s.code: StyleInfo(size_run=tuple(s.size_run), colours=tuple(s.colours))
+        for s in session.exec(select(Style)).all()
+    }
+
+
+def _public(batch: DemandBatch) -> DemandBatchPublic:
+    assert batch.id is not None
+    return DemandBatchPublic(
+        batch_id=batch.id,
+        status=batch.status,
+        workflow_id=batch.workflow_id or "",
+        accepted_lines=batch.line_count,
+        rejected_lines=[LineError.model_validate(r) for r in batch.rejected_lines],
+        created_at=batch.created_at,
+    )
+
+
+async def _ensure_workflow(client: Client, batch: DemandBatch, task_queue: str) -> None:
+    """Start the batch's workflow; starting it again (a retried request) is a no-op."""
+    assert batch.id is not None and batch.workflow_id is not None
+    try:
+        await client.start_workflow(
+            DemandBatchWorkflow.run,
+            DemandBatchInput(
+                batch_id=batch.id,
+                team_id=batch.team_id,
+                pick_window_hours=batch.pick_window_hours,
+            ),
+            id=batch.workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass
+    except RPCError as err:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"batch {batch.id} is saved but its workflow could not start ({err}); "
+            "retry with the same Idempotency-Key",
+        ) from err
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DemandBatchPublic,
+    openapi_extra=INTAKE_BODY,
+    responses={
+        413: {"description": "The body is larger than the limit"},
+        422: {"description": "Lines were rejected (each with line, field and reason)"},
+    },
+)
+async def submit_demand_batch(
+    request: Request,
+    principal: BuyerDep,
+    session: SessionDep,
+    client: TemporalDep,
+    runtime: RuntimeDep,
+    on_error: OnError = OnError.REJECT_BATCH,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> DemandBatchPublic:
+    """Submit customer demand as JSON (`{"lines": [...]}`), a CSV body or a CSV upload.
+
+    With `on_error=reject_batch` (the default) one bad line rejects the batch and nothing is
+    saved; with `accept_valid` the good lines are saved and the bad ones are reported and
+    kept on the batch. The same `Idempotency-Key` returns the first answer."""
+    team_id = principal.scope_id
+    if team_id is None:
+        raise InvalidInput("this token has no buyer team scope", field="authorization")
+    if idempotency_key:
+        earlier = session.exec(
+            select(DemandBatch).where(
+                DemandBatch.team_id == team_id, DemandBatch.idempotency_key == idempotency_key
+            )
+        ).one_or_none()
+        if earlier is not None:
+            await _ensure_workflow(client, earlier, runtime.config.orchestration_task_queue)
+            return _public(earlier)
+
+    raw = await _read_body(request, runtime.config.max_body_bytes)
+    try:
+        rows, window_hours = await _rows_from_request(request, raw)
+    except IntakeError as err:
+        raise InvalidInput(err.message, field=err.field) from err
+    valid, errors = validate_lines(rows, _styles(session), datetime.now(UTC).date())
+    if errors and (on_error == OnError.REJECT_BATCH or not valid):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {
+                "message": f"{len({e.line for e in errors})} of {len(rows)} lines were "
+                "rejected; nothing was saved",
+                "on_error": on_error.value,
+                "rejected_lines": [e.model_dump() for e in errors],
+            },
+        )
+    if window_hours is not None and window_hours <= 0:
+        raise InvalidInput("pick_window_hours must be positive", field="pick_window_hours")
+
+    batch = DemandBatch(
+        team_id=team_id,
+        idempotency_key=idempotency_key,
+        line_count=len(valid),
+        rejected_lines=[e.model_dump() for e in errors],
+        pick_window_hours=window_hours or runtime.config.pick_window_hours,
+    )
+    session.add(batch)
+    try:
+        session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its batch.
+        session.rollback()
+        earlier = session.exec(
+            select(DemandBatch).where(
+                DemandBatch.team_id == team_id, DemandBatch.idempotency_key == idempotency_key
+            )
+        ).one()
+        return _public(earlier)
+    assert batch.id is not None
+    batch.workflow_id = f"demand-batch-{batch.id}"
+    session.add_all(DemandLine(batch_id=batch.id, **line.model_dump()) for line in valid)
+    session.add(
+        Event(
+            actor=principal.name,
+            entity="demand_batch",
+            entity_id=batch.id,
+            kind="received",
+            data={"lines": len(valid), "rejected": len(errors)},
+        )
+    )
+    session.commit()
+    await _ensure_workflow(client, batch, runtime.config.orchestration_task_queue)
+    return _public(batch)
+
+
+def _own_batch(session: Session, batch_id: int, team_id: int | None) -> DemandBatch:
+    batch = session.get(DemandBatch, batch_id)
+    if batch is None or (team_id is not None and batch.team_id != team_id):
+        raise NotFound(f"demand batch {batch_id} not found")
+    return batch
+
+
+@router.get("/{batch_id}", response_model=DemandBatchDetail)
+async def get_demand_batch(
+    batch_id: int, principal: BuyerDep, session: SessionDep, client: TemporalDep
+) -> DemandBatchDetail:
+    """The batch, its lines counted by state, and its workflow's progress."""
+    batch = _own_batch(session, batch_id, principal.scope_id)
+    counts = session.exec(
+        select(DemandLine.status, func.count())
+        .where(DemandLine.batch_id == batch_id)
+        .group_by(col(DemandLine.status))
+    ).all()
+    by_status = {s.value: 0 for s in DemandLineStatus}
+    by_status.update({str(s.value if hasattr(s, "value") else s): n for s, n in counts})
+    by_status[DemandLineStatus.REJECTED.value] += len({r["line"] for r in batch.rejected_lines})
+    progress: BatchProgress | None = None
+    try:
+        handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
+        progress = await handle.query(DemandBatchWorkflow.progress)
+    except RPCError:
+        progress = None
+    return DemandBatchDetail(
+        **_public(batch).model_dump(), lines_by_status=by_status, progress=progress
+    )
+
+
+@router.post("/{batch_id}/picks", response_model=SubmitPicksResult)
+async def submit_picks(
+    batch_id: int,
+    picks: SubmitPicksInput,
+    principal: BuyerDep,
+    session: SessionDep,
+    client: TemporalDep,
+) -> SubmitPicksResult:
+    """Pick or amend what to make from the batch while its pick window is open. The verdict
+    (accepted, or why not) comes back synchronously."""
+    batch = _own_batch(session, batch_id, principal.scope_id)
+    handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
+    try:
+        return await handle.execute_update(
+            DemandBatchWorkflow.submit_picks,
+            picks.model_copy(update={"actor": principal.name}),
+        )
+    except WorkflowUpdateFailedError as err:
+        raise update_failure(err) from err
+    except RPCError as err:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"batch {batch_id} is no longer taking picks ({err})"
+        ) from err

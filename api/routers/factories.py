@@ -1,0 +1,238 @@
+"""Factories: list their work orders, claim the next one under a lease, start and complete.
+
+A factory sees only its own work orders: another factory's id answers 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
+from api.errors import update_failure
+from models.errors import Conflict, LeaseNotHeld, NotFound
+from models.schemas import (
+    CompleteWorkOrderInput,
+    CompleteWorkOrderResult,
+    SizeQuantity,
+    WorkOrderStatus,
+)
+from models.tables import Event, ProductionOrder, WorkOrder
+from workflows.production_order import ProductionOrderWorkflow
+
+router = APIRouter(prefix="/v1/factory/work-orders", tags=["factories"])
+
+VISIBLE = (
+    WorkOrderStatus.RELEASED,
+    WorkOrderStatus.CLAIMED,
+    WorkOrderStatus.STARTED,
+    WorkOrderStatus.COMPLETED,
+)
+HELD = (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED)
+
+
+class WorkOrderPublic(BaseModel):
+    id: int
+    production_order_id: int
+    seq: int
+    operation_kind: str
+    work_centre_id: int
+    quantity: int
+    size_breakdown: dict[str, int]
+    planned_start: datetime
+    planned_end: datetime
+    status: WorkOrderStatus
+    lease_expires_at: datetime | None
+    good_quantity: int | None
+    defective_quantity: int | None
+
+
+class WorkOrdersPublic(BaseModel):
+    data: list[WorkOrderPublic]
+    count: int
+
+
+class CompletionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    good: list[SizeQuantity] = Field(min_length=1)
+    defective: list[SizeQuantity] = Field(default_factory=list)
+
+
+def _public(wo: WorkOrder) -> WorkOrderPublic:
+    return WorkOrderPublic.model_validate(wo, from_attributes=True)
+
+
+def _factory_id(principal: Principal) -> int:
+    if principal.scope_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token has no factory scope")
+    return principal.scope_id
+
+
+def _own(session: Session, wo_id: int, factory_id: int) -> WorkOrder:
+    wo = session.get(WorkOrder, wo_id)
+    if wo is None or wo.factory_id != factory_id or wo.status not in (*VISIBLE,):
+        raise NotFound(f"work order {wo_id} not found")
+    return wo
+
+
+@router.get("", response_model=WorkOrdersPublic)
+def list_work_orders(
+    principal: FactoryDep,
+    session: SessionDep,
+    status_: Annotated[list[WorkOrderStatus] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> WorkOrdersPublic:
+    """This factory's work orders in plan order (released and claimed unless filtered)."""
+    factory_id = _factory_id(principal)
+    wanted = [s for s in (status_ or [*HELD, WorkOrderStatus.RELEASED]) if s in VISIBLE]
+    where = (col(WorkOrder.factory_id) == factory_id, col(WorkOrder.status).in_(wanted))
+    count = session.exec(select(sa.func.count()).select_from(WorkOrder).where(*where)).one()
+    rows = session.exec(
+        select(WorkOrder)
+        .where(*where)
+        .order_by(col(WorkOrder.planned_start), col(WorkOrder.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return WorkOrdersPublic(data=[_public(w) for w in rows], count=count)
+
+
+def _try_claim(session: Session, factory_id: int, holder: str, lease: timedelta) -> int | None:
+    """Claim the next released work order in plan order with one conditional UPDATE; on
+    PostgreSQL the candidate row is locked with SKIP LOCKED so claimers never queue."""
+    candidate = (
+        select(WorkOrder.id)
+        .where(
+            col(WorkOrder.factory_id) == factory_id,
+            col(WorkOrder.status) == WorkOrderStatus.RELEASED,
+        )
+        .order_by(col(WorkOrder.planned_start), col(WorkOrder.id))
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    now = datetime.now(UTC)
+    claimed = session.execute(
+        sa.update(WorkOrder)
+        .where(
+            col(WorkOrder.id) == candidate.scalar_subquery(),
+            col(WorkOrder.status) == WorkOrderStatus.RELEASED,
+        )
+        .values(status=WorkOrderStatus.CLAIMED, lease_holder=holder, lease_expires_at=now + lease)
+        .returning(col(WorkOrder.id))
+    ).scalar_one_or_none()
+    if claimed is not None:
+        session.add(Event(actor=holder, entity="work_order", entity_id=claimed, kind="claimed"))
+    session.commit()
+    return claimed
+
+
+@router.post(
+    "/claim",
+    response_model=WorkOrderPublic,
+    responses={204: {"description": "Nothing to claim within `wait` seconds"}},
+)
+async def claim_work_order(
+    principal: FactoryDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    wait: Annotated[float, Query(ge=0, le=60, description="Long-poll for up to S seconds")] = 0,
+) -> WorkOrderPublic | Response:
+    """Claim the next released work order of this factory under a lease."""
+    factory_id = _factory_id(principal)
+    lease = timedelta(minutes=runtime.config.lease_minutes)
+    deadline = time.monotonic() + wait
+    while True:
+        claimed = _try_claim(session, factory_id, principal.lease_holder, lease)
+        if claimed is not None:
+            wo = session.get(WorkOrder, claimed)
+            assert wo is not None
+            session.refresh(wo)
+            return _public(wo)
+        if time.monotonic() >= deadline:
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
+        await asyncio.sleep(runtime.config.claim_poll_seconds)
+
+
+def _held(session: Session, wo_id: int, principal: Principal) -> WorkOrder:
+    wo = _own(session, wo_id, _factory_id(principal))
+    if wo.status not in HELD:
+        raise LeaseNotHeld(f"work order {wo_id} is {wo.status.value}, not claimed")
+    if wo.lease_holder != principal.lease_holder:
+        raise LeaseNotHeld(f"work order {wo_id} is leased to another claimant")
+    return wo
+
+
+@router.post("/{wo_id}/start", response_model=WorkOrderPublic)
+def start_work_order(wo_id: int, principal: FactoryDep, session: SessionDep) -> WorkOrderPublic:
+    """Mark a claimed work order as started on the floor."""
+    wo = _held(session, wo_id, principal)
+    if wo.status != WorkOrderStatus.STARTED:
+        wo.status = WorkOrderStatus.STARTED
+        session.add(
+            Event(actor=principal.name, entity="work_order", entity_id=wo_id, kind="started")
+        )
+        session.commit()
+    return _public(wo)
+
+
+@router.post("/{wo_id}/complete", response_model=CompleteWorkOrderResult)
+async def complete_work_order(
+    wo_id: int,
+    completion: CompletionIn,
+    principal: FactoryDep,
+    session: SessionDep,
+    client: TemporalDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CompleteWorkOrderResult:
+    """Report good and defective quantities per size. The production order's workflow
+    validates and records it; the same `Idempotency-Key` returns the same answer."""
+    wo = _own(session, wo_id, _factory_id(principal))
+    order = session.get(ProductionOrder, wo.production_order_id)
+    assert order is not None
+    if wo.status == WorkOrderStatus.COMPLETED:
+        if idempotency_key and wo.completion_key == idempotency_key:
+            return CompleteWorkOrderResult(
+                work_order_id=wo_id,
+                good_quantity=wo.good_quantity or 0,
+                defective_quantity=wo.defective_quantity or 0,
+                order_status=order.status,
+            )
+        raise Conflict(f"work order {wo_id} is already completed")
+    _held(session, wo_id, principal)
+    handle = client.get_workflow_handle_for(
+        ProductionOrderWorkflow.run, order.workflow_id or f"production-order-{order.id}"
+    )
+    # The update id is the idempotency key, so Temporal itself deduplicates a retry.
+    update_id = f"complete-{wo_id}-{idempotency_key}" if idempotency_key else None
+    try:
+        return await handle.execute_update(
+            ProductionOrderWorkflow.complete_work_order,
+            CompleteWorkOrderInput(
+                work_order_id=wo_id,
+                factory_id=wo.factory_id,
+                lease_holder=principal.lease_holder,
+                good=completion.good,
+                defective=completion.defective,
+                idempotency_key=idempotency_key,
+            ),
+            id=update_id,
+        )
+    except WorkflowUpdateFailedError as err:
+        raise update_failure(err) from err
+    except RPCError as err:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"production order {order.id} is not taking completions ({err})",
+        ) from err

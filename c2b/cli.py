@@ -1,0 +1,124 @@
+"""``c2b``: run the platform's processes and administer it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from c2b import migrate
+from c2b.db import make_engine, make_session_factory
+from c2b.settings import get_settings
+from c2b.tokens import IssuedToken, create_token
+from models.errors import DomainError
+from models.schemas import Role
+
+app = typer.Typer(help="C2B made-to-order platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+console = Console()
+
+
+def tokens_table(tokens: list[IssuedToken]) -> Table:
+    table = Table(title="Bearer tokens (shown once; only their hashes are stored)")
+    for column in ("principal", "role", "scope", "token"):
+        table.add_column(column, overflow="fold")
+    for t in tokens:
+        table.add_row(t.name, t.role.value, "" if t.scope_id is None else str(t.scope_id), t.token)
+    return table
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: the workflows and database activities of the orchestration queue."""
+    from c2b.worker import run_worker
+
+    settings = get_settings()
+    console.print(
+        f"worker on [bold]{settings.temporal_address}[/] queue "
+        f"[bold]{settings.orchestration_task_queue}[/]"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(settings))
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Default: C2B_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: C2B_API_PORT")] = None,
+) -> None:
+    """Run the HTTP API."""
+    settings = get_settings()
+    uvicorn.run(
+        "c2b.wiring:build_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations to DATABASE_URL (default: the embedded SQLite file)."""
+    url = get_settings().effective_database_url
+    migrate.upgrade(url, revision)
+    console.print(f"database at [bold]{_safe(url)}[/] is at revision {revision}")
+
+
+@app.command()
+def seed() -> None:
+    """Load the demo master data (factories, fabrics, styles, teams) if the database is empty."""
+    from c2b.seed import seed_demo_data
+
+    engine = make_engine(get_settings().effective_database_url)
+    with make_session_factory(engine)() as session:
+        summary = seed_demo_data(session)
+    if summary.created:
+        console.print(
+            f"seeded {summary.factories} factories, {summary.work_centres} work centres, "
+            f"{summary.fabrics} fabrics, {summary.styles} styles, {summary.teams} buyer teams"
+        )
+    else:
+        console.print("master data already present; nothing changed")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="The principal's role.")],
+    scope: Annotated[int | None, typer.Option(help="Team id (buyer) or factory id.")] = None,
+    name: Annotated[str | None, typer.Option(help="Who the token is for.")] = None,
+) -> None:
+    """Create a bearer token and print it (once)."""
+    engine = make_engine(get_settings().effective_database_url)
+    with make_session_factory(engine)() as session:
+        try:
+            issued = create_token(session, role, scope, name or f"{role.value}:{scope or '-'}")
+        except DomainError as err:
+            console.print(f"[red]error:[/] {err.message}")
+            raise typer.Exit(2) from err
+    console.print(issued.token, soft_wrap=True, highlight=False)
+
+
+@app.command()
+def dev() -> None:
+    """Run the whole platform on one machine: Temporal dev server, worker and API (make run)."""
+    from c2b.devstack import run_dev_stack
+
+    raise typer.Exit(run_dev_stack(get_settings(), console))
+
+
+def _safe(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}@{host}"
+    return url

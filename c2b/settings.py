@@ -1,0 +1,42 @@
+"""Settings from the environment (and an optional ``.env``), read once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.queues import ORCHESTRATION_TASK_QUEUE, SOLVER_TASK_QUEUE
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, alias="C2B_DATA_DIR")
+    database_url: str = Field(default="", alias="DATABASE_URL")
+    temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    orchestration_task_queue: str = Field(
+        default=ORCHESTRATION_TASK_QUEUE, alias="C2B_ORCHESTRATION_TASK_QUEUE"
+    )
+    solver_task_queue: str = Field(default=SOLVER_TASK_QUEUE, alias="C2B_SOLVER_TASK_QUEUE")
+    api_host: str = Field(default="127.0.0.1", alias="C2B_API_HOST")
+    api_port: int = Field(default=8000, alias="C2B_API_PORT")
+    pick_window_hours: float = Field(default=48.0, gt=0, alias="C2B_PICK_WINDOW_HOURS")
+    max_body_bytes: int = Field(default=5_000_000, gt=0, alias="C2B_MAX_BODY_BYTES")
+    lease_minutes: float = Field(default=15.0, gt=0, alias="C2B_LEASE_MINUTES")
+
+    @property
+    def effective_database_url(self) -> str:
+        """``DATABASE_URL``, or the embedded SQLite file under the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'c2b.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,34 @@
+"""Builds the API application from the settings (``uvicorn --factory c2b.wiring:build_app``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.deps import ApiConfig, Runtime
+from api.main import create_app
+from c2b.db import make_engine, make_session_factory
+from c2b.settings import Settings, get_settings
+from c2b.temporal_client import connect_temporal
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.effective_database_url)
+
+    async def connect() -> Client:
+        return await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+
+    return Runtime(
+        session_factory=make_session_factory(engine),
+        connect_temporal=connect,
+        config=ApiConfig(
+            orchestration_task_queue=settings.orchestration_task_queue,
+            pick_window_hours=settings.pick_window_hours,
+            max_body_bytes=settings.max_body_bytes,
+            lease_minutes=settings.lease_minutes,
+        ),
+    )
+
+
+def build_app() -> FastAPI:
+    return create_app(build_runtime(get_settings()))

@@ -1,0 +1,1 @@
+"""The domain vocabulary: tables, payload schemas, enums and domain errors."""

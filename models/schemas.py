@@ -1,0 +1,296 @@
+"""Plain pydantic models: enums, value objects and every workflow/activity payload.
+
+Safe to import inside the Temporal workflow sandbox: no SQLModel, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Role(StrEnum):
+    BUYER = "buyer"
+    FACTORY = "factory"
+    PLANNER = "planner"
+    DESIGNER = "designer"
+    ADMIN = "admin"
+
+
+class TechPackStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+
+
+class BatchStatus(StrEnum):
+    RECEIVED = "received"
+    PICKING = "picking"
+    PICKED = "picked"
+    DONE = "done"
+
+
+class DemandLineStatus(StrEnum):
+    OPEN = "open"
+    IN_PRODUCTION = "in_production"
+    SHIPPED = "shipped"
+    DECLINED = "declined"
+    REJECTED = "rejected"
+
+
+class PickDecision(StrEnum):
+    GO = "go"
+    NO_GO = "no_go"
+
+
+class ProductionOrderStatus(StrEnum):
+    CREATED = "created"
+    FABRIC_RESERVED = "fabric_reserved"
+    SCHEDULED = "scheduled"
+    IN_PRODUCTION = "in_production"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class WorkOrderStatus(StrEnum):
+    PLANNED = "planned"
+    RELEASED = "released"
+    CLAIMED = "claimed"
+    STARTED = "started"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class ReservationStatus(StrEnum):
+    RESERVED = "reserved"
+    CONSUMED = "consumed"
+    RELEASED = "released"
+
+
+class PlanStatus(StrEnum):
+    LIVE = "live"
+    SUPERSEDED = "superseded"
+
+
+# ---------------------------------------------------------------- value objects
+
+
+class Shift(BaseModel):
+    """One working shift on the given ISO weekdays (1 = Monday)."""
+
+    weekdays: list[int] = Field(min_length=1)
+    start: time
+    end: time
+
+
+class SizeQuantity(BaseModel):
+    size: str
+    quantity: int = Field(ge=0)
+
+
+# ---------------------------------------------------------------- demand batch workflow
+
+
+class DemandBatchInput(BaseModel):
+    batch_id: int
+    team_id: int
+    pick_window_hours: float = Field(default=48.0, gt=0)
+
+
+class DemandBatchResult(BaseModel):
+    batch_id: int
+    production_order_ids: list[int]
+    failed_production_order_ids: list[int] = Field(default_factory=list)
+    declined: list[str]
+
+
+class AggregateDemandInput(BaseModel):
+    batch_id: int
+
+
+class AggregateRow(BaseModel):
+    style_code: str
+    colour: str
+    size: str
+    quantity: int
+    lines: int
+
+
+class StyleColourDemand(BaseModel):
+    style_code: str
+    colour: str
+    quantity: int
+    min_order_qty: int
+    earliest_need_by: date
+    sizes: list[SizeQuantity]
+
+    @property
+    def key(self) -> str:
+        return f"{self.style_code}/{self.colour}"
+
+    @property
+    def meets_moq(self) -> bool:
+        return self.quantity >= self.min_order_qty
+
+
+class AggregateDemandResult(BaseModel):
+    batch_id: int
+    rows: list[AggregateRow]
+    by_style_colour: list[StyleColourDemand]
+
+
+class PickItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    style_code: str = Field(alias="style")
+    colour: str
+    decision: PickDecision = PickDecision.GO
+    quantity: int | None = Field(default=None, description="Defaults to the aggregated demand.")
+    due_date: date | None = None
+    priority: int = Field(default=1, ge=1, le=10)
+    test_batch: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.style_code}/{self.colour}"
+
+
+class SubmitPicksInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    picks: list[PickItem] = Field(min_length=1)
+    close_window: bool = Field(
+        default=False, description="Close the pick window now and start production."
+    )
+    actor: str = "buyer"
+
+
+class SubmitPicksResult(BaseModel):
+    accepted: list[str]
+    window_open: bool
+
+
+class BatchProgress(BaseModel):
+    """What the batch workflow reports through its query."""
+
+    batch_id: int
+    status: BatchStatus
+    window_closes_at: datetime | None
+    picks: list[PickItem]
+    production_order_ids: list[int]
+
+
+class SetBatchStatusInput(BaseModel):
+    batch_id: int
+    status: BatchStatus
+
+
+class CreateProductionOrdersInput(BaseModel):
+    batch_id: int
+    team_id: int
+    picks: list[PickItem]
+    declined: list[str]
+    default_rule_keys: list[str]
+
+
+class CreatedProductionOrder(BaseModel):
+    production_order_id: int
+    style_code: str
+    colour: str
+
+
+class CreateProductionOrdersResult(BaseModel):
+    orders: list[CreatedProductionOrder]
+
+
+class RecordEventInput(BaseModel):
+    entity: str
+    entity_id: int
+    kind: str
+    actor: str = "system"
+    data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- production order workflow
+
+
+class ProductionOrderInput(BaseModel):
+    production_order_id: int
+
+
+class ProductionOrderResult(BaseModel):
+    production_order_id: int
+    status: ProductionOrderStatus
+    good_quantity: int
+    shipped_lines: int
+
+
+class CheckDesignGateResult(BaseModel):
+    style_code: str
+    approved: bool
+
+
+class ReserveFabricResult(BaseModel):
+    reservation_ids: list[int]
+    metres: float
+
+
+class ScheduleOrderInput(BaseModel):
+    production_order_id: int
+
+
+class PlannedOperation(BaseModel):
+    seq: int
+    operation_kind: str
+    factory_id: int
+    work_centre_id: int
+    quantity: int
+    start: datetime
+    end: datetime
+
+
+class ScheduleOrderResult(BaseModel):
+    plan_version: int
+    operations: list[PlannedOperation]
+
+
+class CreateWorkOrdersResult(BaseModel):
+    work_order_ids: list[int]
+
+
+class ReleaseWorkOrderInput(BaseModel):
+    work_order_id: int
+
+
+class CompleteWorkOrderInput(BaseModel):
+    """A factory's completion, as the API hands it to the production-order workflow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    work_order_id: int
+    factory_id: int
+    lease_holder: str
+    good: list[SizeQuantity]
+    defective: list[SizeQuantity] = Field(default_factory=list)
+    idempotency_key: str | None = None
+
+
+class CompleteWorkOrderResult(BaseModel):
+    work_order_id: int
+    good_quantity: int
+    defective_quantity: int
+    order_status: ProductionOrderStatus
+
+
+class ShipOrderResult(BaseModel):
+    shipped_lines: int
+    good_quantity: int
+
+
+class OrderProgress(BaseModel):
+    production_order_id: int
+    status: ProductionOrderStatus
+    work_order_ids: list[int]
+    completed_work_order_ids: list[int]

@@ -1,0 +1,318 @@
+"""SQLModel tables: master data (teams, factories, work centres, fabrics, styles) and
+transactions (demand, picks, production and work orders, reservations, plans, events).
+
+Times are stored as UTC and always come back tz-aware, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from models.schemas import (
+    BatchStatus,
+    DemandLineStatus,
+    PickDecision,
+    PlanStatus,
+    ProductionOrderStatus,
+    ReservationStatus,
+    Role,
+    TechPackStatus,
+    WorkOrderStatus,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL's
+    ``timestamptz`` would convert to the session zone; this is the same on both."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True, **kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, **kw))
+
+
+def _enum(enum_cls: type[StrEnum], default: StrEnum, *, index: bool = False) -> Any:
+    """A status column stored as its string value (VARCHAR, not a native PostgreSQL enum,
+    so that adding a state later is a plain migration)."""
+    col_type = sa.Enum(
+        enum_cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+    return Field(default=default, sa_column=Column(col_type, nullable=False, index=index))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+# ------------------------------------------------------------------ master data
+
+
+class BuyerTeam(SQLModel, table=True):
+    __tablename__ = "buyer_team"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True)
+    name: str
+
+
+class Factory(SQLModel, table=True):
+    __tablename__ = "factory"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True)
+    name: str
+    timezone: str = "UTC"
+    # list[models.schemas.Shift] as JSON: the weekly shift calendar.
+    shifts: list[dict[str, Any]] = _json(list)
+    # ISO dates on which nothing runs.
+    holidays: list[str] = _json(list)
+    transport_days_to_hub: float = 1.0
+    is_down: bool = False
+
+
+class WorkCentre(SQLModel, table=True):
+    __tablename__ = "work_centre"
+    id: int | None = Field(default=None, primary_key=True)
+    factory_id: int = Field(foreign_key="factory.id", index=True)
+    code: str = Field(unique=True, index=True)
+    name: str
+    operation_kinds: list[str] = _json(list)
+    capacity: int = Field(default=1, ge=1, description="Operations it runs in parallel.")
+    efficiency: float = Field(default=0.7, gt=0, le=1.5)
+    cost_per_minute: float = 0.0
+
+
+class Fabric(SQLModel, table=True):
+    __tablename__ = "fabric"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True)
+    name: str
+    supplier: str
+    metres_on_hand: float = Field(default=0.0, ge=0)
+    lead_time_days: int = 5
+    unit_cost: float = 0.0
+
+
+class Style(SQLModel, table=True):
+    __tablename__ = "style"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True)
+    name: str
+    garment: str
+    size_run: list[str] = _json(list)
+    colours: list[str] = _json(list)
+    min_order_qty: int = 50
+    tech_pack_status: TechPackStatus = _enum(TechPackStatus, TechPackStatus.DRAFT)
+
+
+class BomLine(SQLModel, table=True):
+    """Fabric use of a style: metres per piece by size, plus cutting wastage."""
+
+    __tablename__ = "bom_line"
+    id: int | None = Field(default=None, primary_key=True)
+    style_id: int = Field(foreign_key="style.id", index=True)
+    fabric_id: int = Field(foreign_key="fabric.id")
+    consumption_by_size: dict[str, float] = _json(dict)
+    wastage_pct: float = 7.0
+
+
+class RoutingStep(SQLModel, table=True):
+    """One operation of a style's routing, in order (``seq``)."""
+
+    __tablename__ = "routing_step"
+    __table_args__ = (sa.UniqueConstraint("style_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    style_id: int = Field(foreign_key="style.id", index=True)
+    seq: int
+    operation_kind: str
+    setup_minutes: float = 0.0
+    standard_minutes: float = Field(gt=0)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token. Only its SHA-256 is stored; ``scope_id`` is the team or factory."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True)
+    name: str
+    role: Role = _enum(Role, Role.BUYER)
+    scope_id: int | None = None
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    revoked_at: datetime | None = _ts()
+
+
+# ------------------------------------------------------------------ transactions
+
+
+class DemandBatch(SQLModel, table=True):
+    __tablename__ = "demand_batch"
+    __table_args__ = (sa.UniqueConstraint("team_id", "idempotency_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="buyer_team.id", index=True)
+    status: BatchStatus = _enum(BatchStatus, BatchStatus.RECEIVED)
+    idempotency_key: str | None = None
+    workflow_id: str | None = None
+    line_count: int = 0
+    # Lines refused at intake, kept with line number, field and reason (never dropped).
+    rejected_lines: list[dict[str, Any]] = _json(list)
+    pick_window_hours: float = 48.0
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class DemandLine(SQLModel, table=True):
+    __tablename__ = "demand_line"
+    __table_args__ = (sa.UniqueConstraint("batch_id", "line_no"),)
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="demand_batch.id", index=True)
+    line_no: int
+    customer_ref: str
+    style_code: str = Field(index=True)
+    colour: str
+    size: str
+    quantity: int
+    personalisation: str | None = None
+    need_by: date
+    channel: str
+    region: str
+    status: DemandLineStatus = _enum(DemandLineStatus, DemandLineStatus.OPEN)
+    production_order_id: int | None = Field(default=None, foreign_key="production_order.id")
+    reason: str | None = None
+
+
+class Pick(SQLModel, table=True):
+    __tablename__ = "pick"
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="demand_batch.id", index=True)
+    style_code: str
+    colour: str
+    decision: PickDecision = _enum(PickDecision, PickDecision.GO)
+    quantity: int
+    due_date: date | None = None
+    priority: int = 1
+    test_batch: bool = False
+    by_default_rule: bool = False
+
+
+class ProductionOrder(SQLModel, table=True):
+    __tablename__ = "production_order"
+    __table_args__ = (sa.UniqueConstraint("batch_id", "style_code", "colour"),)
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="demand_batch.id", index=True)
+    team_id: int = Field(foreign_key="buyer_team.id", index=True)
+    pick_id: int | None = Field(default=None, foreign_key="pick.id")
+    style_code: str
+    colour: str
+    size_breakdown: dict[str, int] = _json(dict)
+    quantity: int
+    due_date: date | None = None
+    priority: int = 1
+    status: ProductionOrderStatus = _enum(ProductionOrderStatus, ProductionOrderStatus.CREATED)
+    workflow_id: str | None = None
+    good_quantity: int = 0
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    completed_at: datetime | None = _ts()
+
+
+class WorkOrder(SQLModel, table=True):
+    __tablename__ = "work_order"
+    __table_args__ = (sa.UniqueConstraint("production_order_id", "seq", "attempt"),)
+    id: int | None = Field(default=None, primary_key=True)
+    production_order_id: int = Field(foreign_key="production_order.id", index=True)
+    seq: int
+    attempt: int = 1
+    operation_kind: str
+    factory_id: int = Field(foreign_key="factory.id", index=True)
+    work_centre_id: int = Field(foreign_key="work_centre.id")
+    quantity: int
+    size_breakdown: dict[str, int] = _json(dict)
+    planned_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    planned_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: WorkOrderStatus = _enum(WorkOrderStatus, WorkOrderStatus.PLANNED, index=True)
+    lease_holder: str | None = None
+    lease_expires_at: datetime | None = _ts()
+    released_at: datetime | None = _ts()
+    good_quantity: int | None = None
+    defective_quantity: int | None = None
+    completion_key: str | None = None
+    completed_at: datetime | None = _ts()
+
+
+class FabricReservation(SQLModel, table=True):
+    __tablename__ = "fabric_reservation"
+    __table_args__ = (sa.UniqueConstraint("production_order_id", "fabric_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    production_order_id: int = Field(foreign_key="production_order.id", index=True)
+    fabric_id: int = Field(foreign_key="fabric.id")
+    metres: float
+    status: ReservationStatus = _enum(ReservationStatus, ReservationStatus.RESERVED)
+
+
+class Plan(SQLModel, table=True):
+    """A version of the live plan. Exactly one row is LIVE; applying a new one supersedes it."""
+
+    __tablename__ = "plan"
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(unique=True)
+    status: PlanStatus = _enum(PlanStatus, PlanStatus.LIVE)
+    source: str
+    # Bumped on every change to the plan's assignments: writers take the row's lock by
+    # bumping it first, and a scenario records it to detect a plan that moved under it.
+    revision: int = 0
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class PlanAssignment(SQLModel, table=True):
+    __tablename__ = "plan_assignment"
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    production_order_id: int = Field(foreign_key="production_order.id", index=True)
+    seq: int
+    work_centre_id: int = Field(foreign_key="work_centre.id", index=True)
+    start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """The audit trail: one row for every state change, with who and when."""
+
+    __tablename__ = "event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str
+    entity: str = Field(index=True)
+    entity_id: int = Field(index=True)
+    kind: str
+    data: dict[str, Any] = _json(dict)

@@ -1,0 +1,95 @@
+"""Earliest-free-slot placement of one production order into an existing plan.
+
+The stand-in for the CP-SAT scheduler (issue 6) behind the same kind of interface: a pure
+function on integer minutes from the horizon start. It must not touch a database or print.
+It does not yet know factory calendars: it places work on a continuous clock.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class WorkCentreSlot(BaseModel):
+    """A work centre that can run an operation, with what it already has to do."""
+
+    work_centre_id: int
+    factory_id: int
+    efficiency: float = Field(gt=0)
+    # Intervals [start, end) already taken in the live plan, in minutes.
+    busy: list[tuple[int, int]] = Field(default_factory=list)
+
+
+class OperationToPlace(BaseModel):
+    seq: int
+    operation_kind: str
+    quantity: int = Field(gt=0)
+    setup_minutes: float = Field(ge=0)
+    standard_minutes: float = Field(gt=0)
+    eligible: list[WorkCentreSlot] = Field(min_length=1)
+
+
+class PlacementProblem(BaseModel):
+    release_minute: int = Field(ge=0)
+    transfer_minutes: int = Field(default=0, ge=0)
+    operations: list[OperationToPlace] = Field(min_length=1)
+
+
+class Placement(BaseModel):
+    seq: int
+    work_centre_id: int
+    factory_id: int
+    start: int
+    end: int
+
+
+def duration_minutes(op: OperationToPlace, wc: WorkCentreSlot) -> int:
+    """Setup plus quantity × standard minutes ÷ efficiency, rounded up to a whole minute."""
+    raw = op.setup_minutes + op.quantity * op.standard_minutes / wc.efficiency
+    return max(1, int(-(-raw // 1)))
+
+
+def earliest_start(busy: list[tuple[int, int]], ready: int, length: int) -> int:
+    """The first start at or after ``ready`` where ``length`` minutes fit between busy intervals."""
+    start = ready
+    for b_start, b_end in sorted(busy):
+        if b_end <= start:
+            continue
+        if b_start >= start + length:
+            break
+        start = b_end
+    return start
+
+
+def place_order(problem: PlacementProblem) -> list[Placement]:
+    """Place each operation, in routing order, on the eligible work centre that finishes it
+    first; an operation starts after its predecessor ends, plus a transfer when the factory
+    changes."""
+    placements: list[Placement] = []
+    ready = problem.release_minute
+    prev_factory: int | None = None
+    for op in sorted(problem.operations, key=lambda o: o.seq):
+        best: Placement | None = None
+        for wc in op.eligible:
+            length = duration_minutes(op, wc)
+            transfer = (
+                problem.transfer_minutes
+                if prev_factory is not None and wc.factory_id != prev_factory
+                else 0
+            )
+            start = earliest_start(wc.busy, ready + transfer, length)
+            candidate = Placement(
+                seq=op.seq,
+                work_centre_id=wc.work_centre_id,
+                factory_id=wc.factory_id,
+                start=start,
+                end=start + length,
+            )
+            # Ties go to the earlier-listed work centre, so the result is deterministic.
+            if best is None or candidate.end < best.end:
+                best = candidate
+        assert best is not None
+        placements.append(best)
+        ready = best.end
+        prev_factory = best.factory_id
+    return placements

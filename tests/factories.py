@@ -1,0 +1,58 @@
+"""Builders for test data on top of the seeded demo master data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from models.tables import DemandBatch, DemandLine, ProductionOrder
+
+
+def need_by(days: int = 21) -> date:
+    return (datetime.now(UTC) + timedelta(days=days)).date()
+
+
+def make_batch(
+    session: Session, team_id: int, lines: list[dict[str, Any]] | None = None
+) -> DemandBatch:
+    """A batch with lines; each line dict overrides a crew-neck tee, white, size M, 10 pcs."""
+    lines = lines or [{}]
+    batch = DemandBatch(team_id=team_id, line_count=len(lines))
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    batch.workflow_id = f"demand-batch-{batch.id}"
+    for i, overrides in enumerate(lines, start=1):
+        fields: dict[str, Any] = {
+            "customer_ref": f"C-{i}",
+            "style_code": "TS-CREW",
+            "colour": "white",
+            "size": "M",
+            "quantity": 10,
+            "need_by": need_by(),
+            "channel": "web",
+            "region": "EU",
+            **overrides,
+        }
+        session.add(DemandLine(batch_id=batch.id, line_no=i + 1, **fields))
+    session.commit()
+    return batch
+
+
+def make_order(session: Session, team_id: int, **overrides: Any) -> ProductionOrder:
+    batch = make_batch(session, team_id)
+    fields: dict[str, Any] = {
+        "batch_id": batch.id,
+        "team_id": team_id,
+        "style_code": "TS-CREW",
+        "colour": "white",
+        "size_breakdown": {"S": 20, "M": 40, "L": 20},
+        "quantity": 80,
+        **overrides,
+    }
+    order = ProductionOrder(**fields)
+    session.add(order)
+    session.commit()
+    return order

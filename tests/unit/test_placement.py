@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from optimizer.placement import (
+    OperationToPlace,
+    PlacementProblem,
+    WorkCentreSlot,
+    duration_minutes,
+    earliest_start,
+    place_order,
+)
+
+
+def wc(wc_id: int, factory: int, efficiency: float = 1.0, busy=None) -> WorkCentreSlot:  # type: ignore[no-untyped-def]
+    return WorkCentreSlot(
+        work_centre_id=wc_id, factory_id=factory, efficiency=efficiency, busy=busy or []
+    )
+
+
+def op(seq: int, kind: str, eligible: list[WorkCentreSlot], qty: int = 10) -> OperationToPlace:
+    return OperationToPlace(
+        seq=seq,
+        operation_kind=kind,
+        quantity=qty,
+        setup_minutes=10,
+        standard_minutes=2,
+        eligible=eligible,
+    )
+
+
+def test_duration_is_setup_plus_quantity_times_minutes_over_efficiency() -> None:
+    assert duration_minutes(op(1, "sew", [wc(1, 1)]), wc(1, 1, efficiency=0.5)) == 10 + 40
+
+
+def test_earliest_start_fits_into_a_gap_between_busy_intervals() -> None:
+    busy = [(0, 10), (30, 50)]
+    assert earliest_start(busy, 0, 20) == 10  # fits exactly in [10, 30)
+    assert earliest_start(busy, 0, 21) == 50  # does not fit, goes after
+    assert earliest_start(busy, 55, 5) == 55
+
+
+def test_operations_follow_routing_order_without_overlap() -> None:
+    cut, sew = wc(1, 1, busy=[(0, 100)]), wc(2, 1)
+    plan = place_order(
+        PlacementProblem(release_minute=0, operations=[op(2, "sew", [sew]), op(1, "cut", [cut])])
+    )
+    assert [p.seq for p in plan] == [1, 2]
+    assert plan[0].start == 100 and plan[0].end == 130  # after the busy block
+    assert plan[1].start == plan[0].end  # precedence, same factory: no transfer
+
+
+def test_the_work_centre_that_finishes_first_wins_and_transfers_cost_time() -> None:
+    cut = wc(1, factory=1)
+    slow_home = wc(2, factory=1, efficiency=0.25)  # 10 + 80 = 90 minutes
+    fast_away = wc(3, factory=2, efficiency=1.0)  # 10 + 20 = 30 minutes, after a 40 min transfer
+    plan = place_order(
+        PlacementProblem(
+            release_minute=0,
+            transfer_minutes=40,
+            operations=[op(1, "cut", [cut]), op(2, "sew", [slow_home, fast_away])],
+        )
+    )
+    assert plan[0].end == 30
+    assert plan[1].work_centre_id == 3
+    assert plan[1].start == 30 + 40 and plan[1].end == 100

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic orchestration only. No I/O, no database, no clock."""

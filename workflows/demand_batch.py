@@ -1,0 +1,171 @@
+"""One demand batch: aggregate it, hold the pick window open for the buyer team, apply the
+default rule to what nobody picked, and run one production order per pick as a child.
+
+Deterministic orchestration only: database work happens in activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows.production_order import ProductionOrderWorkflow
+from workflows.steps import run_db_step
+
+with workflow.unsafe.imports_passed_through():
+    from activities.demand import DemandActivities
+    from models.schemas import (
+        AggregateDemandInput,
+        AggregateDemandResult,
+        BatchProgress,
+        BatchStatus,
+        CreateProductionOrdersInput,
+        DemandBatchInput,
+        DemandBatchResult,
+        PickDecision,
+        PickItem,
+        ProductionOrderInput,
+        SetBatchStatusInput,
+        SubmitPicksInput,
+        SubmitPicksResult,
+    )
+
+
+@workflow.defn
+class DemandBatchWorkflow:
+    def __init__(self) -> None:
+        self._batch_id = 0
+        self._status = BatchStatus.RECEIVED
+        self._aggregate: AggregateDemandResult | None = None
+        self._picks: dict[str, PickItem] = {}
+        self._window_closed = False
+        self._window_closes_at: datetime | None = None
+        self._order_ids: list[int] = []
+
+    @workflow.run
+    async def run(self, inp: DemandBatchInput) -> DemandBatchResult:
+        self._batch_id = inp.batch_id
+        self._aggregate = await run_db_step(
+            DemandActivities.aggregate_demand, AggregateDemandInput(batch_id=inp.batch_id)
+        )
+        await self._set_status(BatchStatus.PICKING)
+        window = timedelta(hours=inp.pick_window_hours)
+        self._window_closes_at = workflow.now() + window
+        try:
+            await workflow.wait_condition(lambda: self._window_closed, timeout=window)
+        except TimeoutError:
+            pass
+        self._window_closed = True
+        # Let a pick update that is mid-flight finish before the picks are read.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+
+        picks, default_keys, declined = self._apply_default_rule()
+        created = await run_db_step(
+            DemandActivities.create_production_orders,
+            CreateProductionOrdersInput(
+                batch_id=inp.batch_id,
+                team_id=inp.team_id,
+                picks=picks,
+                declined=declined,
+                default_rule_keys=default_keys,
+            ),
+        )
+        self._order_ids = [o.production_order_id for o in created.orders]
+        await self._set_status(BatchStatus.PICKED)
+        # One order failing (say, fabric it cannot get) must not stop its siblings.
+        outcomes = await asyncio.gather(
+            *(
+                workflow.execute_child_workflow(
+                    ProductionOrderWorkflow.run,
+                    ProductionOrderInput(production_order_id=order_id),
+                    id=f"production-order-{order_id}",
+                )
+                for order_id in self._order_ids
+            ),
+            return_exceptions=True,
+        )
+        failed = [
+            order_id
+            for order_id, outcome in zip(self._order_ids, outcomes, strict=True)
+            if isinstance(outcome, BaseException)
+        ]
+        await self._set_status(BatchStatus.DONE)
+        return DemandBatchResult(
+            batch_id=inp.batch_id,
+            production_order_ids=self._order_ids,
+            failed_production_order_ids=failed,
+            declined=declined,
+        )
+
+    async def _set_status(self, status: BatchStatus) -> None:
+        await run_db_step(
+            DemandActivities.set_batch_status,
+            SetBatchStatusInput(batch_id=self._batch_id, status=status),
+        )
+        self._status = status
+
+    def _apply_default_rule(self) -> tuple[list[PickItem], list[str], list[str]]:
+        """Picks as the team made them, plus the default rule for every style-colour it left
+        alone: go where the minimum order quantity is met, otherwise declined."""
+        assert self._aggregate is not None
+        picks = list(self._picks.values())
+        default_keys: list[str] = []
+        declined: list[str] = []
+        for demand in self._aggregate.by_style_colour:
+            if demand.key in self._picks:
+                continue
+            if demand.meets_moq:
+                picks.append(
+                    PickItem.model_validate({"style": demand.style_code, "colour": demand.colour})
+                )
+                default_keys.append(demand.key)
+            else:
+                declined.append(demand.key)
+        return picks, default_keys, declined
+
+    @workflow.update
+    def submit_picks(self, inp: SubmitPicksInput) -> SubmitPicksResult:
+        """Add or amend picks (the last word per style-colour counts); optionally close."""
+        for pick in inp.picks:
+            self._picks[pick.key] = pick
+        if inp.close_window:
+            self._window_closed = True
+        return SubmitPicksResult(
+            accepted=[p.key for p in inp.picks], window_open=not self._window_closed
+        )
+
+    @submit_picks.validator
+    def _validate_picks(self, inp: SubmitPicksInput) -> None:
+        if self._window_closed:
+            raise ApplicationError("the pick window is closed", type="Conflict")
+        if self._aggregate is None:
+            raise ApplicationError(
+                "the batch is still being aggregated; try again in a moment", type="Conflict"
+            )
+        in_batch = {d.key for d in self._aggregate.by_style_colour}
+        today = workflow.now().date()
+        for i, pick in enumerate(inp.picks):
+            where = f"picks[{i}]"
+            if pick.key not in in_batch:
+                raise ApplicationError(
+                    f"{where}: {pick.key} has no open demand in this batch", type="InvalidInput"
+                )
+            if pick.decision == PickDecision.GO and pick.quantity is not None and pick.quantity < 1:
+                raise ApplicationError(f"{where}.quantity must be at least 1", type="InvalidInput")
+            if pick.due_date is not None and pick.due_date < today:
+                raise ApplicationError(
+                    f"{where}.due_date {pick.due_date} is in the past", type="InvalidInput"
+                )
+
+    @workflow.query
+    def progress(self) -> BatchProgress:
+        return BatchProgress(
+            batch_id=self._batch_id,
+            status=self._status,
+            window_closes_at=self._window_closes_at,
+            picks=list(self._picks.values()),
+            production_order_ids=list(self._order_ids),
+        )

@@ -1,0 +1,112 @@
+"""The life of one production order: design gate, fabric, placement in the plan, work
+orders released in routing order, factory completions, shipping.
+
+Deterministic orchestration only: every side effect is an activity. Completions arrive as
+an Update whose handler persists them through an activity, so the workflow is the single
+writer and no completion is lost between the API and the workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows.steps import run_db_step
+
+with workflow.unsafe.imports_passed_through():
+    from activities.production import ProductionActivities
+    from models.schemas import (
+        CompleteWorkOrderInput,
+        CompleteWorkOrderResult,
+        OrderProgress,
+        ProductionOrderInput,
+        ProductionOrderResult,
+        ProductionOrderStatus,
+        ReleaseWorkOrderInput,
+    )
+
+
+@workflow.defn
+class ProductionOrderWorkflow:
+    def __init__(self) -> None:
+        self._order_id = 0
+        self._status = ProductionOrderStatus.CREATED
+        self._work_orders: list[int] = []
+        self._released: set[int] = set()
+        self._completed: dict[int, CompleteWorkOrderResult] = {}
+        self._tech_pack_approved = False
+
+    @workflow.run
+    async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
+        self._order_id = inp.production_order_id
+        await self._pass_design_gate(inp)
+        await run_db_step(ProductionActivities.reserve_fabric, inp)
+        self._status = ProductionOrderStatus.FABRIC_RESERVED
+        await run_db_step(ProductionActivities.schedule_order, inp)
+        self._status = ProductionOrderStatus.SCHEDULED
+        created = await run_db_step(ProductionActivities.create_work_orders, inp)
+        self._work_orders = created.work_order_ids
+        self._status = ProductionOrderStatus.IN_PRODUCTION
+        await self._execute_in_routing_order()
+        shipped = await run_db_step(ProductionActivities.ship_order, inp)
+        self._status = ProductionOrderStatus.DONE
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ProductionOrderResult(
+            production_order_id=self._order_id,
+            status=self._status,
+            good_quantity=shipped.good_quantity,
+            shipped_lines=shipped.shipped_lines,
+        )
+
+    async def _pass_design_gate(self, inp: ProductionOrderInput) -> None:
+        gate = await run_db_step(ProductionActivities.check_design_gate, inp)
+        if not gate.approved:
+            # Issue 5 adds the designer's approval endpoint, escalation and cancel timers.
+            await workflow.wait_condition(lambda: self._tech_pack_approved)
+
+    async def _execute_in_routing_order(self) -> None:
+        # A work order is released only when its predecessor's output is there.
+        for wo_id in self._work_orders:
+            await run_db_step(
+                ProductionActivities.release_work_order, ReleaseWorkOrderInput(work_order_id=wo_id)
+            )
+            self._released.add(wo_id)
+            await workflow.wait_condition(self._completion_of(wo_id))
+
+    def _completion_of(self, wo_id: int) -> Callable[[], bool]:
+        return lambda: wo_id in self._completed
+
+    @workflow.signal
+    def tech_pack_approved(self) -> None:
+        self._tech_pack_approved = True
+
+    @workflow.update
+    async def complete_work_order(self, inp: CompleteWorkOrderInput) -> CompleteWorkOrderResult:
+        """A factory's completion: persisted by an activity, then counted here once."""
+        result = await run_db_step(ProductionActivities.record_completion, inp)
+        self._completed.setdefault(inp.work_order_id, result)
+        return result
+
+    @complete_work_order.validator
+    def _validate_completion(self, inp: CompleteWorkOrderInput) -> None:
+        if inp.work_order_id not in self._work_orders:
+            raise ApplicationError(
+                f"work order {inp.work_order_id} does not belong to production order "
+                f"{self._order_id}",
+                type="NotFound",
+            )
+        if inp.work_order_id not in self._released:
+            raise ApplicationError(
+                f"work order {inp.work_order_id} is not released yet", type="Conflict"
+            )
+
+    @workflow.query
+    def progress(self) -> OrderProgress:
+        return OrderProgress(
+            production_order_id=self._order_id,
+            status=self._status,
+            work_order_ids=list(self._work_orders),
+            completed_work_order_ids=sorted(self._completed),
+        )

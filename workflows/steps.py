@@ -1,0 +1,32 @@
+"""How workflows call database activities: one timeout and retry policy for all of them.
+
+Deterministic helper; it only schedules activities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+DB_STEP_TIMEOUT = timedelta(seconds=30)
+# Infrastructure failures (a locked or restarting database) retry with backoff; business
+# refusals from activities.base.business_error are non-retryable already.
+DB_STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+
+
+async def run_db_step(method: Callable[[Any, A], R], arg: A) -> R:
+    """Run a database activity method with the platform's timeout and retry policy."""
+    return await workflow.execute_activity_method(
+        method, arg, start_to_close_timeout=DB_STEP_TIMEOUT, retry_policy=DB_STEP_RETRY
+    )
