@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 
 from models.errors import DomainError
+
+# How long an HTTP caller waits for a workflow to answer an update before a 504.
+UPDATE_RPC_TIMEOUT = timedelta(seconds=30)
 
 STATUS_BY_ERROR_TYPE = {
     "NotFound": status.HTTP_404_NOT_FOUND,
@@ -37,3 +42,10 @@ def update_failure(err: WorkflowUpdateFailedError) -> HTTPException:
         return HTTPException(status.HTTP_409_CONFLICT, str(err.cause or err))
     code = STATUS_BY_ERROR_TYPE.get(app_error.type or "", status.HTTP_409_CONFLICT)
     return HTTPException(code, app_error.message)
+
+
+def update_timed_out(err: WorkflowUpdateRPCTimeoutOrCancelledError) -> HTTPException:
+    return HTTPException(
+        status.HTTP_504_GATEWAY_TIMEOUT,
+        "the workflow did not answer in time; retry with the same Idempotency-Key",
+    )

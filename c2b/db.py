@@ -31,7 +31,14 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # A transaction left open (a killed thread, a bug) must not hold locks for long.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
+    )
 
 
 def make_session_factory(engine: sa.Engine) -> SessionFactory:

@@ -24,6 +24,7 @@ from workflows.demand_batch import DemandBatchWorkflow
 from workflows.production_order import ProductionOrderWorkflow
 
 WORKFLOWS = [DemandBatchWorkflow, ProductionOrderWorkflow]
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
 def activity_methods(*instances: object) -> list[Callable[..., Any]]:
@@ -63,6 +64,9 @@ def build_worker(
         workflow_runner=sandbox_runner(),
         # After a worker dies, its sticky queue would hold the next task for 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        # On shutdown, let running database activities finish rather than cancel them:
+        # cancelling a sync activity raises inside its thread, mid-transaction.
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 

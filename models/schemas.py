@@ -142,7 +142,8 @@ class AggregateDemandResult(BaseModel):
 
 
 class PickItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Callers say "style"; the Temporal converter serialises by field name: accept both.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     style_code: str = Field(alias="style")
     colour: str

@@ -173,7 +173,12 @@ class ApiToken(SQLModel, table=True):
 
 class DemandBatch(SQLModel, table=True):
     __tablename__ = "demand_batch"
-    __table_args__ = (sa.UniqueConstraint("team_id", "idempotency_key"),)
+    # Ids key Temporal workflow ids, so they are never reused (AUTOINCREMENT on SQLite;
+    # PostgreSQL sequences never go back).
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "idempotency_key"),
+        {"sqlite_autoincrement": True},
+    )
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="buyer_team.id", index=True)
     status: BatchStatus = _enum(BatchStatus, BatchStatus.RECEIVED)
@@ -224,7 +229,10 @@ class Pick(SQLModel, table=True):
 
 class ProductionOrder(SQLModel, table=True):
     __tablename__ = "production_order"
-    __table_args__ = (sa.UniqueConstraint("batch_id", "style_code", "colour"),)
+    __table_args__ = (
+        sa.UniqueConstraint("batch_id", "style_code", "colour"),
+        {"sqlite_autoincrement": True},
+    )
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="demand_batch.id", index=True)
     team_id: int = Field(foreign_key="buyer_team.id", index=True)
@@ -246,7 +254,10 @@ class ProductionOrder(SQLModel, table=True):
 
 class WorkOrder(SQLModel, table=True):
     __tablename__ = "work_order"
-    __table_args__ = (sa.UniqueConstraint("production_order_id", "seq", "attempt"),)
+    __table_args__ = (
+        sa.UniqueConstraint("production_order_id", "seq", "attempt"),
+        {"sqlite_autoincrement": True},
+    )
     id: int | None = Field(default=None, primary_key=True)
     production_order_id: int = Field(foreign_key="production_order.id", index=True)
     seq: int

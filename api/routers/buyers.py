@@ -10,13 +10,18 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from starlette.types import Message
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.deps import BuyerDep, RuntimeDep, SessionDep, TemporalDep
-from api.errors import update_failure
+from api.errors import UPDATE_RPC_TIMEOUT, update_failure, update_timed_out
 from api.intake import (
     DemandLineIn,
     IntakeError,
@@ -103,12 +108,15 @@ async def _rows_from_request(
     if content_type in ("text/csv", "application/csv", "text/plain"):
         return parse_csv(raw), None
     if content_type == "multipart/form-data":
-        # Starlette parses the form from the body it has already buffered.
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise IntakeError("the multipart form needs a 'file' part with the CSV", "file")
-        return parse_csv(await upload.read()), None
+        # The body was already read under the size limit: replay it to the form parser.
+        async def replay() -> Message:
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        async with Request(request.scope, replay).form(max_part_size=len(raw) + 1) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise IntakeError("the multipart form needs a 'file' part with the CSV", "file")
+            return parse_csv(await upload.read()), None
     if content_type in ("application/json", ""):
         try:
             payload = DemandBatchCreate.model_validate_json(raw or b"{}")
@@ -311,9 +319,12 @@ async def submit_picks(
         return await handle.execute_update(
             DemandBatchWorkflow.submit_picks,
             picks.model_copy(update={"actor": principal.name}),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         )
     except WorkflowUpdateFailedError as err:
         raise update_failure(err) from err
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        raise update_timed_out(err) from err
     except RPCError as err:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"batch {batch_id} is no longer taking picks ({err})"

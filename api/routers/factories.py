@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
-from api.errors import update_failure
+from api.errors import UPDATE_RPC_TIMEOUT, update_failure, update_timed_out
 from models.errors import Conflict, LeaseNotHeld, NotFound
 from models.schemas import (
     CompleteWorkOrderInput,
@@ -228,9 +228,12 @@ async def complete_work_order(
                 idempotency_key=idempotency_key,
             ),
             id=update_id,
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
         )
     except WorkflowUpdateFailedError as err:
         raise update_failure(err) from err
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        raise update_timed_out(err) from err
     except RPCError as err:
         raise HTTPException(
             status.HTTP_409_CONFLICT,

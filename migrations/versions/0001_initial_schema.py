@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 22:02:49.244006
+Create Date: 2026-11-22 22:20:49.040971
 """
 from collections.abc import Sequence
 
@@ -132,7 +132,8 @@ def upgrade() -> None:
     sa.Column('created_at', models.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['team_id'], ['buyer_team.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('team_id', 'idempotency_key')
+    sa.UniqueConstraint('team_id', 'idempotency_key'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('demand_batch', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_demand_batch_team_id'), ['team_id'], unique=False)
@@ -204,7 +205,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['pick_id'], ['pick.id'], ),
     sa.ForeignKeyConstraint(['team_id'], ['buyer_team.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('batch_id', 'style_code', 'colour')
+    sa.UniqueConstraint('batch_id', 'style_code', 'colour'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('production_order', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_production_order_batch_id'), ['batch_id'], unique=False)
@@ -291,7 +293,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['production_order_id'], ['production_order.id'], ),
     sa.ForeignKeyConstraint(['work_centre_id'], ['work_centre.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('production_order_id', 'seq', 'attempt')
+    sa.UniqueConstraint('production_order_id', 'seq', 'attempt'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('work_order', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_work_order_factory_id'), ['factory_id'], unique=False)
