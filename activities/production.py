@@ -385,7 +385,6 @@ class ProductionActivities:
             wo = session.get(WorkOrder, inp.work_order_id)
             if wo is None or wo.factory_id != inp.factory_id:
                 raise NotFound(f"work order {inp.work_order_id} not found")
-            order = _load_order(session, wo.production_order_id)
             good, defective = total(inp.good), total(inp.defective)
             if wo.status == WorkOrderStatus.COMPLETED:
                 if inp.idempotency_key is not None and wo.completion_key == inp.idempotency_key:
@@ -393,7 +392,7 @@ class ProductionActivities:
                         work_order_id=wo.id or 0,
                         good_quantity=wo.good_quantity or 0,
                         defective_quantity=wo.defective_quantity or 0,
-                        order_status=order.status,
+                        production_order_id=wo.production_order_id,
                     )
                 raise Conflict(f"work order {wo.id} is already completed")
             if wo.status not in (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED):
@@ -434,7 +433,7 @@ class ProductionActivities:
                 work_order_id=wo.id or 0,
                 good_quantity=good,
                 defective_quantity=defective,
-                order_status=order.status,
+                production_order_id=wo.production_order_id,
             )
 
     @activity.defn

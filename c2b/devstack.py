@@ -24,8 +24,6 @@ from c2b.seed import seed_demo_data
 from c2b.settings import Settings
 from c2b.tokens import issue_demo_tokens
 
-UI_PORT = 8233
-
 
 @dataclass
 class Child:
@@ -87,7 +85,8 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
     data.mkdir(parents=True, exist_ok=True)
     host, _, port_text = settings.temporal_address.rpartition(":")
     host, port = host or "127.0.0.1", int(port_text)
-    for what, p in (("Temporal", port), ("Temporal UI", UI_PORT), ("API", settings.api_port)):
+    ui_port = settings.temporal_ui_port
+    for what, p in (("Temporal", port), ("Temporal UI", ui_port), ("API", settings.api_port)):
         if port_in_use(settings.api_host if what == "API" else host, p):
             console.print(f"[red]port {p} ({what}) is taken: is `make run` already running?[/]")
             return 1
@@ -117,7 +116,7 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
                     "--port",
                     str(port),
                     "--ui-port",
-                    str(UI_PORT),
+                    str(ui_port),
                     "--sqlite-pragma",
                     "journal_mode=wal",
                     "--sqlite-pragma",
@@ -161,7 +160,7 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
 
         console.print(tokens_table(tokens))
         console.print(f"API:         {api_url}  (docs: {api_url}/docs)")
-        console.print(f"Temporal UI: http://{host}:{UI_PORT}")
+        console.print(f"Temporal UI: http://{host}:{ui_port}")
         console.print(f"Logs:        {data}/{{temporal,worker,api}}.log")
         console.print("[bold green]platform is up[/]; press Ctrl-C to stop")
         while not stopping:

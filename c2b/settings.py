@@ -25,6 +25,7 @@ class Settings(BaseSettings):
         default=ORCHESTRATION_TASK_QUEUE, alias="C2B_ORCHESTRATION_TASK_QUEUE"
     )
     solver_task_queue: str = Field(default=SOLVER_TASK_QUEUE, alias="C2B_SOLVER_TASK_QUEUE")
+    temporal_ui_port: int = Field(default=8233, alias="C2B_TEMPORAL_UI_PORT")
     api_host: str = Field(default="127.0.0.1", alias="C2B_API_HOST")
     api_port: int = Field(default=8000, alias="C2B_API_PORT")
     pick_window_hours: float = Field(default=48.0, gt=0, alias="C2B_PICK_WINDOW_HOURS")

@@ -279,10 +279,12 @@ class CompleteWorkOrderInput(BaseModel):
 
 
 class CompleteWorkOrderResult(BaseModel):
+    """What the completion fixed; a retry with the same key gets exactly this again."""
+
     work_order_id: int
+    production_order_id: int
     good_quantity: int
     defective_quantity: int
-    order_status: ProductionOrderStatus
 
 
 class ShipOrderResult(BaseModel):

@@ -207,7 +207,7 @@ async def complete_work_order(
                 work_order_id=wo_id,
                 good_quantity=wo.good_quantity or 0,
                 defective_quantity=wo.defective_quantity or 0,
-                order_status=order.status,
+                production_order_id=order.id or 0,
             )
         raise Conflict(f"work order {wo_id} is already completed")
     _held(session, wo_id, principal)

@@ -3,12 +3,14 @@ work orders, a factory claiming and completing them, shipping, and the event tra
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
 
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line
+from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
 
 
 async def drive_batch_to_done(
@@ -138,3 +140,10 @@ async def test_one_batch_travels_from_intake_to_a_shipped_order(
         f"/v1/demand-batches/{final['batch_id']}", headers=auth["team-nova"]
     )
     assert batch.json()["lines_by_status"]["shipped"] == 3
+
+    # Keep a finished order's history for the replay test (tests/workflows/histories).
+    handle = platform.env.client.get_workflow_handle(f"production-order-{final['id']}")
+    history = await handle.fetch_history()
+    if os.environ.get("C2B_RECORD_HISTORIES"):
+        (HISTORIES / "production_order_done.json").write_text(history.to_json())
+    await replayer().replay_workflow(history)

@@ -1,0 +1,219 @@
+"""End to end through real processes: the Temporal dev server, ``c2b worker`` and ``c2b api``
+over HTTP, and ``c2b dev`` (what ``make run`` runs) started, stopped and started again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from c2b.tokens import issue_demo_tokens
+from tests.api.test_buyer_flow import line
+from tests.api.test_walking_skeleton import assert_trail_shows_every_step, drive_batch_to_done
+from tests.conftest import binary, clean_database, free_port
+
+pytestmark = pytest.mark.e2e
+CLI = [sys.executable, "-m", "c2b"]
+
+
+def wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            assert p.poll() is None, f"{p.args} exited with {p.returncode}"
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url}/health never answered 200")
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path, db_url: str) -> dict[str, str]:
+    temporal_port, api_port = free_port(), free_port()
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "C2B_API_PORT": str(api_port),
+        "C2B_TEMPORAL_UI_PORT": str(free_port()),
+        "C2B_DATA_DIR": str(tmp_path / "data"),
+        "C2B_ORCHESTRATION_TASK_QUEUE": "e2e-orchestration",
+    }
+
+
+@pytest.fixture
+def processes(stack_env: dict[str, str], engine: sa.Engine, tmp_path: Path) -> Iterator[str]:
+    """A Temporal dev server, a worker and the API, each its own process."""
+    clean_database(engine)
+    port = stack_env["TEMPORAL_ADDRESS"].rsplit(":", 1)[1]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(name: str, args: list[str]) -> None:
+        with (logs / f"{name}.log").open("wb") as out:
+            procs.append(
+                subprocess.Popen(args, env=stack_env, stdout=out, stderr=subprocess.STDOUT)
+            )
+
+    spawn(
+        "temporal",
+        [
+            binary("temporal"),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--db-filename",
+            str(tmp_path / "temporal.db"),
+        ],
+    )
+    upgrade = subprocess.run([*CLI, "db", "upgrade"], env=stack_env, capture_output=True)
+    assert upgrade.returncode == 0, upgrade.stderr
+    spawn("worker", [*CLI, "worker"])
+    spawn("api", [*CLI, "api"])
+    url = f"http://127.0.0.1:{stack_env['C2B_API_PORT']}"
+    try:
+        wait_healthy(url, procs)
+        yield url
+    finally:
+        stop(list(reversed(procs)))
+        for log in logs.iterdir():
+            text = log.read_text(errors="replace")
+            assert "Traceback" not in text, f"{log.name}:\n{text[-3000:]}"
+
+
+async def test_the_walking_skeleton_runs_through_real_processes_over_http(
+    processes: str, engine: sa.Engine
+) -> None:
+    with Session(engine) as session:
+        tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
+        codes = dict(session.execute(sa.text("SELECT id, code FROM factory")).all())
+    auth = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+    async with httpx.AsyncClient(base_url=processes, timeout=30) as http:
+        health = (await http.get("/health")).json()
+        assert health["database"]["ok"] and health["temporal"]["ok"]
+        final = await drive_batch_to_done(http, auth, codes)
+    assert_trail_shows_every_step(final)
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def run_dev(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``c2b dev`` and wait until it says the platform is up (in this run's output)."""
+    offset = log.stat().st_size if log.exists() else 0
+
+    def output() -> str:
+        return log.read_bytes()[offset:].decode(errors="replace")
+
+    with log.open("ab") as out:
+        proc = subprocess.Popen([*CLI, "dev"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if "platform is up" in output():
+            return proc, f"http://127.0.0.1:{env['C2B_API_PORT']}"
+        assert proc.poll() is None, output()
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(output())
+
+
+def ctrl_c(proc: subprocess.Popen[bytes]) -> set[int]:
+    children = children_of(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    return children
+
+
+def test_make_run_stops_every_process_on_ctrl_c_and_keeps_the_data(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in stack_env.items() if k != "DATABASE_URL"}  # the embedded default
+    log = tmp_path / "dev.log"
+    proc, url = run_dev(env, log)
+    first_start = log.read_text()
+    assert "seeded demo data" in first_start and "Temporal UI: http://" in first_start
+    assert f"{url}/docs" in first_start
+    assert (Path(env["C2B_DATA_DIR"]) / "c2b.db").exists()
+    assert (Path(env["C2B_DATA_DIR"]) / "temporal.db").exists()
+
+    token = subprocess.run(
+        [*CLI, "token", "create", "--role", "buyer", "--scope", "1", "--name", "e2e"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(
+        f"{url}/v1/demand-batches", json={"lines": [line()]}, headers=auth, timeout=30
+    )
+    assert created.status_code == 201, created.text
+    batch_id = created.json()["batch_id"]
+
+    children = ctrl_c(proc)
+    assert len(children) == 3  # temporal, worker, api
+    assert not [pid for pid in children if alive(pid)]
+
+    proc, url = run_dev(env, log)
+    try:
+        assert log.read_text().count("database found: keeping its data") == 1
+        # The batch is still there, and its workflow (in the dev server's SQLite file)
+        # resumes after the restart and opens the pick window.
+        deadline = time.monotonic() + 30
+        while True:
+            again = httpx.get(f"{url}/v1/demand-batches/{batch_id}", headers=auth, timeout=30)
+            assert again.status_code == 200, again.text
+            body = again.json()
+            assert body["accepted_lines"] == 1
+            if (body["progress"] or {}).get("status") == "picking":
+                break
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)
+    finally:
+        ctrl_c(proc)

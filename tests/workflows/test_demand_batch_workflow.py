@@ -1,0 +1,172 @@
+"""The batch workflow on Temporal's time-skipping server with the real activities and a
+real database: the 48-hour pick window passes in well under a second."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from c2b.db import SessionFactory
+from c2b.worker import WORKFLOWS, build_worker, sandbox_runner
+from models.schemas import (
+    DemandBatchInput,
+    DemandLineStatus,
+    PickItem,
+    SubmitPicksInput,
+    SubmitPicksResult,
+)
+from models.tables import DemandLine, Pick, ProductionOrder
+from tests.factories import make_batch
+from workflows.demand_batch import DemandBatchWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+@pytest.fixture
+async def worker_queue(
+    time_skipping_env: WorkflowEnvironment, session_factory: SessionFactory
+) -> AsyncIterator[str]:
+    task_queue = f"test-{uuid.uuid4()}"
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_worker(time_skipping_env.client, session_factory, task_queue, executor):
+            yield task_queue
+
+
+async def start_batch(
+    client: Client, task_queue: str, batch_id: int, team_id: int
+) -> WorkflowHandle:  # type: ignore[type-arg]
+    return await client.start_workflow(
+        DemandBatchWorkflow.run,
+        DemandBatchInput(batch_id=batch_id, team_id=team_id, pick_window_hours=48),
+        id=f"demand-batch-{batch_id}-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+
+
+async def submit_when_aggregated(
+    handle: WorkflowHandle,
+    picks: SubmitPicksInput,  # type: ignore[type-arg]
+) -> SubmitPicksResult:
+    """Picks are refused until the batch is aggregated (a second or so): retry like a client."""
+    for _ in range(100):
+        try:
+            return await handle.execute_update(DemandBatchWorkflow.submit_picks, picks)
+        except WorkflowUpdateFailedError as err:
+            if "aggregated" not in str(err.cause):
+                raise
+            await asyncio.sleep(0.05)
+    raise AssertionError("the batch was never aggregated")
+
+
+def replayer() -> Replayer:
+    return Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=sandbox_runner(),
+        data_converter=pydantic_data_converter,
+    )
+
+
+def mixed_batch(session: Session, team_id: int) -> int:
+    """Crew tees over their MOQ of 100, zip hoodies under their MOQ of 80."""
+    batch = make_batch(
+        session,
+        team_id,
+        [
+            {"size": "S", "quantity": 50},
+            {"size": "M", "quantity": 70},
+            {"style_code": "HD-ZIP", "colour": "grey", "size": "L", "quantity": 10},
+        ],
+    )
+    assert batch.id is not None
+    return batch.id
+
+
+async def test_when_nobody_picks_the_default_rule_goes_where_the_moq_is_met(
+    time_skipping_env: WorkflowEnvironment,
+    worker_queue: str,
+    session: Session,
+    team_id: int,
+) -> None:
+    batch_id = mixed_batch(session, team_id)
+    handle = await start_batch(time_skipping_env.client, worker_queue, batch_id, team_id)
+    await time_skipping_env.sleep(timedelta(hours=49))
+    progress = await handle.query(DemandBatchWorkflow.progress)
+    assert len(progress.production_order_ids) == 1
+
+    session.expire_all()
+    order = session.get(ProductionOrder, progress.production_order_ids[0])
+    assert order is not None and order.style_code == "TS-CREW"
+    assert order.size_breakdown == {"S": 50, "M": 70} and order.quantity == 120
+    picks = session.exec(select(Pick)).all()
+    assert [(p.style_code, p.by_default_rule) for p in picks] == [("TS-CREW", True)]
+    lines = session.exec(select(DemandLine).order_by(col(DemandLine.line_no))).all()
+    assert [line.status for line in lines] == [
+        DemandLineStatus.IN_PRODUCTION,
+        DemandLineStatus.IN_PRODUCTION,
+        DemandLineStatus.DECLINED,
+    ]
+    assert lines[2].reason == "minimum order quantity not met when the pick window closed"
+    await handle.terminate("test over")
+
+
+async def test_a_test_batch_pick_is_honoured_and_a_no_go_declines_its_lines(
+    time_skipping_env: WorkflowEnvironment,
+    worker_queue: str,
+    session: Session,
+    team_id: int,
+) -> None:
+    batch_id = mixed_batch(session, team_id)
+    handle = await start_batch(time_skipping_env.client, worker_queue, batch_id, team_id)
+    picks = SubmitPicksInput(
+        picks=[
+            PickItem.model_validate(
+                {"style": "TS-CREW", "colour": "white", "quantity": 24, "test_batch": True}
+            ),
+            PickItem.model_validate({"style": "HD-ZIP", "colour": "grey", "decision": "no_go"}),
+        ],
+        close_window=True,
+    )
+    result = await submit_when_aggregated(handle, picks)
+    assert result.window_open is False
+
+    with pytest.raises(WorkflowUpdateFailedError) as closed:
+        await handle.execute_update(DemandBatchWorkflow.submit_picks, picks)
+    assert "the pick window is closed" in str(closed.value.cause)
+
+    await time_skipping_env.sleep(timedelta(seconds=5))
+    session.expire_all()
+    order = session.exec(select(ProductionOrder)).one()
+    # A test batch of 24 keeps the demand's 50:70 size curve.
+    assert order.quantity == 24 and order.size_breakdown == {"S": 10, "M": 14}
+    declined = session.exec(
+        select(DemandLine).where(DemandLine.status == DemandLineStatus.DECLINED)
+    ).one()
+    assert declined.reason == "declined by the buyer team's pick"
+
+    history = await handle.fetch_history()
+    if os.environ.get("C2B_RECORD_HISTORIES"):
+        (HISTORIES / "demand_batch_picks.json").write_text(history.to_json())
+    await replayer().replay_workflow(history)
+    await handle.terminate("test over")
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+async def test_saved_histories_replay_on_the_current_workflow_code(path: Path) -> None:
+    """A change that would break running workflows fails here: guard it with
+    ``workflow.patched`` and record a new history."""
+    from temporalio.client import WorkflowHistory
+
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    await replayer().replay_workflow(history)
