@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
+from sqlmodel import Session
 
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
@@ -24,6 +26,17 @@ token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 console = Console()
+
+
+@contextlib.contextmanager
+def database_session() -> Iterator[Session]:
+    """A session on DATABASE_URL for one command; the engine goes with it."""
+    engine = make_engine(get_settings().effective_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def tokens_table(tokens: list[IssuedToken]) -> Table:
@@ -78,8 +91,7 @@ def seed() -> None:
     """Load the demo master data (factories, fabrics, styles, teams) if the database is empty."""
     from c2b.seed import seed_demo_data
 
-    engine = make_engine(get_settings().effective_database_url)
-    with make_session_factory(engine)() as session:
+    with database_session() as session:
         summary = seed_demo_data(session)
     if summary.created:
         console.print(
@@ -97,8 +109,7 @@ def token_create(
     name: Annotated[str | None, typer.Option(help="Who the token is for.")] = None,
 ) -> None:
     """Create a bearer token and print it (once)."""
-    engine = make_engine(get_settings().effective_database_url)
-    with make_session_factory(engine)() as session:
+    with database_session() as session:
         try:
             issued = create_token(session, role, scope, name or f"{role.value}:{scope or '-'}")
         except DomainError as err:

@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine (python3, pip and make):
+#   make run    the platform on its embedded default (SQLite + Temporal dev server)
+#   make test   lint, types, layer contracts and the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test check install bench clean
+
+run: $(STAMP)
+	$(BIN)/c2b dev
+
+test: $(STAMP) check
+	$(BIN)/pytest
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+install: $(STAMP)
+
+# The venv is (re)built whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.intake
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

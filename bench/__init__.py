@@ -1,0 +1,1 @@
+"""Benchmarks: each writes its results to bench/results/ and is summarised in the README."""

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from c2b.cli import app
+from c2b.settings import get_settings
+from models.rules import hash_token
+from models.tables import ApiToken, Factory
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, session: Session) -> CliRunner:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_help_lists_the_commands() -> None:
+    out = CliRunner().invoke(app, ["--help"]).output
+    for command in ("worker", "api", "db", "seed", "token", "dev"):
+        assert command in out
+
+
+def test_a_token_is_printed_once_and_stored_hashed(
+    cli_env: CliRunner, engine: sa.Engine, factory_ids: dict[str, int]
+) -> None:
+    result = cli_env.invoke(
+        app, ["token", "create", "--role", "factory", "--scope", str(factory_ids["GZ-KNIT"])]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert token.startswith("c2b_")
+    with Session(engine) as s:
+        stored = s.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).one()
+        assert stored.role == "factory" and stored.scope_id == factory_ids["GZ-KNIT"]
+        assert token not in {t.token_hash for t in s.exec(select(ApiToken)).all()}
+
+
+def test_a_factory_token_without_a_real_factory_is_refused(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["token", "create", "--role", "factory", "--scope", "999999"])
+    assert result.exit_code == 2
+    assert "existing factory id" in result.output
+
+
+def test_an_unknown_role_is_refused_by_name(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["token", "create", "--role", "wizard"])
+    assert result.exit_code == 2
+    assert "wizard" in result.output
+
+
+def test_seeding_twice_changes_nothing(cli_env: CliRunner, engine: sa.Engine) -> None:
+    result = cli_env.invoke(app, ["seed"])
+    assert result.exit_code == 0 and "already present" in result.output
+    with Session(engine) as s:
+        assert len(s.exec(select(Factory)).all()) == 3
