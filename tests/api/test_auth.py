@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from models.schemas import WorkOrderStatus
-from models.tables import ApiToken, WorkOrder
+from models.tables import ApiToken, WorkCentre, WorkOrder
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import line
 from tests.factories import make_order
@@ -102,12 +102,13 @@ async def test_a_factory_cannot_see_or_touch_another_factorys_work_order(
 ) -> None:
     with platform.session_factory() as s:
         order = make_order(s, _team_of(platform, "team-nova"))
+        cutting = s.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
         wo = WorkOrder(
             production_order_id=order.id or 0,
             seq=1,
             operation_kind="cut",
             factory_id=factory_ids["GZ-KNIT"],
-            work_centre_id=1,
+            work_centre_id=cutting.id or 0,
             quantity=80,
             size_breakdown=order.size_breakdown,
             planned_start=datetime.now(UTC),
