@@ -63,7 +63,11 @@ def _enum(enum_cls: type[StrEnum], default: StrEnum, *, index: bool = False) -> 
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
-    return Field(default=default, sa_column=Column(col_type, nullable=False, index=index))
+    # The column default too, so that Core bulk inserts get it as ORM inserts do.
+    return Field(
+        default=default,
+        sa_column=Column(col_type, nullable=False, index=index, default=default),
+    )
 
 
 def _json(default: Any) -> Any:
