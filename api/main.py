@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api.deps import Runtime
 from api.errors import domain_error_response
@@ -25,7 +26,9 @@ def create_app(runtime: Runtime) -> FastAPI:
             runtime.temporal = None
         yield
 
-    app = FastAPI(
+    # FastAPIOffline serves the Swagger UI and ReDoc assets itself: /docs works without
+    # internet access (factory networks, these machines), where the CDN default is blank.
+    app = FastAPIOffline(
         title="C2B made-to-order platform",
         version="0.1.0",
         summary="Customer demand to factory work orders in days.",
