@@ -86,9 +86,10 @@ def live_plan_for_update(session: Session) -> Plan:
     bumped = session.execute(
         sa.update(Plan)
         .where(col(Plan.status) == PlanStatus.LIVE)
-        .values(revision=Plan.revision + 1)
-    )
-    if bumped.rowcount == 0:  # type: ignore[attr-defined]
+        .values(revision=col(Plan.revision) + 1)
+        .returning(col(Plan.id))
+    ).scalar_one_or_none()
+    if bumped is None:
         session.add(Plan(version=1, status=PlanStatus.LIVE, source="initial", revision=1))
         session.flush()
     return session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
@@ -141,9 +142,10 @@ class ProductionActivities:
                 taken = session.execute(
                     sa.update(Fabric)
                     .where(col(Fabric.id) == line.fabric_id, col(Fabric.metres_on_hand) >= metres)
-                    .values(metres_on_hand=Fabric.metres_on_hand - metres)
-                )
-                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    .values(metres_on_hand=col(Fabric.metres_on_hand) - metres)
+                    .returning(col(Fabric.id))
+                ).scalar_one_or_none()
+                if taken is None:
                     fabric = session.get(Fabric, line.fabric_id)
                     on_hand = fabric.metres_on_hand if fabric else 0.0
                     # Raising rolls back the reservations taken so far in this transaction.
@@ -372,8 +374,9 @@ class ProductionActivities:
                     col(WorkOrder.status) == WorkOrderStatus.PLANNED,
                 )
                 .values(status=WorkOrderStatus.RELEASED, released_at=datetime.now(UTC))
-            )
-            if released.rowcount == 1:  # type: ignore[attr-defined]
+                .returning(col(WorkOrder.id))
+            ).scalar_one_or_none()
+            if released is not None:
                 _event(session, "work_order", inp.work_order_id, "released")
 
     @activity.defn

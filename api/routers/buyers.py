@@ -294,7 +294,7 @@ async def get_demand_batch(
         .group_by(col(DemandLine.status))
     ).all()
     by_status = {s.value: 0 for s in DemandLineStatus}
-    by_status.update({str(s.value if hasattr(s, "value") else s): n for s, n in counts})
+    by_status.update({DemandLineStatus(s).value: n for s, n in counts})
     by_status[DemandLineStatus.REJECTED.value] += len({r["line"] for r in batch.rejected_lines})
     progress: BatchProgress | None = None
     try:

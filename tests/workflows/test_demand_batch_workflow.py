@@ -93,14 +93,23 @@ def mixed_batch(session: Session, team_id: int) -> int:
     return batch.id
 
 
-async def test_when_nobody_picks_the_default_rule_goes_where_the_moq_is_met(
-    time_skipping_env: WorkflowEnvironment,
-    worker_queue: str,
-    session: Session,
-    team_id: int,
-) -> None:
+@pytest.fixture
+async def mixed_batch_workflow(
+    time_skipping_env: WorkflowEnvironment, worker_queue: str, session: Session, team_id: int
+) -> AsyncIterator[WorkflowHandle]:  # type: ignore[type-arg]
+    """The batch workflow of a mixed batch, running on the test's worker."""
     batch_id = mixed_batch(session, team_id)
     handle = await start_batch(time_skipping_env.client, worker_queue, batch_id, team_id)
+    yield handle
+    await handle.terminate("test over")
+
+
+async def test_when_nobody_picks_the_default_rule_goes_where_the_moq_is_met(
+    time_skipping_env: WorkflowEnvironment,
+    mixed_batch_workflow: WorkflowHandle,  # type: ignore[type-arg]
+    session: Session,
+) -> None:
+    handle = mixed_batch_workflow
     await time_skipping_env.sleep(timedelta(hours=49))
     progress = await handle.query(DemandBatchWorkflow.progress)
     assert len(progress.production_order_ids) == 1
@@ -118,17 +127,14 @@ async def test_when_nobody_picks_the_default_rule_goes_where_the_moq_is_met(
         DemandLineStatus.DECLINED,
     ]
     assert lines[2].reason == "minimum order quantity not met when the pick window closed"
-    await handle.terminate("test over")
 
 
 async def test_a_test_batch_pick_is_honoured_and_a_no_go_declines_its_lines(
     time_skipping_env: WorkflowEnvironment,
-    worker_queue: str,
+    mixed_batch_workflow: WorkflowHandle,  # type: ignore[type-arg]
     session: Session,
-    team_id: int,
 ) -> None:
-    batch_id = mixed_batch(session, team_id)
-    handle = await start_batch(time_skipping_env.client, worker_queue, batch_id, team_id)
+    handle = mixed_batch_workflow
     picks = SubmitPicksInput(
         picks=[
             PickItem.model_validate(
@@ -159,7 +165,6 @@ async def test_a_test_batch_pick_is_honoured_and_a_no_go_declines_its_lines(
     if os.environ.get("C2B_RECORD_HISTORIES"):
         (HISTORIES / "demand_batch_picks.json").write_text(history.to_json())
     await replayer().replay_workflow(history)
-    await handle.terminate("test over")
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
