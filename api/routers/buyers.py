@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Request, status
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 from starlette.types import Message
@@ -53,7 +53,7 @@ class OnError(StrEnum):
 
 class DemandBatchCreate(BaseModel):
     lines: list[DemandLineIn]
-    pick_window_hours: float | None = None
+    pick_window_hours: float | None = Field(default=None, gt=0, le=24 * 30)
 
 
 class DemandBatchPublic(BaseModel):
@@ -208,11 +208,7 @@ async def submit_demand_batch(
     if team_id is None:
         raise InvalidInput("this token has no buyer team scope", field="authorization")
     if idempotency_key:
-        earlier = session.exec(
-            select(DemandBatch).where(
-                DemandBatch.team_id == team_id, DemandBatch.idempotency_key == idempotency_key
-            )
-        ).one_or_none()
+        earlier = _batch_by_key(session, team_id, idempotency_key)
         if earlier is not None:
             await _ensure_workflow(client, earlier, runtime.config.orchestration_task_queue)
             return _public(earlier)
@@ -233,9 +229,6 @@ async def submit_demand_batch(
                 "rejected_lines": [e.model_dump() for e in errors],
             },
         )
-    if window_hours is not None and window_hours <= 0:
-        raise InvalidInput("pick_window_hours must be positive", field="pick_window_hours")
-
     batch = DemandBatch(
         team_id=team_id,
         idempotency_key=idempotency_key,
@@ -249,11 +242,8 @@ async def submit_demand_batch(
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its batch.
         session.rollback()
-        earlier = session.exec(
-            select(DemandBatch).where(
-                DemandBatch.team_id == team_id, DemandBatch.idempotency_key == idempotency_key
-            )
-        ).one()
+        earlier = _batch_by_key(session, team_id, idempotency_key or "")
+        assert earlier is not None
         return _public(earlier)
     assert batch.id is not None
     batch.workflow_id = f"demand-batch-{batch.id}"
@@ -273,6 +263,14 @@ async def submit_demand_batch(
     session.commit()
     await _ensure_workflow(client, batch, runtime.config.orchestration_task_queue)
     return _public(batch)
+
+
+def _batch_by_key(session: Session, team_id: int, key: str) -> DemandBatch | None:
+    return session.exec(
+        select(DemandBatch).where(
+            DemandBatch.team_id == team_id, DemandBatch.idempotency_key == key
+        )
+    ).one_or_none()
 
 
 def _own_batch(session: Session, batch_id: int, team_id: int | None) -> DemandBatch:

@@ -140,11 +140,12 @@ async def test_malformed_bodies_get_a_4xx_that_says_where(platform: Platform) ->
         ({"content": b"x", "headers": {**auth, "Content-Type": "image/png"}}, 422),
         ({"json": {"lines": []}, "headers": auth}, 422),
         ({"json": {"lines": "nope"}, "headers": auth}, 422),
+        ({"json": {"lines": [line()], "pick_window_hours": 0}, "headers": auth}, 422),
     ]
     for kwargs, status in cases:
         resp = await platform.http.post("/v1/demand-batches", **kwargs)
         assert resp.status_code == status, (kwargs, resp.text)
-        assert resp.json()["detail"], resp.text
+        assert resp.json()["detail"] and resp.json()["field"], resp.text
     assert count_batches(platform) == 0
 
 
