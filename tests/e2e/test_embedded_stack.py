@@ -217,3 +217,18 @@ def test_make_run_stops_every_process_on_ctrl_c_and_keeps_the_data(
             time.sleep(0.2)
     finally:
         ctrl_c(proc)
+
+
+def test_no_process_outlives_make_run_even_when_it_is_killed(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in stack_env.items() if k != "DATABASE_URL"}
+    proc, _ = run_dev(env, tmp_path / "dev.log")
+    children = children_of(proc.pid)
+    assert len(children) == 3
+    proc.kill()  # no chance to clean up: the children must notice by themselves
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while [pid for pid in children if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in children if alive(pid)]
