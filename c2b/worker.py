@@ -12,18 +12,22 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.demand import DemandActivities
+from activities.leases import LeaseActivities
 from activities.production import ProductionActivities
 from c2b.db import SessionFactory, make_engine, make_session_factory
 from c2b.settings import Settings
 from c2b.temporal_client import connect_temporal
+from models.schemas import LeaseSweeperInput
 from workflows.demand_batch import DemandBatchWorkflow
+from workflows.leases import SWEEPER_WORKFLOW_ID, LeaseSweeperWorkflow
 from workflows.production_order import ProductionOrderWorkflow
 
-WORKFLOWS = [DemandBatchWorkflow, ProductionOrderWorkflow]
+WORKFLOWS = [DemandBatchWorkflow, ProductionOrderWorkflow, LeaseSweeperWorkflow]
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
@@ -57,7 +61,9 @@ def build_worker(
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activity_methods(
-            DemandActivities(session_factory), ProductionActivities(session_factory)
+            DemandActivities(session_factory),
+            ProductionActivities(session_factory),
+            LeaseActivities(session_factory),
         ),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
@@ -70,10 +76,22 @@ def build_worker(
     )
 
 
+async def ensure_lease_sweeper(client: Client, task_queue: str) -> None:
+    """Start the one lease sweeper unless it runs already (every worker asks; one wins)."""
+    await client.start_workflow(
+        LeaseSweeperWorkflow.run,
+        LeaseSweeperInput(),
+        id=SWEEPER_WORKFLOW_ID,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled (Ctrl-C or SIGTERM)."""
     engine = make_engine(settings.effective_database_url)
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    await ensure_lease_sweeper(client, settings.orchestration_task_queue)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
         worker = build_worker(
             client, make_session_factory(engine), settings.orchestration_task_queue, executor

@@ -292,8 +292,31 @@ class ShipOrderResult(BaseModel):
     good_quantity: int
 
 
+class LeaseExpired(BaseModel):
+    """A claimant let a work order's lease run out; ``expiries`` counts how often."""
+
+    work_order_id: int
+    production_order_id: int
+    expiries: int
+
+
+class ExpireLeasesInput(BaseModel):
+    pass
+
+
+class ExpireLeasesResult(BaseModel):
+    expired: list[LeaseExpired]
+
+
+class LeaseSweeperInput(BaseModel):
+    interval_seconds: float = Field(default=15.0, gt=0)
+    rounds_before_continue_as_new: int = Field(default=500, ge=1)
+
+
 class OrderProgress(BaseModel):
     production_order_id: int
     status: ProductionOrderStatus
     work_order_ids: list[int]
     completed_work_order_ids: list[int]
+    # Second lease expiries so far: disruptions the re-planning of issue 5 acts on.
+    disruptions: list[LeaseExpired] = Field(default_factory=list)

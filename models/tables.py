@@ -276,6 +276,9 @@ class WorkOrder(SQLModel, table=True):
     status: WorkOrderStatus = _enum(WorkOrderStatus, WorkOrderStatus.PLANNED, index=True)
     lease_holder: str | None = None
     lease_expires_at: datetime | None = _ts()
+    # How often a claimant let the lease run out; the second time is a disruption.
+    lease_expiries: int = 0
+    progress_quantity: int | None = None
     released_at: datetime | None = _ts()
     good_quantity: int | None = None
     defective_quantity: int | None = None

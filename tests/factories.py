@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from models.tables import DemandBatch, DemandLine, ProductionOrder
+from models.schemas import WorkOrderStatus
+from models.tables import DemandBatch, DemandLine, ProductionOrder, WorkCentre, WorkOrder
 
 
 def need_by(days: int = 21) -> date:
@@ -56,3 +57,28 @@ def make_order(session: Session, team_id: int, **overrides: Any) -> ProductionOr
     session.add(order)
     session.commit()
     return order
+
+
+def make_work_order(
+    session: Session, order: ProductionOrder, work_centre_code: str = "GZ-CUT-1", **overrides: Any
+) -> WorkOrder:
+    """A work order of ``order`` at the given work centre (released unless overridden)."""
+    centre = session.exec(select(WorkCentre).where(WorkCentre.code == work_centre_code)).one()
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "production_order_id": order.id,
+        "seq": 1,
+        "operation_kind": "cut",
+        "factory_id": centre.factory_id,
+        "work_centre_id": centre.id,
+        "quantity": order.quantity,
+        "size_breakdown": dict(order.size_breakdown),
+        "planned_start": now,
+        "planned_end": now + timedelta(hours=2),
+        "status": WorkOrderStatus.RELEASED,
+        **overrides,
+    }
+    wo = WorkOrder(**fields)
+    session.add(wo)
+    session.commit()
+    return wo

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from models.schemas import (
         CompleteWorkOrderInput,
         CompleteWorkOrderResult,
+        LeaseExpired,
         OrderProgress,
         ProductionOrderInput,
         ProductionOrderResult,
@@ -37,6 +38,7 @@ class ProductionOrderWorkflow:
         self._released: set[int] = set()
         self._completed: dict[int, CompleteWorkOrderResult] = {}
         self._tech_pack_approved = False
+        self._disruptions: list[LeaseExpired] = []
 
     @workflow.run
     async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
@@ -82,6 +84,12 @@ class ProductionOrderWorkflow:
     def tech_pack_approved(self) -> None:
         self._tech_pack_approved = True
 
+    @workflow.signal
+    def lease_expired(self, lease: LeaseExpired) -> None:
+        """A work order's lease ran out a second time: a disruption. Recorded here; issue 5
+        re-plans the operation away from the failing work centre."""
+        self._disruptions.append(lease)
+
     @workflow.update
     async def complete_work_order(self, inp: CompleteWorkOrderInput) -> CompleteWorkOrderResult:
         """A factory's completion: persisted by an activity, then counted here once."""
@@ -109,4 +117,5 @@ class ProductionOrderWorkflow:
             status=self._status,
             work_order_ids=list(self._work_orders),
             completed_work_order_ids=sorted(self._completed),
+            disruptions=list(self._disruptions),
         )

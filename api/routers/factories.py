@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_failure, update_timed_out
-from models.errors import Conflict, LeaseNotHeld, NotFound
+from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.schemas import (
     CompleteWorkOrderInput,
     CompleteWorkOrderResult,
@@ -52,6 +53,8 @@ class WorkOrderPublic(BaseModel):
     planned_end: datetime
     status: WorkOrderStatus
     lease_expires_at: datetime | None
+    lease_expiries: int
+    progress_quantity: int | None
     good_quantity: int | None
     defective_quantity: int | None
 
@@ -154,7 +157,10 @@ async def claim_work_order(
     lease = timedelta(minutes=runtime.config.lease_minutes)
     deadline = time.monotonic() + wait
     while True:
-        claimed = _try_claim(session, factory_id, principal.lease_holder, lease)
+        # Database work off the event loop, so waiting pollers do not block each other.
+        claimed = await run_in_threadpool(
+            _try_claim, session, factory_id, principal.lease_holder, lease
+        )
         if claimed is not None:
             wo = session.get(WorkOrder, claimed)
             assert wo is not None
@@ -166,25 +172,100 @@ async def claim_work_order(
 
 
 def _held(session: Session, wo_id: int, principal: Principal) -> WorkOrder:
+    """The work order, if this caller holds a live lease on it; otherwise 409 saying why."""
     wo = _own(session, wo_id, _factory_id(principal))
     if wo.status not in HELD:
         raise LeaseNotHeld(f"work order {wo_id} is {wo.status.value}, not claimed")
     if wo.lease_holder != principal.lease_holder:
         raise LeaseNotHeld(f"work order {wo_id} is leased to another claimant")
+    if wo.lease_expires_at is not None and wo.lease_expires_at <= datetime.now(UTC):
+        raise LeaseNotHeld(
+            f"the lease on work order {wo_id} ran out at {wo.lease_expires_at.isoformat()}; "
+            "claim it again"
+        )
     return wo
+
+
+def _change_held(
+    session: Session, wo_id: int, principal: Principal, event: str | None, **values: object
+) -> WorkOrderPublic:
+    """Change a work order only while the caller's lease is live: the check and the write
+    are one conditional UPDATE, so an expiry or another claim in between cannot be lost."""
+    _held(session, wo_id, principal)  # the 404 or 409 with its reason
+    changed = session.execute(
+        sa.update(WorkOrder)
+        .where(
+            col(WorkOrder.id) == wo_id,
+            col(WorkOrder.status).in_(HELD),
+            col(WorkOrder.lease_holder) == principal.lease_holder,
+            col(WorkOrder.lease_expires_at) > datetime.now(UTC),
+        )
+        .values(**values)
+        .returning(col(WorkOrder.id))
+    ).scalar_one_or_none()
+    if changed is None:
+        session.rollback()
+        raise LeaseNotHeld(f"the lease on work order {wo_id} changed meanwhile; claim it again")
+    if event is not None:  # a state change goes on the audit trail; a heartbeat does not
+        session.add(Event(actor=principal.name, entity="work_order", entity_id=wo_id, kind=event))
+    session.commit()
+    wo = session.get(WorkOrder, wo_id)
+    assert wo is not None
+    session.refresh(wo)
+    return _public(wo)
 
 
 @router.post("/{wo_id}/start", response_model=WorkOrderPublic)
 def start_work_order(wo_id: int, principal: FactoryDep, session: SessionDep) -> WorkOrderPublic:
     """Mark a claimed work order as started on the floor."""
+    return _change_held(session, wo_id, principal, "started", status=WorkOrderStatus.STARTED)
+
+
+class HeartbeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    progress_quantity: int | None = Field(
+        default=None, ge=0, description="Pieces done so far (good and defective)."
+    )
+
+
+@router.post("/{wo_id}/heartbeat", response_model=WorkOrderPublic)
+def heartbeat_work_order(
+    wo_id: int,
+    principal: FactoryDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    beat: HeartbeatIn | None = None,
+) -> WorkOrderPublic:
+    """Extend the lease by its full length and report progress. Only the holder of a live
+    lease may; a lease that ran out must be claimed again."""
+    progress = beat.progress_quantity if beat else None
     wo = _held(session, wo_id, principal)
-    if wo.status != WorkOrderStatus.STARTED:
-        wo.status = WorkOrderStatus.STARTED
-        session.add(
-            Event(actor=principal.name, entity="work_order", entity_id=wo_id, kind="started")
+    if progress is not None and progress > wo.quantity:
+        raise InvalidInput(
+            f"progress {progress} is more than the planned {wo.quantity}",
+            field="progress_quantity",
         )
-        session.commit()
-    return _public(wo)
+    lease_until = datetime.now(UTC) + timedelta(minutes=runtime.config.lease_minutes)
+    progress_value = {} if progress is None else {"progress_quantity": progress}
+    return _change_held(
+        session, wo_id, principal, None, lease_expires_at=lease_until, **progress_value
+    )
+
+
+@router.post("/{wo_id}/release", response_model=WorkOrderPublic)
+def release_work_order(wo_id: int, principal: FactoryDep, session: SessionDep) -> WorkOrderPublic:
+    """Give a claimed work order back to the queue (it is not counted as a lease expiry)."""
+    return _change_held(
+        session,
+        wo_id,
+        principal,
+        "given_back",
+        status=WorkOrderStatus.RELEASED,
+        lease_holder=None,
+        lease_expires_at=None,
+        progress_quantity=None,
+    )
 
 
 @router.post("/{wo_id}/complete", response_model=CompleteWorkOrderResult)

@@ -22,6 +22,8 @@ ENDPOINTS = [
     ("GET", "/v1/factory/work-orders"),
     ("POST", "/v1/factory/work-orders/claim"),
     ("POST", "/v1/factory/work-orders/1/start"),
+    ("POST", "/v1/factory/work-orders/1/heartbeat"),
+    ("POST", "/v1/factory/work-orders/1/release"),
     ("POST", "/v1/factory/work-orders/1/complete"),
 ]
 
@@ -123,7 +125,13 @@ async def test_a_factory_cannot_see_or_touch_another_factorys_work_order(
     assert listed.json() == {"data": [], "count": 0}
     nothing = await platform.http.post("/v1/factory/work-orders/claim", headers=foreign)
     assert nothing.status_code == 204
-    for action, body in (("start", None), ("complete", {"good": [{"size": "M", "quantity": 1}]})):
+    actions = [
+        ("start", None),
+        ("heartbeat", {"progress_quantity": 1}),
+        ("release", None),
+        ("complete", {"good": [{"size": "M", "quantity": 1}]}),
+    ]
+    for action, body in actions:
         resp = await platform.http.post(
             f"/v1/factory/work-orders/{wo_id}/{action}", json=body, headers=foreign
         )

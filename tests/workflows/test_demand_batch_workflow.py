@@ -7,7 +7,6 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from c2b.db import SessionFactory
-from c2b.worker import WORKFLOWS, build_worker, sandbox_runner
+from c2b.worker import WORKFLOWS, sandbox_runner
 from models.schemas import (
     DemandBatchInput,
     DemandLineStatus,
@@ -32,16 +30,6 @@ from tests.factories import make_batch
 from workflows.demand_batch import DemandBatchWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-
-
-@pytest.fixture
-async def worker_queue(
-    time_skipping_env: WorkflowEnvironment, session_factory: SessionFactory
-) -> AsyncIterator[str]:
-    task_queue = f"test-{uuid.uuid4()}"
-    with ThreadPoolExecutor(max_workers=4) as executor:
-        async with build_worker(time_skipping_env.client, session_factory, task_queue, executor):
-            yield task_queue
 
 
 async def start_batch(

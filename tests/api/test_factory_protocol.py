@@ -1,0 +1,116 @@
+"""The work-order pull protocol: claims, leases, heartbeats, giving work back, expiry."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from activities.leases import LeaseActivities
+from api.routers.factories import _try_claim
+from c2b.db import SessionFactory
+from c2b.tokens import create_token
+from models.schemas import ExpireLeasesInput, Role, WorkOrderStatus
+from models.tables import WorkOrder
+from tests.api.conftest import Platform
+from tests.factories import make_order, make_work_order
+
+
+def released_work_order(session: Session, team_id: int, **overrides: object) -> WorkOrder:
+    return make_work_order(session, make_order(session, team_id), **overrides)
+
+
+def test_many_concurrent_claimers_get_one_work_order_exactly_once(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    wo = released_work_order(session, team_id)
+    claimers, winners = 16, []
+    barrier = threading.Barrier(claimers)
+
+    def claim(n: int) -> None:
+        with session_factory() as own:  # each claimer its own connection, as API workers
+            barrier.wait()
+            got = _try_claim(own, wo.factory_id, f"token-{n}", timedelta(minutes=15))
+            if got is not None:
+                winners.append((got, n))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(claimers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(winners) == 1 and winners[0][0] == wo.id
+    session.expire_all()
+    held = session.get(WorkOrder, wo.id)
+    assert held is not None and held.status == WorkOrderStatus.CLAIMED
+    assert held.lease_holder == f"token-{winners[0][1]}"
+
+
+async def test_a_heartbeat_extends_the_lease_and_records_progress(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    wo = released_work_order(session, team_id)
+    auth = platform.auth("GZ-KNIT")
+    claimed = (await platform.http.post("/v1/factory/work-orders/claim", headers=auth)).json()
+    url = f"/v1/factory/work-orders/{wo.id}/heartbeat"
+    beat = await platform.http.post(url, json={"progress_quantity": 30}, headers=auth)
+    assert beat.status_code == 200, beat.text
+    assert beat.json()["progress_quantity"] == 30
+    assert beat.json()["lease_expires_at"] > claimed["lease_expires_at"]
+    bare = await platform.http.post(url, headers=auth)  # a body is optional
+    assert bare.status_code == 200 and bare.json()["progress_quantity"] == 30
+
+    too_much = await platform.http.post(url, json={"progress_quantity": 81}, headers=auth)
+    assert too_much.status_code == 422 and too_much.json()["field"] == "progress_quantity"
+
+
+async def test_giving_work_back_puts_it_in_the_queue_without_counting_an_expiry(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    wo = released_work_order(session, team_id)
+    auth = platform.auth("GZ-KNIT")
+    await platform.http.post("/v1/factory/work-orders/claim", headers=auth)
+    back = await platform.http.post(f"/v1/factory/work-orders/{wo.id}/release", headers=auth)
+    assert back.status_code == 200, back.text
+    assert back.json()["status"] == "released" and back.json()["lease_expiries"] == 0
+    again = await platform.http.post("/v1/factory/work-orders/claim", headers=auth)
+    assert again.status_code == 200 and again.json()["id"] == wo.id
+    # Only the holder may give it back or heartbeat; without a lease that is a 409.
+    twice = await platform.http.post(f"/v1/factory/work-orders/{wo.id}/release", headers=auth)
+    assert twice.status_code == 200
+    stray = await platform.http.post(f"/v1/factory/work-orders/{wo.id}/heartbeat", headers=auth)
+    assert stray.status_code == 409 and "not claimed" in stray.json()["detail"]
+
+
+async def test_a_lapsed_lease_is_refused_then_reclaimed_by_someone_else(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    wo = released_work_order(session, team_id)
+    first = platform.auth("GZ-KNIT")
+    second_token = create_token(session, Role.FACTORY, wo.factory_id, "GZ-KNIT night shift")
+    second = {"Authorization": f"Bearer {second_token.token}"}
+    await platform.http.post("/v1/factory/work-orders/claim", headers=first)
+
+    with platform.session_factory() as s:  # the factory went quiet for longer than the lease
+        lapsed = s.get(WorkOrder, wo.id)
+        assert lapsed is not None
+        lapsed.lease_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        s.add(lapsed)
+        s.commit()
+
+    done = {"good": [{"size": "M", "quantity": 40}]}
+    late = await platform.http.post(
+        f"/v1/factory/work-orders/{wo.id}/complete", json=done, headers=first
+    )
+    assert late.status_code == 409 and "ran out" in late.json()["detail"]
+    nothing_yet = await platform.http.post("/v1/factory/work-orders/claim", headers=second)
+    assert nothing_yet.status_code == 204  # lapsed but not yet swept back
+
+    LeaseActivities(platform.session_factory).expire_leases(ExpireLeasesInput())
+    reclaimed = await platform.http.post("/v1/factory/work-orders/claim", headers=second)
+    assert reclaimed.status_code == 200 and reclaimed.json()["id"] == wo.id
+    assert reclaimed.json()["lease_expiries"] == 1
+    stale = await platform.http.post(f"/v1/factory/work-orders/{wo.id}/heartbeat", headers=first)
+    assert stale.status_code == 409 and "another claimant" in stale.json()["detail"]
