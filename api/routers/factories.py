@@ -15,11 +15,16 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.service import RPCError
 
 from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_failure, update_timed_out
+from api.failpoints import failpoint
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.schemas import (
     CompleteWorkOrderInput,
@@ -298,7 +303,7 @@ async def complete_work_order(
     # The update id is the idempotency key, so Temporal itself deduplicates a retry.
     update_id = f"complete-{wo_id}-{idempotency_key}" if idempotency_key else None
     try:
-        return await handle.execute_update(
+        update = await handle.start_update(
             ProductionOrderWorkflow.complete_work_order,
             CompleteWorkOrderInput(
                 work_order_id=wo_id,
@@ -309,8 +314,13 @@ async def complete_work_order(
                 idempotency_key=idempotency_key,
             ),
             id=update_id,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             rpc_timeout=UPDATE_RPC_TIMEOUT,
         )
+        # From here the completion is the workflow's: a crash loses no completion, and a
+        # retry with the same key gets this update's result.
+        failpoint("complete.after_update_accepted")
+        return await update.result(rpc_timeout=UPDATE_RPC_TIMEOUT)
     except WorkflowUpdateFailedError as err:
         raise update_failure(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:

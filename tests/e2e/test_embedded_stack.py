@@ -3,7 +3,6 @@ over HTTP, and ``c2b dev`` (what ``make run`` runs) started, stopped and started
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from sqlmodel import Session
 from c2b.tokens import issue_demo_tokens
 from tests.api.test_buyer_flow import line
 from tests.api.test_walking_skeleton import assert_trail_shows_every_step, drive_batch_to_done
-from tests.conftest import binary, clean_database, free_port
+from tests.conftest import binary, clean_database
 
 pytestmark = pytest.mark.e2e
 CLI = [sys.executable, "-m", "c2b"]
@@ -49,20 +48,6 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-
-
-@pytest.fixture
-def stack_env(tmp_path: Path, db_url: str) -> dict[str, str]:
-    temporal_port, api_port = free_port(), free_port()
-    return {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-        "C2B_API_PORT": str(api_port),
-        "C2B_TEMPORAL_UI_PORT": str(free_port()),
-        "C2B_DATA_DIR": str(tmp_path / "data"),
-        "C2B_ORCHESTRATION_TASK_QUEUE": "e2e-orchestration",
-    }
 
 
 @pytest.fixture
