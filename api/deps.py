@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from api.notifier import WorkNotifier
 from models.rules import hash_token
 from models.schemas import Role
 from models.tables import ApiToken
@@ -27,7 +28,6 @@ class ApiConfig:
     pick_window_hours: float = 48.0
     max_body_bytes: int = 5_000_000
     lease_minutes: float = 15.0
-    claim_poll_seconds: float = 0.25
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Runtime:
     session_factory: Callable[[], Session]
     connect_temporal: Callable[[], Awaitable[Client]]
     config: ApiConfig
+    notifier: WorkNotifier
     temporal: Client | None = None
 
 

@@ -24,7 +24,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         except Exception:
             # Start anyway: /health reports Temporal down and routes reconnect on demand.
             runtime.temporal = None
+        await runtime.notifier.start()
         yield
+        await runtime.notifier.stop()
 
     # FastAPIOffline serves the Swagger UI and ReDoc assets itself: /docs works without
     # internet access (factory networks, these machines), where the CDN default is blank.

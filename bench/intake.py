@@ -32,6 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.deps import ApiConfig, Runtime
 from api.main import create_app
+from api.notifier import PollingNotifier
 from api.routers.buyers import DemandBatchCreate
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
@@ -117,6 +118,7 @@ async def run(requests: int) -> dict[str, Any]:
                     session_factory=sessions,
                     connect_temporal=connect,
                     config=ApiConfig(orchestration_task_queue="bench-no-worker"),
+                    notifier=PollingNotifier(sessions),
                     temporal=env.client,
                 )
             )

@@ -7,19 +7,23 @@ from temporalio.client import Client
 
 from api.deps import ApiConfig, Runtime
 from api.main import create_app
+from api.notifier import notifier_for
 from c2b.db import make_engine, make_session_factory
 from c2b.settings import Settings, get_settings
 from c2b.temporal_client import connect_temporal
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    engine = make_engine(settings.effective_database_url)
+    url = settings.effective_database_url
+    engine = make_engine(url)
+    session_factory = make_session_factory(engine)
 
     async def connect() -> Client:
         return await connect_temporal(settings.temporal_address, settings.temporal_namespace)
 
     return Runtime(
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
+        notifier=notifier_for(url, session_factory),
         connect_temporal=connect,
         config=ApiConfig(
             orchestration_task_queue=settings.orchestration_task_queue,

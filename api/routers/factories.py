@@ -6,6 +6,7 @@ A factory sees only its own work orders: another factory's id answers 404.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -162,18 +163,22 @@ async def claim_work_order(
     lease = timedelta(minutes=runtime.config.lease_minutes)
     deadline = time.monotonic() + wait
     while True:
-        # Database work off the event loop, so waiting pollers do not block each other.
-        claimed = await run_in_threadpool(
-            _try_claim, session, factory_id, principal.lease_holder, lease
-        )
-        if claimed is not None:
-            wo = session.get(WorkOrder, claimed)
-            assert wo is not None
-            session.refresh(wo)
-            return _public(wo)
-        if time.monotonic() >= deadline:
-            return Response(status_code=status.HTTP_204_NO_CONTENT)
-        await asyncio.sleep(runtime.config.claim_poll_seconds)
+        # Subscribe first: work released between our look and our wait still wakes us.
+        with runtime.notifier.subscribe(factory_id) as released:
+            # Database work off the event loop, so waiting pollers do not block each other.
+            claimed = await run_in_threadpool(
+                _try_claim, session, factory_id, principal.lease_holder, lease
+            )
+            if claimed is not None:
+                wo = session.get(WorkOrder, claimed)
+                assert wo is not None
+                session.refresh(wo)
+                return _public(wo)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return Response(status_code=status.HTTP_204_NO_CONTENT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(released.wait(), timeout=remaining)
 
 
 def _held(session: Session, wo_id: int, principal: Principal) -> WorkOrder:

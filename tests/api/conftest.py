@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.deps import ApiConfig, Runtime
 from api.main import create_app
+from api.notifier import notifier_for
 from c2b.db import SessionFactory
 from c2b.tokens import issue_demo_tokens
 from c2b.worker import build_worker
@@ -26,6 +27,7 @@ class Platform:
     tokens: dict[str, str]
     session_factory: SessionFactory
     env: WorkflowEnvironment
+    runtime: Runtime
 
     def auth(self, principal: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[principal]}"}
@@ -33,7 +35,10 @@ class Platform:
 
 @pytest.fixture
 async def platform(
-    dev_server_env: WorkflowEnvironment, session_factory: SessionFactory, session: Session
+    dev_server_env: WorkflowEnvironment,
+    session_factory: SessionFactory,
+    session: Session,
+    db_url: str,
 ) -> AsyncIterator[Platform]:
     task_queue = f"test-{uuid.uuid4()}"
     tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
@@ -44,13 +49,16 @@ async def platform(
     runtime = Runtime(
         session_factory=session_factory,
         connect_temporal=connect,  # type: ignore[arg-type]
-        config=ApiConfig(orchestration_task_queue=task_queue, claim_poll_seconds=0.05),
+        config=ApiConfig(orchestration_task_queue=task_queue),
+        notifier=notifier_for(db_url, session_factory),
         temporal=dev_server_env.client,
     )
+    await runtime.notifier.start()  # ASGITransport runs no lifespan
     app = create_app(runtime)
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = build_worker(dev_server_env.client, session_factory, task_queue, executor)
         async with worker:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                yield Platform(http, tokens, session_factory, dev_server_env)
+                yield Platform(http, tokens, session_factory, dev_server_env, runtime)
+    await runtime.notifier.stop()
