@@ -7,15 +7,17 @@ import contextlib
 from collections.abc import Iterator
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
 from c2b.settings import get_settings
+from c2b.simulator import SimulatedFactory, SimulationConfig, run_factory
 from c2b.tokens import IssuedToken, create_token
 from models.errors import DomainError
 from models.schemas import Role
@@ -25,6 +27,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+simulate_app = typer.Typer(help="Simulations against the running API.", no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
 console = Console()
 
 
@@ -133,3 +137,78 @@ def _safe(url: str) -> str:
         creds, host = rest.rsplit("@", 1)
         return f"{scheme}://{creds.split(':')[0]}@{host}"
     return url
+
+
+@simulate_app.command("factories")
+def simulate_factories(
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 600.0,
+    defect_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.02,
+    vanish_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Chance to abandon a claimed work order.")
+    ] = 0.0,
+    seconds: Annotated[float | None, typer.Option(help="Stop after this long.")] = None,
+    api_url: Annotated[str | None, typer.Option(help="Default: the settings' API.")] = None,
+) -> None:
+    """Run every factory as a simulated client of the API, with its own token."""
+    from models.tables import Factory
+
+    settings = get_settings()
+    url = api_url or f"http://{settings.api_host}:{settings.api_port}"
+    with database_session() as session:
+        factories = [
+            SimulatedFactory(
+                f.code, create_token(session, Role.FACTORY, f.id, f"simulator:{f.code}").token
+            )
+            for f in session.exec(select(Factory).order_by(col(Factory.id))).all()
+        ]
+    cfg = SimulationConfig(speed=speed, defect_rate=defect_rate, vanish_rate=vanish_rate)
+    asyncio.run(_simulate(url, factories, cfg, seconds))
+
+
+async def _simulate(
+    url: str, factories: list[SimulatedFactory], cfg: SimulationConfig, seconds: float | None
+) -> None:
+    from rich.live import Live
+
+    loop = asyncio.get_running_loop()
+    end = None if seconds is None else loop.time() + seconds
+
+    def stop() -> bool:
+        return end is not None and loop.time() >= end
+
+    def table() -> Table:
+        t = Table(title=f"simulated factories at {cfg.speed:g}x against {url}")
+        for column in (
+            "factory",
+            "claimed",
+            "completed",
+            "vanished",
+            "good",
+            "defective",
+            "errors",
+            "last",
+        ):
+            t.add_column(column)
+        for f in factories:
+            s = f.stats
+            t.add_row(
+                f.code,
+                *(
+                    str(v)
+                    for v in (s.claimed, s.completed, s.vanished, s.good, s.defective, s.errors)
+                ),
+                s.last,
+            )
+        return t
+
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        tasks = [asyncio.create_task(run_factory(http, f, cfg, stop)) for f in factories]
+        with Live(table(), console=console, refresh_per_second=2) as live:
+            try:
+                while not all(t.done() for t in tasks):
+                    live.update(table())
+                    await asyncio.sleep(0.5)
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                for t in tasks:
+                    t.cancel()
+            live.update(table())
