@@ -23,6 +23,8 @@ from models.schemas import (
     PlanStatus,
     ProductionOrderInput,
     ProductionOrderStatus,
+    RejectWorkOrderInput,
+    RejectWorkOrderResult,
     ReleaseWorkOrderInput,
     ReservationStatus,
     ReserveFabricResult,
@@ -437,6 +439,39 @@ class ProductionActivities:
                 good_quantity=good,
                 defective_quantity=defective,
                 production_order_id=wo.production_order_id,
+            )
+
+    @activity.defn
+    @translate_domain_errors
+    def record_rejection(self, inp: RejectWorkOrderInput) -> RejectWorkOrderResult:
+        """Persist a factory's refusal once, under the same rules as a completion: only the
+        lease holder may; the same idempotency key returns the stored answer."""
+        with self._sessions() as session, session.begin():
+            wo = session.get(WorkOrder, inp.work_order_id)
+            if wo is None or wo.factory_id != inp.factory_id:
+                raise NotFound(f"work order {inp.work_order_id} not found")
+            if wo.status == WorkOrderStatus.REJECTED:
+                if inp.idempotency_key is not None and wo.rejection_key == inp.idempotency_key:
+                    return RejectWorkOrderResult(
+                        work_order_id=wo.id or 0,
+                        production_order_id=wo.production_order_id,
+                        reason=wo.rejection_reason or "",
+                    )
+                raise Conflict(f"work order {wo.id} is already rejected")
+            if wo.status not in (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED):
+                raise LeaseNotHeld(
+                    f"work order {wo.id} is {wo.status.value}; claim it before rejecting"
+                )
+            if wo.lease_holder != inp.lease_holder:
+                raise LeaseNotHeld(f"work order {wo.id} is leased to another claimant")
+            wo.status = WorkOrderStatus.REJECTED
+            wo.rejection_reason, wo.rejection_key = inp.reason, inp.idempotency_key
+            wo.lease_holder, wo.lease_expires_at = None, None
+            _event(session, "work_order", wo.id or 0, "rejected", reason=inp.reason)
+            return RejectWorkOrderResult(
+                work_order_id=wo.id or 0,
+                production_order_id=wo.production_order_id,
+                reason=inp.reason,
             )
 
     @activity.defn

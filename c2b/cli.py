@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from sqlmodel import Session, col, select
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
 from c2b.settings import get_settings
-from c2b.simulator import SimulatedFactory, SimulationConfig, run_factory
+from c2b.simulator import FactoryStats, SimulatedFactory, SimulationConfig, run_factory
 from c2b.tokens import IssuedToken, create_token
 from models.errors import DomainError
 from models.schemas import Role
@@ -146,6 +147,9 @@ def simulate_factories(
     vanish_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Chance to abandon a claimed work order.")
     ] = 0.0,
+    reject_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Chance to refuse a claimed work order.")
+    ] = 0.0,
     seconds: Annotated[float | None, typer.Option(help="Stop after this long.")] = None,
     api_url: Annotated[str | None, typer.Option(help="Default: the settings' API.")] = None,
 ) -> None:
@@ -161,7 +165,9 @@ def simulate_factories(
             )
             for f in session.exec(select(Factory).order_by(col(Factory.id))).all()
         ]
-    cfg = SimulationConfig(speed=speed, defect_rate=defect_rate, vanish_rate=vanish_rate)
+    cfg = SimulationConfig(
+        speed=speed, defect_rate=defect_rate, vanish_rate=vanish_rate, reject_rate=reject_rate
+    )
     asyncio.run(_simulate(url, factories, cfg, seconds))
 
 
@@ -178,27 +184,12 @@ async def _simulate(
 
     def table() -> Table:
         t = Table(title=f"simulated factories at {cfg.speed:g}x against {url}")
-        for column in (
-            "factory",
-            "claimed",
-            "completed",
-            "vanished",
-            "good",
-            "defective",
-            "errors",
-            "last",
-        ):
+        columns = [field.name for field in dataclasses.fields(FactoryStats)]
+        for column in ("factory", *columns):
             t.add_column(column)
         for f in factories:
-            s = f.stats
-            t.add_row(
-                f.code,
-                *(
-                    str(v)
-                    for v in (s.claimed, s.completed, s.vanished, s.good, s.defective, s.errors)
-                ),
-                s.last,
-            )
+            stats = dataclasses.asdict(f.stats)
+            t.add_row(f.code, *(str(stats[c]) for c in columns))
         return t
 
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:

@@ -1,7 +1,7 @@
 """Simulated factories against the real HTTP API: each polls for its work orders, claims
 one, starts it, heartbeats with progress, and completes it after the planned duration
-divided by ``speed``, with some defects; now and then one vanishes without giving the work
-back (its lease then runs out). Used by the demo, the benchmarks and the fault tests."""
+divided by ``speed``, with some defects; now and then one rejects work or vanishes without
+giving it back (its lease then runs out). Used by the demo, the benchmarks and the fault tests."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class SimulationConfig:
     speed: float = 600.0  # simulated seconds per real second
     defect_rate: float = 0.02  # mean share of defective pieces
     vanish_rate: float = 0.0  # chance that a claimed work order is silently abandoned
+    reject_rate: float = 0.0  # chance that a claimed work order is refused
     heartbeat_seconds: float = 10.0  # real seconds between heartbeats
     poll_seconds: float = 5.0  # long-poll length of each claim
     seed: int = 7
@@ -30,6 +31,7 @@ class FactoryStats:
     claimed: int = 0
     completed: int = 0
     vanished: int = 0
+    rejected: int = 0
     good: int = 0
     defective: int = 0
     errors: int = 0
@@ -64,6 +66,16 @@ async def work_one(
     """Start, heartbeat and complete one claimed work order (or vanish with it)."""
     base = f"/v1/factory/work-orders/{wo['id']}"
     (await http.post(f"{base}/start", headers=factory.headers)).raise_for_status()
+    if rng.random() < cfg.reject_rate:
+        refused = await http.post(
+            f"{base}/reject",
+            json={"reason": "no capacity this week (simulated)"},
+            headers={**factory.headers, "Idempotency-Key": f"sim-reject-{wo['id']}"},
+        )
+        refused.raise_for_status()
+        factory.stats.rejected += 1
+        factory.stats.last = f"rejected work order {wo['id']}"
+        return
     if rng.random() < cfg.vanish_rate:
         factory.stats.vanished += 1
         factory.stats.last = f"vanished with work order {wo['id']}"

@@ -300,6 +300,39 @@ class LeaseExpired(BaseModel):
     expiries: int
 
 
+class DisruptionKind(StrEnum):
+    LEASE_EXPIRED_TWICE = "lease_expired_twice"
+    REJECTED = "rejected"
+
+
+class Disruption(BaseModel):
+    """Something that stops a work order from being done as planned: issue 5 re-plans."""
+
+    kind: DisruptionKind
+    work_order_id: int
+    detail: str
+
+
+class RejectWorkOrderInput(BaseModel):
+    """A factory's refusal of a claimed work order, as the API hands it to the workflow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    work_order_id: int
+    factory_id: int
+    lease_holder: str
+    reason: str = Field(min_length=1, max_length=500)
+    idempotency_key: str | None = None
+
+
+class RejectWorkOrderResult(BaseModel):
+    """What the rejection fixed; a retry with the same key gets exactly this again."""
+
+    work_order_id: int
+    production_order_id: int
+    reason: str
+
+
 class ExpireLeasesInput(BaseModel):
     pass
 
@@ -318,5 +351,5 @@ class OrderProgress(BaseModel):
     status: ProductionOrderStatus
     work_order_ids: list[int]
     completed_work_order_ids: list[int]
-    # Second lease expiries so far: disruptions the re-planning of issue 5 acts on.
-    disruptions: list[LeaseExpired] = Field(default_factory=list)
+    # Rejections and second lease expiries: what the re-planning of issue 5 acts on.
+    disruptions: list[Disruption] = Field(default_factory=list)

@@ -284,6 +284,8 @@ class WorkOrder(SQLModel, table=True):
     defective_quantity: int | None = None
     completion_key: str | None = None
     completed_at: datetime | None = _ts()
+    rejection_reason: str | None = None
+    rejection_key: str | None = None
 
 
 class FabricReservation(SQLModel, table=True):

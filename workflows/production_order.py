@@ -20,11 +20,15 @@ with workflow.unsafe.imports_passed_through():
     from models.schemas import (
         CompleteWorkOrderInput,
         CompleteWorkOrderResult,
+        Disruption,
+        DisruptionKind,
         LeaseExpired,
         OrderProgress,
         ProductionOrderInput,
         ProductionOrderResult,
         ProductionOrderStatus,
+        RejectWorkOrderInput,
+        RejectWorkOrderResult,
         ReleaseWorkOrderInput,
     )
 
@@ -38,7 +42,7 @@ class ProductionOrderWorkflow:
         self._released: set[int] = set()
         self._completed: dict[int, CompleteWorkOrderResult] = {}
         self._tech_pack_approved = False
-        self._disruptions: list[LeaseExpired] = []
+        self._disruptions: list[Disruption] = []
 
     @workflow.run
     async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
@@ -88,7 +92,13 @@ class ProductionOrderWorkflow:
     def lease_expired(self, lease: LeaseExpired) -> None:
         """A work order's lease ran out a second time: a disruption. Recorded here; issue 5
         re-plans the operation away from the failing work centre."""
-        self._disruptions.append(lease)
+        self._disruptions.append(
+            Disruption(
+                kind=DisruptionKind.LEASE_EXPIRED_TWICE,
+                work_order_id=lease.work_order_id,
+                detail=f"lease ran out {lease.expiries} times",
+            )
+        )
 
     @workflow.update
     async def complete_work_order(self, inp: CompleteWorkOrderInput) -> CompleteWorkOrderResult:
@@ -99,15 +109,37 @@ class ProductionOrderWorkflow:
 
     @complete_work_order.validator
     def _validate_completion(self, inp: CompleteWorkOrderInput) -> None:
-        if inp.work_order_id not in self._work_orders:
+        self._validate_outcome(inp.work_order_id)
+
+    @workflow.update
+    async def reject_work_order(self, inp: RejectWorkOrderInput) -> RejectWorkOrderResult:
+        """A factory refuses a work order: persisted by an activity, then a disruption."""
+        result = await run_db_step(ProductionActivities.record_rejection, inp)
+        known = {(d.kind, d.work_order_id) for d in self._disruptions}
+        if (DisruptionKind.REJECTED, inp.work_order_id) not in known:
+            self._disruptions.append(
+                Disruption(
+                    kind=DisruptionKind.REJECTED,
+                    work_order_id=inp.work_order_id,
+                    detail=result.reason,
+                )
+            )
+        return result
+
+    @reject_work_order.validator
+    def _validate_rejection(self, inp: RejectWorkOrderInput) -> None:
+        self._validate_outcome(inp.work_order_id)
+
+    def _validate_outcome(self, work_order_id: int) -> None:
+        """A completion or rejection must be for one of this order's released work orders."""
+        if work_order_id not in self._work_orders:
             raise ApplicationError(
-                f"work order {inp.work_order_id} does not belong to production order "
-                f"{self._order_id}",
+                f"work order {work_order_id} does not belong to production order {self._order_id}",
                 type="NotFound",
             )
-        if inp.work_order_id not in self._released:
+        if work_order_id not in self._released:
             raise ApplicationError(
-                f"work order {inp.work_order_id} is not released yet", type="Conflict"
+                f"work order {work_order_id} is not released yet", type="Conflict"
             )
 
     @workflow.query

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
+    Client,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from temporalio.service import RPCError
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_failure, update_timed_out
@@ -30,19 +32,26 @@ from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.schemas import (
     CompleteWorkOrderInput,
     CompleteWorkOrderResult,
+    RejectWorkOrderInput,
+    RejectWorkOrderResult,
     SizeQuantity,
     WorkOrderStatus,
 )
 from models.tables import Event, ProductionOrder, WorkOrder
 from workflows.production_order import ProductionOrderWorkflow
 
+A = TypeVar("A")
+R = TypeVar("R")
+
 router = APIRouter(prefix="/v1/factory/work-orders", tags=["factories"])
 
+# What a factory sees of its own work orders (planned and withdrawn ones are not its yet).
 VISIBLE = (
     WorkOrderStatus.RELEASED,
     WorkOrderStatus.CLAIMED,
     WorkOrderStatus.STARTED,
     WorkOrderStatus.COMPLETED,
+    WorkOrderStatus.REJECTED,
 )
 HELD = (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED)
 
@@ -302,30 +311,90 @@ async def complete_work_order(
             )
         raise Conflict(f"work order {wo_id} is already completed")
     _held(session, wo_id, principal)
+    return await _send_outcome(
+        client,
+        order,
+        ProductionOrderWorkflow.complete_work_order,
+        CompleteWorkOrderInput(
+            work_order_id=wo_id,
+            factory_id=wo.factory_id,
+            lease_holder=principal.lease_holder,
+            good=completion.good,
+            defective=completion.defective,
+            idempotency_key=idempotency_key,
+        ),
+        update_id=f"complete-{wo_id}-{idempotency_key}" if idempotency_key else None,
+    )
+
+
+class RejectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Why the factory refuses.")
+
+
+@router.post("/{wo_id}/reject", response_model=RejectWorkOrderResult)
+async def reject_work_order(
+    wo_id: int,
+    rejection: RejectionIn,
+    principal: FactoryDep,
+    session: SessionDep,
+    client: TemporalDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> RejectWorkOrderResult:
+    """Refuse a claimed work order, with the reason. The production order records it as a
+    disruption; the same `Idempotency-Key` returns the same answer."""
+    wo = _own(session, wo_id, _factory_id(principal))
+    order = session.get(ProductionOrder, wo.production_order_id)
+    assert order is not None
+    if wo.status == WorkOrderStatus.REJECTED:
+        if idempotency_key and wo.rejection_key == idempotency_key:
+            return RejectWorkOrderResult(
+                work_order_id=wo_id,
+                production_order_id=order.id or 0,
+                reason=wo.rejection_reason or "",
+            )
+        raise Conflict(f"work order {wo_id} is already rejected")
+    _held(session, wo_id, principal)
+    return await _send_outcome(
+        client,
+        order,
+        ProductionOrderWorkflow.reject_work_order,
+        RejectWorkOrderInput(
+            work_order_id=wo_id,
+            factory_id=wo.factory_id,
+            lease_holder=principal.lease_holder,
+            reason=rejection.reason,
+            idempotency_key=idempotency_key,
+        ),
+        update_id=f"reject-{wo_id}-{idempotency_key}" if idempotency_key else None,
+    )
+
+
+async def _send_outcome(
+    client: Client,
+    order: ProductionOrder,
+    update: UpdateMethodMultiParam[[ProductionOrderWorkflow, A], R],
+    arg: A,
+    update_id: str | None,
+) -> R:
+    """Hand a factory's outcome to the order's workflow, which persists it. The update id
+    carries the idempotency key, so Temporal itself deduplicates a retry."""
     handle = client.get_workflow_handle_for(
         ProductionOrderWorkflow.run, order.workflow_id or f"production-order-{order.id}"
     )
-    # The update id is the idempotency key, so Temporal itself deduplicates a retry.
-    update_id = f"complete-{wo_id}-{idempotency_key}" if idempotency_key else None
     try:
-        update = await handle.start_update(
-            ProductionOrderWorkflow.complete_work_order,
-            CompleteWorkOrderInput(
-                work_order_id=wo_id,
-                factory_id=wo.factory_id,
-                lease_holder=principal.lease_holder,
-                good=completion.good,
-                defective=completion.defective,
-                idempotency_key=idempotency_key,
-            ),
+        started = await handle.start_update(
+            update,
+            arg,
             id=update_id,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             rpc_timeout=UPDATE_RPC_TIMEOUT,
         )
-        # From here the completion is the workflow's: a crash loses no completion, and a
-        # retry with the same key gets this update's result.
+        # From here the outcome is the workflow's: a crash loses nothing, and a retry with
+        # the same key gets this update's result.
         failpoint("complete.after_update_accepted")
-        return await update.result(rpc_timeout=UPDATE_RPC_TIMEOUT)
+        return await started.result(rpc_timeout=UPDATE_RPC_TIMEOUT)
     except WorkflowUpdateFailedError as err:
         raise update_failure(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:
@@ -333,5 +402,5 @@ async def complete_work_order(
     except RPCError as err:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"production order {order.id} is not taking completions ({err})",
+            f"production order {order.id} is not taking work-order outcomes ({err})",
         ) from err

@@ -24,6 +24,7 @@ ENDPOINTS = [
     ("POST", "/v1/factory/work-orders/1/start"),
     ("POST", "/v1/factory/work-orders/1/heartbeat"),
     ("POST", "/v1/factory/work-orders/1/release"),
+    ("POST", "/v1/factory/work-orders/1/reject"),
     ("POST", "/v1/factory/work-orders/1/complete"),
 ]
 
@@ -129,6 +130,7 @@ async def test_a_factory_cannot_see_or_touch_another_factorys_work_order(
         ("start", None),
         ("heartbeat", {"progress_quantity": 1}),
         ("release", None),
+        ("reject", {"reason": "not ours"}),
         ("complete", {"good": [{"size": "M", "quantity": 1}]}),
     ]
     for action, body in actions:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from activities.leases import LeaseActivities
 from api.routers.factories import _try_claim
 from c2b.db import SessionFactory
 from c2b.tokens import create_token
-from models.schemas import ExpireLeasesInput, Role, WorkOrderStatus
-from models.tables import WorkOrder
+from models.schemas import DisruptionKind, ExpireLeasesInput, Role, WorkOrderStatus
+from models.tables import Event, WorkOrder
 from tests.api.conftest import Platform
+from tests.api.test_buyer_flow import eventually, line
 from tests.factories import make_order, make_work_order
+from workflows.production_order import ProductionOrderWorkflow
 
 
 def released_work_order(session: Session, team_id: int, **overrides: object) -> WorkOrder:
@@ -114,3 +117,73 @@ async def test_a_lapsed_lease_is_refused_then_reclaimed_by_someone_else(
     assert reclaimed.json()["lease_expiries"] == 1
     stale = await platform.http.post(f"/v1/factory/work-orders/{wo.id}/heartbeat", headers=first)
     assert stale.status_code == 409 and "another claimant" in stale.json()["detail"]
+
+
+async def claim_from_a_running_order(platform: Platform) -> dict[str, Any]:
+    """Submit and pick a batch, then claim its order's first work order as GZ-KNIT."""
+    http, buyer = platform.http, platform.auth("team-nova")
+    batch = (await http.post("/v1/demand-batches", json={"lines": [line()]}, headers=buyer)).json()
+
+    async def picked() -> bool:
+        r = await http.post(
+            f"/v1/demand-batches/{batch['batch_id']}/picks",
+            json={"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True},
+            headers=buyer,
+        )
+        return r.status_code == 200
+
+    await eventually(picked)
+    claim = await http.post(
+        "/v1/factory/work-orders/claim?wait=20", headers=platform.auth("GZ-KNIT")
+    )
+    assert claim.status_code == 200, claim.text
+    wo: dict[str, Any] = claim.json()
+    return wo
+
+
+async def test_a_rejection_is_recorded_once_and_reaches_the_order_as_a_disruption(
+    platform: Platform,
+) -> None:
+    wo = await claim_from_a_running_order(platform)
+    auth = platform.auth("GZ-KNIT")
+    url = f"/v1/factory/work-orders/{wo['id']}/reject"
+    reason = {"reason": "cutting table down for repair"}
+
+    first = await platform.http.post(url, json=reason, headers={**auth, "Idempotency-Key": "r1"})
+    assert first.status_code == 200, first.text
+    assert first.json()["reason"] == "cutting table down for repair"
+    again = await platform.http.post(url, json=reason, headers={**auth, "Idempotency-Key": "r1"})
+    assert again.status_code == 200 and again.json() == first.json()
+    other = await platform.http.post(url, json=reason, headers={**auth, "Idempotency-Key": "r2"})
+    assert other.status_code == 409 and "already rejected" in other.json()["detail"]
+    done = await platform.http.post(
+        f"/v1/factory/work-orders/{wo['id']}/complete",
+        json={"good": [{"size": "M", "quantity": 1}]},
+        headers=auth,
+    )
+    assert done.status_code == 409
+
+    handle = platform.env.client.get_workflow_handle_for(
+        ProductionOrderWorkflow.run, f"production-order-{wo['production_order_id']}"
+    )
+    progress = await handle.query(ProductionOrderWorkflow.progress)
+    assert [(d.kind, d.work_order_id, d.detail) for d in progress.disruptions] == [
+        (DisruptionKind.REJECTED, wo["id"], "cutting table down for repair")
+    ]
+    with platform.session_factory() as s:
+        events = s.exec(
+            select(Event).where(Event.entity_id == wo["id"], Event.kind == "rejected")
+        ).all()
+    assert len(events) == 1
+
+
+async def test_a_rejection_needs_the_lease_and_a_reason(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    wo = released_work_order(session, team_id)
+    auth = platform.auth("GZ-KNIT")
+    url = f"/v1/factory/work-orders/{wo.id}/reject"
+    unclaimed = await platform.http.post(url, json={"reason": "no capacity"}, headers=auth)
+    assert unclaimed.status_code == 409 and "not claimed" in unclaimed.json()["detail"]
+    empty = await platform.http.post(url, json={"reason": ""}, headers=auth)
+    assert empty.status_code == 422 and "reason" in str(empty.json()["detail"])

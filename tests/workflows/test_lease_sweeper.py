@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from models.schemas import LeaseSweeperInput, ProductionOrderInput, WorkOrderStatus
+from models.schemas import DisruptionKind, LeaseSweeperInput, ProductionOrderInput, WorkOrderStatus
 from models.tables import WorkOrder
 from tests.factories import make_order, make_work_order
 from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
@@ -66,7 +66,9 @@ async def test_a_second_lapsed_lease_reaches_the_production_order_as_a_disruptio
             break
         await time_skipping_env.sleep(timedelta(seconds=5))
     assert progress is not None
-    assert [(d.work_order_id, d.expiries) for d in progress.disruptions] == [(first.id, 2)]
+    assert [(d.kind, d.work_order_id, d.detail) for d in progress.disruptions] == [
+        (DisruptionKind.LEASE_EXPIRED_TWICE, first.id, "lease ran out 2 times")
+    ]
     # The sweeper carries on past the order it could not tell.
     assert (await sweeper.describe()).status == WorkflowExecutionStatus.RUNNING
     session.expire_all()
