@@ -12,6 +12,7 @@ from temporalio import activity
 
 from activities.base import SessionFactory, translate_domain_errors
 from models.errors import Conflict, InsufficientFabric, InvalidInput, LeaseNotHeld, NotFound
+from models.outcomes import completion_of, rejection_of
 from models.rules import fabric_requirement, total
 from models.schemas import (
     CheckDesignGateResult,
@@ -80,6 +81,14 @@ def _set_order_status(
         order.status = status
         assert order.id is not None
         _event(session, "production_order", order.id, f"status:{status.value}")
+
+
+def _require_lease(wo: WorkOrder, holder: str, doing: str) -> None:
+    """Only the claimant holding the lease may record an outcome."""
+    if wo.status not in (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED):
+        raise LeaseNotHeld(f"work order {wo.id} is {wo.status.value}; claim it before {doing}")
+    if wo.lease_holder != holder:
+        raise LeaseNotHeld(f"work order {wo.id} is leased to another claimant")
 
 
 def live_plan_for_update(session: Session) -> Plan:
@@ -393,19 +402,9 @@ class ProductionActivities:
             good, defective = total(inp.good), total(inp.defective)
             if wo.status == WorkOrderStatus.COMPLETED:
                 if inp.idempotency_key is not None and wo.completion_key == inp.idempotency_key:
-                    return CompleteWorkOrderResult(
-                        work_order_id=wo.id or 0,
-                        good_quantity=wo.good_quantity or 0,
-                        defective_quantity=wo.defective_quantity or 0,
-                        production_order_id=wo.production_order_id,
-                    )
+                    return completion_of(wo)
                 raise Conflict(f"work order {wo.id} is already completed")
-            if wo.status not in (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED):
-                raise LeaseNotHeld(
-                    f"work order {wo.id} is {wo.status.value}; claim it before completing"
-                )
-            if wo.lease_holder != inp.lease_holder:
-                raise LeaseNotHeld(f"work order {wo.id} is leased to another claimant")
+            _require_lease(wo, inp.lease_holder, "completing")
             for entry in [*inp.good, *inp.defective]:
                 if entry.size not in wo.size_breakdown:
                     raise InvalidInput(
@@ -434,12 +433,7 @@ class ProductionActivities:
                 defective=defective,
                 factory_id=wo.factory_id,
             )
-            return CompleteWorkOrderResult(
-                work_order_id=wo.id or 0,
-                good_quantity=good,
-                defective_quantity=defective,
-                production_order_id=wo.production_order_id,
-            )
+            return completion_of(wo)
 
     @activity.defn
     @translate_domain_errors
@@ -452,27 +446,14 @@ class ProductionActivities:
                 raise NotFound(f"work order {inp.work_order_id} not found")
             if wo.status == WorkOrderStatus.REJECTED:
                 if inp.idempotency_key is not None and wo.rejection_key == inp.idempotency_key:
-                    return RejectWorkOrderResult(
-                        work_order_id=wo.id or 0,
-                        production_order_id=wo.production_order_id,
-                        reason=wo.rejection_reason or "",
-                    )
+                    return rejection_of(wo)
                 raise Conflict(f"work order {wo.id} is already rejected")
-            if wo.status not in (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED):
-                raise LeaseNotHeld(
-                    f"work order {wo.id} is {wo.status.value}; claim it before rejecting"
-                )
-            if wo.lease_holder != inp.lease_holder:
-                raise LeaseNotHeld(f"work order {wo.id} is leased to another claimant")
+            _require_lease(wo, inp.lease_holder, "rejecting")
             wo.status = WorkOrderStatus.REJECTED
             wo.rejection_reason, wo.rejection_key = inp.reason, inp.idempotency_key
             wo.lease_holder, wo.lease_expires_at = None, None
             _event(session, "work_order", wo.id or 0, "rejected", reason=inp.reason)
-            return RejectWorkOrderResult(
-                work_order_id=wo.id or 0,
-                production_order_id=wo.production_order_id,
-                reason=inp.reason,
-            )
+            return rejection_of(wo)
 
     @activity.defn
     @translate_domain_errors

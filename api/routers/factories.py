@@ -29,6 +29,7 @@ from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_failure, update_timed_out
 from api.failpoints import failpoint
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
+from models.outcomes import completion_of, rejection_of
 from models.schemas import (
     CompleteWorkOrderInput,
     CompleteWorkOrderResult,
@@ -303,12 +304,7 @@ async def complete_work_order(
     assert order is not None
     if wo.status == WorkOrderStatus.COMPLETED:
         if idempotency_key and wo.completion_key == idempotency_key:
-            return CompleteWorkOrderResult(
-                work_order_id=wo_id,
-                good_quantity=wo.good_quantity or 0,
-                defective_quantity=wo.defective_quantity or 0,
-                production_order_id=order.id or 0,
-            )
+            return completion_of(wo)
         raise Conflict(f"work order {wo_id} is already completed")
     _held(session, wo_id, principal)
     return await _send_outcome(
@@ -349,11 +345,7 @@ async def reject_work_order(
     assert order is not None
     if wo.status == WorkOrderStatus.REJECTED:
         if idempotency_key and wo.rejection_key == idempotency_key:
-            return RejectWorkOrderResult(
-                work_order_id=wo_id,
-                production_order_id=order.id or 0,
-                reason=wo.rejection_reason or "",
-            )
+            return rejection_of(wo)
         raise Conflict(f"work order {wo_id} is already rejected")
     _held(session, wo_id, principal)
     return await _send_outcome(

@@ -43,6 +43,26 @@ async def eventually(
     raise AssertionError(f"timed out; last answer: {last!r}")
 
 
+async def submit_and_pick(platform: Platform, quantity: int = 60) -> int:
+    """A one-line crew-tee batch, picked with the window closed at once; its batch id."""
+    http, buyer = platform.http, platform.auth("team-nova")
+    created = await http.post(
+        "/v1/demand-batches", json={"lines": [line(quantity=quantity)]}, headers=buyer
+    )
+    batch_id: int = created.json()["batch_id"]
+
+    async def picked() -> bool:
+        r = await http.post(
+            f"/v1/demand-batches/{batch_id}/picks",
+            json={"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True},
+            headers=buyer,
+        )
+        return r.status_code == 200
+
+    await eventually(picked)
+    return batch_id
+
+
 def count_batches(p: Platform) -> int:
     with p.session_factory() as s:
         return s.exec(select(func.count()).select_from(DemandBatch)).one()

@@ -15,7 +15,7 @@ from c2b.tokens import create_token
 from models.schemas import DisruptionKind, ExpireLeasesInput, Role, WorkOrderStatus
 from models.tables import Event, WorkOrder
 from tests.api.conftest import Platform
-from tests.api.test_buyer_flow import eventually, line
+from tests.api.test_buyer_flow import submit_and_pick
 from tests.factories import make_order, make_work_order
 from workflows.production_order import ProductionOrderWorkflow
 
@@ -121,18 +121,8 @@ async def test_a_lapsed_lease_is_refused_then_reclaimed_by_someone_else(
 
 async def claim_from_a_running_order(platform: Platform) -> dict[str, Any]:
     """Submit and pick a batch, then claim its order's first work order as GZ-KNIT."""
-    http, buyer = platform.http, platform.auth("team-nova")
-    batch = (await http.post("/v1/demand-batches", json={"lines": [line()]}, headers=buyer)).json()
-
-    async def picked() -> bool:
-        r = await http.post(
-            f"/v1/demand-batches/{batch['batch_id']}/picks",
-            json={"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True},
-            headers=buyer,
-        )
-        return r.status_code == 200
-
-    await eventually(picked)
+    http = platform.http
+    await submit_and_pick(platform)
     claim = await http.post(
         "/v1/factory/work-orders/claim?wait=20", headers=platform.auth("GZ-KNIT")
     )

@@ -11,7 +11,7 @@ from sqlmodel import select
 from c2b.simulator import SimulatedFactory, SimulationConfig, defects_per_size, run_factory
 from models.tables import Event
 from tests.api.conftest import Platform
-from tests.api.test_buyer_flow import eventually, line
+from tests.api.test_buyer_flow import eventually, submit_and_pick
 
 
 def test_defects_stay_within_each_sizes_quantity() -> None:
@@ -26,19 +26,7 @@ async def test_simulated_factories_take_an_order_from_release_to_shipped(
     platform: Platform,
 ) -> None:
     http, buyer = platform.http, platform.auth("team-nova")
-    batch = (
-        await http.post("/v1/demand-batches", json={"lines": [line(quantity=150)]}, headers=buyer)
-    ).json()
-
-    async def picked() -> Any:
-        r = await http.post(
-            f"/v1/demand-batches/{batch['batch_id']}/picks",
-            json={"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True},
-            headers=buyer,
-        )
-        return r.status_code == 200
-
-    await eventually(picked)
+    batch_id = await submit_and_pick(platform, quantity=150)
     factories = [
         SimulatedFactory(code, platform.tokens[code])
         for code in ("GZ-KNIT", "NB-WOVEN", "DH-DENIM")
@@ -51,7 +39,7 @@ async def test_simulated_factories_take_an_order_from_release_to_shipped(
     tasks = [asyncio.create_task(run_factory(http, f, cfg, lambda: done)) for f in factories]
 
     async def order_done() -> Any:
-        r = await http.get(f"/v1/demand-batches/{batch['batch_id']}", headers=buyer)
+        r = await http.get(f"/v1/demand-batches/{batch_id}", headers=buyer)
         return r.json()["lines_by_status"]["shipped"] == 1
 
     try:

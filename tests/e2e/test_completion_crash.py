@@ -4,7 +4,6 @@ once, and the order moves on."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,8 @@ from c2b.tokens import issue_demo_tokens
 from models.schemas import WorkOrderStatus
 from models.tables import Event, WorkOrder
 from tests.api.test_buyer_flow import line
-from tests.conftest import binary, clean_database
+from tests.conftest import clean_database
+from tests.e2e.conftest import dev_server_args, spawn
 from tests.e2e.test_embedded_stack import CLI, stop, wait_healthy
 
 pytestmark = pytest.mark.e2e
@@ -31,29 +31,12 @@ def test_a_completion_survives_the_api_dying_after_the_workflow_accepted_it(
     logs = tmp_path / "logs"
     logs.mkdir()
 
-    def spawn(name: str, args: list[str], **env: str) -> subprocess.Popen[bytes]:
-        with (logs / f"{name}.log").open("ab") as out:
-            return subprocess.Popen(
-                args, env={**stack_env, **env}, stdout=out, stderr=subprocess.STDOUT
-            )
-
     temporal = spawn(
-        "temporal",
-        [
-            binary("temporal"),
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            stack_env["TEMPORAL_ADDRESS"].rsplit(":", 1)[1],
-            "--db-filename",
-            str(tmp_path / "temporal.db"),
-        ],
+        logs, "temporal", dev_server_args(stack_env, tmp_path / "temporal.db"), stack_env
     )
-    worker = spawn("worker", [*CLI, "worker"])
-    api = spawn("api", [*CLI, "api"], C2B_FAILPOINTS="complete.after_update_accepted")
+    worker = spawn(logs, "worker", [*CLI, "worker"], stack_env)
+    crashing = {**stack_env, "C2B_FAILPOINTS": "complete.after_update_accepted"}
+    api = spawn(logs, "api", [*CLI, "api"], crashing)
     procs = [temporal, worker, api]
     try:
         wait_healthy(url, procs)
@@ -85,7 +68,7 @@ def test_a_completion_survives_the_api_dying_after_the_workflow_accepted_it(
                 )
         assert api.wait(timeout=10) == CRASH_EXIT_CODE
 
-        procs[2] = spawn("api-restarted", [*CLI, "api"])
+        procs[2] = spawn(logs, "api-restarted", [*CLI, "api"], stack_env)
         wait_healthy(url, procs)
         with httpx.Client(base_url=url, timeout=30) as http:
             retry = http.post(

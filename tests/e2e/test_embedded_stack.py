@@ -18,7 +18,8 @@ from sqlmodel import Session
 from c2b.tokens import issue_demo_tokens
 from tests.api.test_buyer_flow import line
 from tests.api.test_walking_skeleton import assert_trail_shows_every_step, drive_batch_to_done
-from tests.conftest import binary, clean_database
+from tests.conftest import clean_database
+from tests.e2e.conftest import dev_server_args, spawn
 
 pytestmark = pytest.mark.e2e
 CLI = [sys.executable, "-m", "c2b"]
@@ -54,36 +55,14 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 def processes(stack_env: dict[str, str], engine: sa.Engine, tmp_path: Path) -> Iterator[str]:
     """A Temporal dev server, a worker and the API, each its own process."""
     clean_database(engine)
-    port = stack_env["TEMPORAL_ADDRESS"].rsplit(":", 1)[1]
     logs = tmp_path / "logs"
     logs.mkdir()
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def spawn(name: str, args: list[str]) -> None:
-        with (logs / f"{name}.log").open("wb") as out:
-            procs.append(
-                subprocess.Popen(args, env=stack_env, stdout=out, stderr=subprocess.STDOUT)
-            )
-
-    spawn(
-        "temporal",
-        [
-            binary("temporal"),
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--db-filename",
-            str(tmp_path / "temporal.db"),
-        ],
-    )
+    procs = [
+        spawn(logs, "temporal", dev_server_args(stack_env, tmp_path / "temporal.db"), stack_env)
+    ]
     upgrade = subprocess.run([*CLI, "db", "upgrade"], env=stack_env, capture_output=True)
     assert upgrade.returncode == 0, upgrade.stderr
-    spawn("worker", [*CLI, "worker"])
-    spawn("api", [*CLI, "api"])
+    procs += [spawn(logs, name, [*CLI, name], stack_env) for name in ("worker", "api")]
     url = f"http://127.0.0.1:{stack_env['C2B_API_PORT']}"
     try:
         wait_healthy(url, procs)
