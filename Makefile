@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.wakeup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
