@@ -109,13 +109,20 @@ def list_work_orders(
     principal: FactoryDep,
     session: SessionDep,
     status_: Annotated[list[WorkOrderStatus] | None, Query(alias="status")] = None,
+    production_order_id: int | None = None,
+    operation_kind: Annotated[str | None, Query(max_length=50)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> WorkOrdersPublic:
-    """This factory's work orders in plan order (released and claimed unless filtered)."""
+    """This factory's work orders in plan order (released and held unless filtered by
+    status), optionally of one production order or one kind of operation."""
     factory_id = _factory_id(principal)
     wanted = [s for s in (status_ or [*HELD, WorkOrderStatus.RELEASED]) if s in VISIBLE]
-    where = (col(WorkOrder.factory_id) == factory_id, col(WorkOrder.status).in_(wanted))
+    where = [col(WorkOrder.factory_id) == factory_id, col(WorkOrder.status).in_(wanted)]
+    if production_order_id is not None:
+        where.append(col(WorkOrder.production_order_id) == production_order_id)
+    if operation_kind is not None:
+        where.append(col(WorkOrder.operation_kind) == operation_kind)
     count = session.exec(select(sa.func.count()).select_from(WorkOrder).where(*where)).one()
     rows = session.exec(
         select(WorkOrder)

@@ -177,3 +177,26 @@ async def test_a_rejection_needs_the_lease_and_a_reason(
     assert unclaimed.status_code == 409 and "not claimed" in unclaimed.json()["detail"]
     empty = await platform.http.post(url, json={"reason": ""}, headers=auth)
     assert empty.status_code == 422 and "reason" in str(empty.json()["detail"])
+
+
+async def test_the_work_order_list_filters_and_pages(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    first, second = make_order(session, team_id), make_order(session, team_id)
+    cut = make_work_order(session, first)
+    make_work_order(session, first, seq=2, operation_kind="sew", work_centre_code="GZ-SEW-1")
+    make_work_order(session, second, status=WorkOrderStatus.COMPLETED)
+    auth, url = platform.auth("GZ-KNIT"), "/v1/factory/work-orders"
+
+    async def ids(**params: object) -> tuple[list[int], int]:
+        body = (await platform.http.get(url, params=params, headers=auth)).json()
+        return [w["id"] for w in body["data"]], body["count"]
+
+    everything, count = await ids()
+    assert count == 2 and cut.id in everything  # the completed one is not listed by default
+    assert await ids(production_order_id=first.id, operation_kind="cut") == ([cut.id], 1)
+    assert (await ids(status="completed"))[1] == 1
+    page, total = await ids(limit=1, offset=1)
+    assert len(page) == 1 and total == 2 and page[0] != everything[0]
+    bad = await platform.http.get(url, params={"limit": 0}, headers=auth)
+    assert bad.status_code == 422
