@@ -70,6 +70,47 @@ def _style(session: Session, code: str) -> Style:
     return style
 
 
+def _routing(session: Session, style_code: str) -> list[RoutingStep]:
+    """The style's operations in routing order."""
+    style = _style(session, style_code)
+    return list(
+        session.exec(
+            select(RoutingStep)
+            .where(RoutingStep.style_id == style.id)
+            .order_by(col(RoutingStep.seq))
+        ).all()
+    )
+
+
+def _live_assignments(
+    session: Session, order_id: int
+) -> list[tuple[PlanAssignment, WorkCentre, Plan]]:
+    """Where the live plan puts the order's operations, in routing order."""
+    return list(
+        session.exec(
+            select(PlanAssignment, WorkCentre, Plan)
+            .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
+            .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
+            .where(Plan.status == PlanStatus.LIVE, PlanAssignment.production_order_id == order_id)
+            .order_by(col(PlanAssignment.seq))
+        ).all()
+    )
+
+
+def _planned(
+    a: PlanAssignment, factory_id: int, kinds: dict[int, str], quantity: int
+) -> PlannedOperation:
+    return PlannedOperation(
+        seq=a.seq,
+        operation_kind=kinds[a.seq],
+        factory_id=factory_id,
+        work_centre_id=a.work_centre_id,
+        quantity=quantity,
+        start=a.start,
+        end=a.end,
+    )
+
+
 def _event(session: Session, entity: str, entity_id: int, kind: str, **data: object) -> None:
     session.add(Event(actor="system", entity=entity, entity_id=entity_id, kind=kind, data=data))
 
@@ -117,10 +158,8 @@ class ProductionActivities:
         with self._sessions() as session:
             order = _load_order(session, inp.production_order_id)
             style = _style(session, order.style_code)
-            has_routing = session.exec(
-                select(RoutingStep.id).where(RoutingStep.style_id == style.id)
-            ).first()
-            approved = style.tech_pack_status == TechPackStatus.APPROVED and bool(has_routing)
+            has_routing = bool(_routing(session, style.code))
+            approved = style.tech_pack_status == TechPackStatus.APPROVED and has_routing
             return CheckDesignGateResult(style_code=style.code, approved=approved)
 
     @activity.defn
@@ -191,46 +230,28 @@ class ProductionActivities:
         """Place the order's routing into the live plan at the earliest free slots."""
         order_id = inp.production_order_id
         with self._sessions() as session, session.begin():
-            plan = live_plan_for_update(session)
             order = _load_order(session, order_id)
-            placed = session.exec(
-                select(PlanAssignment, WorkCentre)
-                .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
-                .where(
-                    PlanAssignment.plan_id == plan.id,
-                    PlanAssignment.production_order_id == order_id,
-                )
-                .order_by(col(PlanAssignment.seq))
-            ).all()
-            style = _style(session, order.style_code)
-            routing = session.exec(
-                select(RoutingStep)
-                .where(RoutingStep.style_id == style.id)
-                .order_by(col(RoutingStep.seq))
-            ).all()
+            routing = _routing(session, order.style_code)
+            kinds = {r.seq: r.operation_kind for r in routing}
+            placed = _live_assignments(session, order_id)
+            if not placed:
+                plan = live_plan_for_update(session)
+                # Under the plan's lock: an overlapping attempt may have placed it meanwhile.
+                placed = _live_assignments(session, order_id)
             if placed:
-                kinds = {r.seq: r.operation_kind for r in routing}
+                # A retry: the order is in the plan already, which is left as it is.
                 return ScheduleOrderResult(
-                    plan_version=plan.version,
+                    plan_version=placed[0][2].version,
                     operations=[
-                        PlannedOperation(
-                            seq=a.seq,
-                            operation_kind=kinds.get(a.seq, "?"),
-                            factory_id=wc.factory_id,
-                            work_centre_id=a.work_centre_id,
-                            quantity=order.quantity,
-                            start=a.start,
-                            end=a.end,
-                        )
-                        for a, wc in placed
+                        _planned(a, wc.factory_id, kinds, order.quantity) for a, wc, _ in placed
                     ],
                 )
             if not routing:
-                raise InvalidInput(f"style {style.code} has no routing", field="routing")
+                raise InvalidInput(f"style {order.style_code} has no routing", field="routing")
 
             origin = datetime.now(UTC).replace(second=0, microsecond=0)
             centres = session.exec(
-                select(WorkCentre, Factory)
+                select(WorkCentre)
                 .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
                 .where(col(Factory.is_down).is_(False))
                 .order_by(col(WorkCentre.id))
@@ -253,7 +274,7 @@ class ProductionActivities:
                         efficiency=wc.efficiency,
                         busy=busy.get(wc.id or 0, []),
                     )
-                    for wc, _factory in centres
+                    for wc in centres
                     if step.operation_kind in wc.operation_kinds
                 ]
                 if not eligible:
@@ -276,32 +297,22 @@ class ProductionActivities:
                     release_minute=0, transfer_minutes=TRANSFER_MINUTES, operations=operations
                 )
             )
-            kinds = {r.seq: r.operation_kind for r in routing}
-            planned = []
-            for p in placements:
-                start = origin + timedelta(minutes=p.start)
-                end = origin + timedelta(minutes=p.end)
-                session.add(
-                    PlanAssignment(
-                        plan_id=plan.id or 0,
-                        production_order_id=order_id,
-                        seq=p.seq,
-                        work_centre_id=p.work_centre_id,
-                        start=start,
-                        end=end,
-                    )
+            assignments = [
+                PlanAssignment(
+                    plan_id=plan.id or 0,
+                    production_order_id=order_id,
+                    seq=pl.seq,
+                    work_centre_id=pl.work_centre_id,
+                    start=origin + timedelta(minutes=pl.start),
+                    end=origin + timedelta(minutes=pl.end),
                 )
-                planned.append(
-                    PlannedOperation(
-                        seq=p.seq,
-                        operation_kind=kinds[p.seq],
-                        factory_id=p.factory_id,
-                        work_centre_id=p.work_centre_id,
-                        quantity=order.quantity,
-                        start=start,
-                        end=end,
-                    )
-                )
+                for pl in placements
+            ]
+            session.add_all(assignments)
+            planned = [
+                _planned(a, pl.factory_id, kinds, order.quantity)
+                for a, pl in zip(assignments, placements, strict=True)
+            ]
             _set_order_status(session, order, ProductionOrderStatus.SCHEDULED)
             _event(
                 session,
@@ -327,25 +338,10 @@ class ProductionActivities:
             ).all()
             if existing:
                 return CreateWorkOrdersResult(work_order_ids=[w.id or 0 for w in existing])
-            rows = session.exec(
-                select(PlanAssignment, WorkCentre)
-                .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
-                .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
-                .where(
-                    Plan.status == PlanStatus.LIVE,
-                    PlanAssignment.production_order_id == order.id,
-                )
-                .order_by(col(PlanAssignment.seq))
-            ).all()
+            rows = _live_assignments(session, order.id or 0)
             if not rows:
                 raise Conflict(f"production order {order.id} is not in the live plan")
-            style = _style(session, order.style_code)
-            kinds = {
-                r.seq: r.operation_kind
-                for r in session.exec(
-                    select(RoutingStep).where(RoutingStep.style_id == style.id)
-                ).all()
-            }
+            kinds = {r.seq: r.operation_kind for r in _routing(session, order.style_code)}
             work_orders = [
                 WorkOrder(
                     production_order_id=order.id or 0,
@@ -358,7 +354,7 @@ class ProductionActivities:
                     planned_start=a.start,
                     planned_end=a.end,
                 )
-                for a, wc in rows
+                for a, wc, _plan in rows
             ]
             session.add_all(work_orders)
             session.flush()

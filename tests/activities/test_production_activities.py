@@ -21,6 +21,7 @@ from models.tables import (
     Event,
     Fabric,
     FabricReservation,
+    Plan,
     PlanAssignment,
     Style,
     WorkOrder,
@@ -124,10 +125,15 @@ def test_scheduled_orders_never_share_a_work_centre_at_the_same_time(
     for assignments in by_centre.values():
         for a, b in zip(assignments, assignments[1:], strict=False):
             assert a.end <= b.start
-    # Scheduling again returns the same placement rather than adding another.
+    # Scheduling again returns the same placement rather than adding another, and leaves
+    # the live plan's revision alone: nothing changed.
+    session.expire_all()
+    revision = session.exec(select(Plan.revision)).one()
     again = acts.schedule_order(ProductionOrderInput(production_order_id=orders[0].id or 0))
     assert again.operations == plans[0].operations
     assert len(session.exec(select(PlanAssignment)).all()) == 9
+    session.expire_all()
+    assert session.exec(select(Plan.revision)).one() == revision
 
 
 def claimed_work_order(
