@@ -12,10 +12,14 @@ from sqlmodel import col
 from temporalio import activity
 
 from activities.base import SessionFactory, translate_domain_errors
-from models.schemas import ExpireLeasesInput, ExpireLeasesResult, LeaseExpired, WorkOrderStatus
+from models.schemas import (
+    LEASED_STATUSES,
+    ExpireLeasesInput,
+    ExpireLeasesResult,
+    LeaseExpired,
+    WorkOrderStatus,
+)
 from models.tables import Event, WorkOrder
-
-HELD = (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED)
 
 
 class LeaseActivities:
@@ -31,7 +35,10 @@ class LeaseActivities:
         with self._sessions() as session, session.begin():
             rows = session.execute(
                 sa.update(WorkOrder)
-                .where(col(WorkOrder.status).in_(HELD), col(WorkOrder.lease_expires_at) <= now)
+                .where(
+                    col(WorkOrder.status).in_(LEASED_STATUSES),
+                    col(WorkOrder.lease_expires_at) <= now,
+                )
                 .values(
                     status=WorkOrderStatus.RELEASED,
                     lease_holder=None,

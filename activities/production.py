@@ -15,6 +15,7 @@ from models.errors import Conflict, InsufficientFabric, InvalidInput, LeaseNotHe
 from models.outcomes import completion_of, rejection_of
 from models.rules import fabric_requirement, total
 from models.schemas import (
+    LEASED_STATUSES,
     CheckDesignGateResult,
     CompleteWorkOrderInput,
     CompleteWorkOrderResult,
@@ -126,7 +127,7 @@ def _set_order_status(
 
 def _require_lease(wo: WorkOrder, holder: str, doing: str) -> None:
     """Only the claimant holding the lease may record an outcome."""
-    if wo.status not in (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED):
+    if wo.status not in LEASED_STATUSES:
         raise LeaseNotHeld(f"work order {wo.id} is {wo.status.value}; claim it before {doing}")
     if wo.lease_holder != holder:
         raise LeaseNotHeld(f"work order {wo.id} is leased to another claimant")

@@ -63,6 +63,10 @@ class WorkOrderStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+# A work order in these states is held by a claimant under a lease.
+LEASED_STATUSES = (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED)
+
+
 class ReservationStatus(StrEnum):
     RESERVED = "reserved"
     CONSUMED = "consumed"

@@ -31,6 +31,7 @@ from api.failpoints import failpoint
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.outcomes import completion_of, rejection_of
 from models.schemas import (
+    LEASED_STATUSES,
     CompleteWorkOrderInput,
     CompleteWorkOrderResult,
     RejectWorkOrderInput,
@@ -54,7 +55,6 @@ VISIBLE = (
     WorkOrderStatus.COMPLETED,
     WorkOrderStatus.REJECTED,
 )
-HELD = (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED)
 
 
 class WorkOrderPublic(BaseModel):
@@ -99,7 +99,7 @@ def _factory_id(principal: Principal) -> int:
 
 def _own(session: Session, wo_id: int, factory_id: int) -> WorkOrder:
     wo = session.get(WorkOrder, wo_id)
-    if wo is None or wo.factory_id != factory_id or wo.status not in (*VISIBLE,):
+    if wo is None or wo.factory_id != factory_id or wo.status not in VISIBLE:
         raise NotFound(f"work order {wo_id} not found")
     return wo
 
@@ -117,7 +117,7 @@ def list_work_orders(
     """This factory's work orders in plan order (released and held unless filtered by
     status), optionally of one production order or one kind of operation."""
     factory_id = _factory_id(principal)
-    wanted = [s for s in (status_ or [*HELD, WorkOrderStatus.RELEASED]) if s in VISIBLE]
+    wanted = [s for s in (status_ or [*LEASED_STATUSES, WorkOrderStatus.RELEASED]) if s in VISIBLE]
     where = [col(WorkOrder.factory_id) == factory_id, col(WorkOrder.status).in_(wanted)]
     if production_order_id is not None:
         where.append(col(WorkOrder.production_order_id) == production_order_id)
@@ -134,7 +134,16 @@ def list_work_orders(
     return WorkOrdersPublic(data=[_public(w) for w in rows], count=count)
 
 
-def _try_claim(session: Session, factory_id: int, holder: str, lease: timedelta) -> int | None:
+def _reloaded(session: Session, wo_id: int) -> WorkOrder:
+    """The work order as the database has it now (after a Core UPDATE): one SELECT."""
+    wo = session.get(WorkOrder, wo_id, populate_existing=True)
+    assert wo is not None
+    return wo
+
+
+def _try_claim(
+    session: Session, factory_id: int, holder: str, lease: timedelta
+) -> WorkOrder | None:
     """Claim the next released work order in plan order with one conditional UPDATE; on
     PostgreSQL the candidate row is locked with SKIP LOCKED so claimers never queue."""
     candidate = (
@@ -158,10 +167,12 @@ def _try_claim(session: Session, factory_id: int, holder: str, lease: timedelta)
         .values(status=WorkOrderStatus.CLAIMED, lease_holder=holder, lease_expires_at=now + lease)
         .returning(col(WorkOrder.id))
     ).scalar_one_or_none()
-    if claimed is not None:
-        session.add(Event(actor=holder, entity="work_order", entity_id=claimed, kind="claimed"))
+    if claimed is None:
+        session.rollback()
+        return None
+    session.add(Event(actor=holder, entity="work_order", entity_id=claimed, kind="claimed"))
     session.commit()
-    return claimed
+    return _reloaded(session, claimed)
 
 
 @router.post(
@@ -187,10 +198,7 @@ async def claim_work_order(
                 _try_claim, session, factory_id, principal.lease_holder, lease
             )
             if claimed is not None:
-                wo = session.get(WorkOrder, claimed)
-                assert wo is not None
-                session.refresh(wo)
-                return _public(wo)
+                return _public(claimed)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -201,7 +209,7 @@ async def claim_work_order(
 def _held(session: Session, wo_id: int, principal: Principal) -> WorkOrder:
     """The work order, if this caller holds a live lease on it; otherwise 409 saying why."""
     wo = _own(session, wo_id, _factory_id(principal))
-    if wo.status not in HELD:
+    if wo.status not in LEASED_STATUSES:
         raise LeaseNotHeld(f"work order {wo_id} is {wo.status.value}, not claimed")
     if wo.lease_holder != principal.lease_holder:
         raise LeaseNotHeld(f"work order {wo_id} is leased to another claimant")
@@ -223,7 +231,7 @@ def _change_held(
         sa.update(WorkOrder)
         .where(
             col(WorkOrder.id) == wo_id,
-            col(WorkOrder.status).in_(HELD),
+            col(WorkOrder.status).in_(LEASED_STATUSES),
             col(WorkOrder.lease_holder) == principal.lease_holder,
             col(WorkOrder.lease_expires_at) > datetime.now(UTC),
         )
@@ -236,10 +244,7 @@ def _change_held(
     if event is not None:  # a state change goes on the audit trail; a heartbeat does not
         session.add(Event(actor=principal.name, entity="work_order", entity_id=wo_id, kind=event))
     session.commit()
-    wo = session.get(WorkOrder, wo_id)
-    assert wo is not None
-    session.refresh(wo)
-    return _public(wo)
+    return _public(_reloaded(session, wo_id))
 
 
 @router.post("/{wo_id}/start", response_model=WorkOrderPublic)

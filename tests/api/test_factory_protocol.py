@@ -36,7 +36,7 @@ def test_many_concurrent_claimers_get_one_work_order_exactly_once(
             barrier.wait()
             got = _try_claim(own, wo.factory_id, f"token-{n}", timedelta(minutes=15))
             if got is not None:
-                winners.append((got, n))
+                winners.append((got.id, n))
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(claimers)]
     for t in threads:
