@@ -7,11 +7,13 @@ these dependencies, so tests can swap any of them with ``app.dependency_override
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -30,6 +32,39 @@ class ApiConfig:
     lease_minutes: float = 15.0
 
 
+@dataclass(frozen=True)
+class Principal:
+    token_id: int
+    name: str
+    role: Role
+    scope_id: int | None
+
+    @property
+    def lease_holder(self) -> str:
+        return f"token-{self.token_id}"
+
+
+@dataclass
+class PrincipalCache:
+    """Tokens verified in the last ``ttl`` seconds, so a polling factory is not looked up
+    in the database on every request. A revoked token keeps working for at most ``ttl``."""
+
+    ttl: float = 5.0
+    max_entries: int = 10_000
+    _entries: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+
+    def get(self, digest: str) -> Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (principal, time.monotonic() + self.ttl)
+
+
 @dataclass
 class Runtime:
     """What the API needs from the composition root."""
@@ -39,9 +74,11 @@ class Runtime:
     config: ApiConfig
     notifier: WorkNotifier
     temporal: Client | None = None
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # Dependencies without I/O are async: a sync one costs a thread-pool hop per request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -49,9 +86,18 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with runtime.session_factory() as session:
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
+    """The request's session. Routes do their database work in worker threads; making the
+    session does no I/O, so this runs on the event loop. Closing does I/O only when the
+    session still holds a connection, and then it goes to a thread too."""
+    session = runtime.session_factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -72,22 +118,11 @@ async def get_temporal(runtime: RuntimeDep) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
-@dataclass(frozen=True)
-class Principal:
-    token_id: int
-    name: str
-    role: Role
-    scope_id: int | None
-
-    @property
-    def lease_holder(self) -> str:
-        return f"token-{self.token_id}"
-
-
 bearer = HTTPBearer(auto_error=False, description="A token from `c2b token create`.")
 
 
-def get_principal(
+async def get_principal(
+    runtime: RuntimeDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -99,21 +134,36 @@ def get_principal(
     if credentials is None or not credentials.credentials:
         raise unauthorized
     digest = hash_token(credentials.credentials)
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).one_or_none()
+    principal = runtime.principals.get(digest)
+    if principal is None:
+        principal = await run_in_threadpool(_look_up, session, digest)
+        if principal is None:
+            raise unauthorized
+        runtime.principals.put(digest, principal)
+    return principal
+
+
+def _look_up(session: Session, digest: str) -> Principal | None:
+    try:
+        token = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).one_or_none()
+    finally:
+        # The route may next wait on the event loop (a long-poll, a workflow): hold no
+        # connection meanwhile. The session opens a new transaction when the route needs one.
+        session.close()
     # The lookup is by hash; compare again in constant time so timing says nothing either way.
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at:
-        raise unauthorized
+        return None
     assert token.id is not None
     return Principal(token_id=token.id, name=token.name, role=token.role, scope_id=token.scope_id)
 
 
-def require(*roles: Role, admin: bool = True) -> Callable[..., Principal]:
+def require(*roles: Role, admin: bool = True) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets through only the given roles (and admins, unless a role needs
     a scope of its own, as a factory does)."""
 
     allowed = {*roles, Role.ADMIN} if admin else set(roles)
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -29,6 +29,16 @@ def domain_error_response(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status)
 
 
+def database_busy_response(_request: Request, exc: Exception) -> JSONResponse:
+    """Every pooled connection stayed busy for the pool's whole timeout: overload, not a
+    bug in the request. 503 with Retry-After, so clients back off and try again."""
+    return JSONResponse(
+        {"detail": "the database is busy; retry in a moment"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
+    )
+
+
 def update_failure(err: WorkflowUpdateFailedError) -> HTTPException:
     """The innermost ApplicationError of a failed update (from its validator, or from the
     activity its handler ran) decides the status; its message goes to the caller."""

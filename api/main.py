@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.deps import Runtime
-from api.errors import domain_error_response
+from api.errors import database_busy_response, domain_error_response
 from api.routers import buyers, factories, health, orders
 from models.errors import DomainError
 
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.add_exception_handler(DomainError, domain_error_response)
+    app.add_exception_handler(sa.exc.TimeoutError, database_busy_response)
     for module in (health, buyers, factories, orders):
         app.include_router(module.router)
     return app

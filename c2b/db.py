@@ -11,6 +11,10 @@ from sqlmodel import Session, create_engine
 
 SessionFactory = Callable[[], Session]
 
+# Up to 40 of a process's threads run database work at once (FastAPI's thread pool, the
+# worker's activity executor): the pool must not make them queue for a connection.
+POOL_SIZE = 20
+
 
 def make_engine(url: str) -> sa.Engine:
     """An engine with the pragmas each backend needs for concurrent workers and the API."""
@@ -18,7 +22,12 @@ def make_engine(url: str) -> sa.Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_SIZE,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,8 +44,8 @@ def make_engine(url: str) -> sa.Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_SIZE,
         connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
     )
 

@@ -260,6 +260,9 @@ class WorkOrder(SQLModel, table=True):
     __tablename__ = "work_order"
     __table_args__ = (
         sa.UniqueConstraint("production_order_id", "seq", "attempt"),
+        # A factory's claim queue in plan order: a claim reads one index entry, however
+        # long the queue (api/routers/factories.py, _try_claim).
+        sa.Index("ix_work_order_claim_queue", "factory_id", "status", "planned_start", "id"),
         {"sqlite_autoincrement": True},
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -135,10 +135,16 @@ def list_work_orders(
 
 
 def _reloaded(session: Session, wo_id: int) -> WorkOrder:
-    """The work order as the database has it now (after a Core UPDATE): one SELECT."""
-    wo = session.get(WorkOrder, wo_id, populate_existing=True)
-    assert wo is not None
-    return wo
+    """The work order as the database has it now (after a Core UPDATE): one SELECT, as the
+    request's last database step. The session then gives its connection back at once, so
+    no connection is held while the answer waits for the event loop: with hundreds of
+    requests in flight, held connections would starve the threads that need one."""
+    try:
+        wo = session.get(WorkOrder, wo_id, populate_existing=True)
+        assert wo is not None
+        return wo
+    finally:
+        session.close()
 
 
 def _try_claim(
@@ -158,21 +164,30 @@ def _try_claim(
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
     now = datetime.now(UTC)
-    claimed = session.execute(
-        sa.update(WorkOrder)
-        .where(
-            col(WorkOrder.id) == candidate.scalar_subquery(),
-            col(WorkOrder.status) == WorkOrderStatus.RELEASED,
+    try:
+        # The whole claimed row comes back from the UPDATE: no second read.
+        claimed = session.scalars(
+            sa.update(WorkOrder)
+            .where(
+                col(WorkOrder.id) == candidate.scalar_subquery(),
+                col(WorkOrder.status) == WorkOrderStatus.RELEASED,
+            )
+            .values(
+                status=WorkOrderStatus.CLAIMED, lease_holder=holder, lease_expires_at=now + lease
+            )
+            .returning(WorkOrder),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).one_or_none()
+        if claimed is None:
+            session.rollback()
+            return None
+        session.add(
+            Event(actor=holder, entity="work_order", entity_id=claimed.id or 0, kind="claimed")
         )
-        .values(status=WorkOrderStatus.CLAIMED, lease_holder=holder, lease_expires_at=now + lease)
-        .returning(col(WorkOrder.id))
-    ).scalar_one_or_none()
-    if claimed is None:
-        session.rollback()
-        return None
-    session.add(Event(actor=holder, entity="work_order", entity_id=claimed, kind="claimed"))
-    session.commit()
-    return _reloaded(session, claimed)
+        session.commit()
+        return claimed
+    finally:
+        session.close()  # no connection held while the answer waits for the event loop
 
 
 @router.post(
@@ -208,7 +223,11 @@ async def claim_work_order(
 
 def _held(session: Session, wo_id: int, principal: Principal) -> WorkOrder:
     """The work order, if this caller holds a live lease on it; otherwise 409 saying why."""
-    wo = _own(session, wo_id, _factory_id(principal))
+    return _require_lease(_own(session, wo_id, _factory_id(principal)), principal)
+
+
+def _require_lease(wo: WorkOrder, principal: Principal) -> WorkOrder:
+    wo_id = wo.id
     if wo.status not in LEASED_STATUSES:
         raise LeaseNotHeld(f"work order {wo_id} is {wo.status.value}, not claimed")
     if wo.lease_holder != principal.lease_holder:
@@ -311,14 +330,12 @@ async def complete_work_order(
 ) -> CompleteWorkOrderResult:
     """Report good and defective quantities per size. The production order's workflow
     validates and records it; the same `Idempotency-Key` returns the same answer."""
-    wo = _own(session, wo_id, _factory_id(principal))
-    order = session.get(ProductionOrder, wo.production_order_id)
-    assert order is not None
+    wo, order = await run_in_threadpool(_outcome_target, session, wo_id, principal)
     if wo.status == WorkOrderStatus.COMPLETED:
         if idempotency_key and wo.completion_key == idempotency_key:
             return completion_of(wo)
         raise Conflict(f"work order {wo_id} is already completed")
-    _held(session, wo_id, principal)
+    _require_lease(wo, principal)
     return await _send_outcome(
         client,
         order,
@@ -352,14 +369,12 @@ async def reject_work_order(
 ) -> RejectWorkOrderResult:
     """Refuse a claimed work order, with the reason. The production order records it as a
     disruption; the same `Idempotency-Key` returns the same answer."""
-    wo = _own(session, wo_id, _factory_id(principal))
-    order = session.get(ProductionOrder, wo.production_order_id)
-    assert order is not None
+    wo, order = await run_in_threadpool(_outcome_target, session, wo_id, principal)
     if wo.status == WorkOrderStatus.REJECTED:
         if idempotency_key and wo.rejection_key == idempotency_key:
             return rejection_of(wo)
         raise Conflict(f"work order {wo_id} is already rejected")
-    _held(session, wo_id, principal)
+    _require_lease(wo, principal)
     return await _send_outcome(
         client,
         order,
@@ -373,6 +388,20 @@ async def reject_work_order(
         ),
         update_id=f"reject-{wo_id}-{idempotency_key}" if idempotency_key else None,
     )
+
+
+def _outcome_target(
+    session: Session, wo_id: int, principal: Principal
+) -> tuple[WorkOrder, ProductionOrder]:
+    """The caller's work order and its production order, read off the event loop; the
+    session gives its connection back before the workflow is asked, which may take a while."""
+    try:
+        wo = _own(session, wo_id, _factory_id(principal))
+        order = session.get(ProductionOrder, wo.production_order_id)
+        assert order is not None
+        return wo, order
+    finally:
+        session.close()
 
 
 async def _send_outcome(

@@ -3,11 +3,13 @@ team's or factory's object is 404 (its existence is not revealed)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
 
+from api.deps import PrincipalCache
 from models.schemas import WorkOrderStatus
 from models.tables import ApiToken, WorkCentre, WorkOrder
 from tests.api.conftest import Platform
@@ -153,3 +155,18 @@ async def test_a_factory_cannot_see_or_touch_another_factorys_work_order(
     # The lease is held: a second claim finds nothing.
     second = await platform.http.post("/v1/factory/work-orders/claim?wait=0.2", headers=owner)
     assert second.status_code == 204
+
+
+async def test_a_revoked_token_stops_working_once_its_cache_entry_expires(
+    platform: Platform,
+) -> None:
+    platform.runtime.principals = PrincipalCache(ttl=0.5)
+    headers = platform.auth("GZ-KNIT")
+    assert (await platform.http.get("/v1/factory/work-orders", headers=headers)).status_code == 200
+    with platform.session_factory() as s:
+        for token in s.exec(select(ApiToken)).all():
+            token.revoked_at = datetime.now(UTC)
+            s.add(token)
+        s.commit()
+    await asyncio.sleep(0.6)
+    assert (await platform.http.get("/v1/factory/work-orders", headers=headers)).status_code == 401

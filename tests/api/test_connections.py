@@ -1,0 +1,85 @@
+"""Requests in flight hold no database connection while they wait on the event loop: with
+hundreds of long-polling factories, held connections would exhaust the pool."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import Session
+from temporalio.client import Client
+
+from api.deps import ApiConfig, Runtime
+from api.main import create_app
+from api.notifier import notifier_for
+from c2b.db import make_session_factory
+from c2b.tokens import issue_demo_tokens
+from tests.factories import make_order, make_work_order
+
+
+async def no_temporal() -> Client:
+    raise RuntimeError("claims do not need Temporal")
+
+
+def runtime_on(engine: sa.Engine, db_url: str) -> Runtime:
+    """The API's runtime on ``engine`` (a deliberately small pool), without Temporal."""
+    sessions = make_session_factory(engine)
+    return Runtime(
+        session_factory=sessions,
+        connect_temporal=no_temporal,
+        config=ApiConfig(orchestration_task_queue="unused"),
+        notifier=notifier_for(db_url, sessions),
+    )
+
+
+async def test_many_concurrent_claims_share_a_small_pool(
+    db_url: str, session: Session, team_id: int
+) -> None:
+    """More claims at once than FastAPI has threads (40), on a pool of two connections: a
+    request that kept its connection after its database work (until the dependency's
+    teardown, which needs a thread) would starve the threads waiting for one."""
+    tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
+    order = make_order(session, team_id)
+    for attempt in range(1, 61):
+        make_work_order(session, order, attempt=attempt)
+    engine = sa.create_engine(db_url, pool_size=2, max_overflow=0, pool_timeout=3)
+    runtime = runtime_on(engine, db_url)
+    await runtime.notifier.start()
+    try:
+        transport = httpx.ASGITransport(app=create_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            answers = await asyncio.gather(
+                *(
+                    http.post(
+                        "/v1/factory/work-orders/claim",
+                        headers={"Authorization": f"Bearer {tokens['GZ-KNIT']}"},
+                    )
+                    for _ in range(60)
+                )
+            )
+    finally:
+        await runtime.notifier.stop()
+        engine.dispose()
+    assert [a.status_code for a in answers] == [200] * 60
+    assert len({a.json()["id"] for a in answers}) == 60
+
+
+async def test_an_exhausted_pool_is_a_503_to_retry_not_a_500(db_url: str, session: Session) -> None:
+    tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
+    engine = sa.create_engine(db_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    runtime = runtime_on(engine, db_url)
+    held = engine.connect()  # someone else has the only connection
+    try:
+        transport = httpx.ASGITransport(app=create_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            answer = await http.get(
+                "/v1/factory/work-orders",
+                headers={"Authorization": f"Bearer {tokens['GZ-KNIT']}"},
+            )
+    finally:
+        held.close()
+        engine.dispose()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "1"
+    assert "busy" in answer.json()["detail"]
