@@ -55,14 +55,17 @@ def build_worker(
     session_factory: SessionFactory,
     task_queue: str,
     executor: ThreadPoolExecutor,
+    production: ProductionActivities | None = None,
 ) -> Worker:
+    """The worker of the orchestration queue. ``production`` replaces the production
+    activities (a test may slow one down); by default they run on ``session_factory``."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activity_methods(
             DemandActivities(session_factory),
-            ProductionActivities(session_factory),
+            production or ProductionActivities(session_factory),
             LeaseActivities(session_factory),
         ),
         activity_executor=executor,

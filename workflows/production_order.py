@@ -75,10 +75,13 @@ class ProductionOrderWorkflow:
     async def _execute_in_routing_order(self) -> None:
         # A work order is released only when its predecessor's output is there.
         for wo_id in self._work_orders:
+            # Counted as released before the activity reports back: once it commits, a
+            # factory may claim and complete the work order before that report arrives.
+            # (No command changes, so running workflows replay as before.)
+            self._released.add(wo_id)
             await run_db_step(
                 ProductionActivities.release_work_order, ReleaseWorkOrderInput(work_order_id=wo_id)
             )
-            self._released.add(wo_id)
             await workflow.wait_condition(self._completion_of(wo_id))
 
     def _completion_of(self, wo_id: int) -> Callable[[], bool]:

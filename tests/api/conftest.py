@@ -3,6 +3,7 @@ database. Faster than the e2e tests and still without fakes of any part."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import pytest
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from activities.production import ProductionActivities
 from api.deps import ApiConfig, Runtime
 from api.main import create_app
 from api.notifier import notifier_for
@@ -33,6 +35,40 @@ class Platform:
         return {"Authorization": f"Bearer {self.tokens[principal]}"}
 
 
+@contextlib.asynccontextmanager
+async def running_platform(
+    env: WorkflowEnvironment,
+    session_factory: SessionFactory,
+    session: Session,
+    db_url: str,
+    production: ProductionActivities | None = None,
+) -> AsyncIterator[Platform]:
+    """The app in-process with its own worker on its own task queue; ``production``
+    replaces the production activities (see ``build_worker``)."""
+    task_queue = f"test-{uuid.uuid4()}"
+    tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
+
+    async def connect() -> object:
+        return env.client
+
+    runtime = Runtime(
+        session_factory=session_factory,
+        connect_temporal=connect,  # type: ignore[arg-type]
+        config=ApiConfig(orchestration_task_queue=task_queue),
+        notifier=notifier_for(db_url, session_factory),
+        temporal=env.client,
+    )
+    await runtime.notifier.start()  # ASGITransport runs no lifespan
+    app = create_app(runtime)
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        worker = build_worker(env.client, session_factory, task_queue, executor, production)
+        async with worker:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                yield Platform(http, tokens, session_factory, env, runtime)
+    await runtime.notifier.stop()
+
+
 @pytest.fixture
 async def platform(
     dev_server_env: WorkflowEnvironment,
@@ -40,25 +76,5 @@ async def platform(
     session: Session,
     db_url: str,
 ) -> AsyncIterator[Platform]:
-    task_queue = f"test-{uuid.uuid4()}"
-    tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
-
-    async def connect() -> object:
-        return dev_server_env.client
-
-    runtime = Runtime(
-        session_factory=session_factory,
-        connect_temporal=connect,  # type: ignore[arg-type]
-        config=ApiConfig(orchestration_task_queue=task_queue),
-        notifier=notifier_for(db_url, session_factory),
-        temporal=dev_server_env.client,
-    )
-    await runtime.notifier.start()  # ASGITransport runs no lifespan
-    app = create_app(runtime)
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        worker = build_worker(dev_server_env.client, session_factory, task_queue, executor)
-        async with worker:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                yield Platform(http, tokens, session_factory, dev_server_env, runtime)
-    await runtime.notifier.stop()
+    async with running_platform(dev_server_env, session_factory, session, db_url) as p:
+        yield p
