@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml
 bench: $(STAMP)
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.wakeup
+	$(BIN)/c2b bench claims
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -30,6 +31,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 simulate_app = typer.Typer(help="Simulations against the running API.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
+bench_app = typer.Typer(
+    help="Benchmarks over real processes; results go to bench/results.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 
@@ -121,6 +126,48 @@ def token_create(
             console.print(f"[red]error:[/] {err.message}")
             raise typer.Exit(2) from err
     console.print(issued.token, soft_wrap=True, highlight=False)
+
+
+@bench_app.command("claims")
+def bench_claims(
+    pollers: Annotated[int, typer.Option(min=1, help="Concurrent pollers.")] = 200,
+    work_orders: Annotated[int, typer.Option(min=1, help="Work orders to claim.")] = 10_000,
+    factories: Annotated[int, typer.Option(min=1, help="Factories sharing the pollers.")] = 20,
+    orders: Annotated[
+        int, typer.Option(min=1, help="Production orders completed through their workflows.")
+    ] = 30,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DATABASE_URL",
+            help="A PostgreSQL server to run on (a fresh database is made there and dropped). "
+            "Default: a fresh SQLite file.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Default: bench/results/claims-<database>.json")
+    ] = None,
+) -> None:
+    """Claims and completions over HTTP against a bare primary-key route."""
+    import json
+
+    from bench.claims import measure
+
+    progress = Console(stderr=True)
+    result = measure(
+        database_url or None, pollers, work_orders, factories, orders, progress.print, out
+    )
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=result["benchmark"])
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key != "benchmark":
+            table.add_row(key, str(value))
+    console.print(table)
 
 
 @app.command()

@@ -1,0 +1,124 @@
+"""Real processes for benchmarks: a throw-away database, the whole platform as ``c2b dev``
+runs it (Temporal dev server, worker, API over HTTP), and other uvicorn apps beside it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def fresh_database(url: str | None, tmp: Path, name: str) -> Iterator[str]:
+    """A new, empty database for one run. Without a URL: a SQLite file under ``tmp``. With a
+    PostgreSQL URL: a new database ``name`` on that server, dropped afterwards (the one in
+    the URL is left alone). A SQLite URL must name a file that does not exist yet."""
+    if url is None:
+        yield f"sqlite:///{tmp / name}.db"
+        return
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        if parsed.database and Path(parsed.database).exists():
+            raise SystemExit(f"{url}: a benchmark needs a new database file, not an existing one")
+        yield url
+        return
+    admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class Stack:
+    api_url: str
+    temporal_address: str
+    env: dict[str, str]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s; log {log}:\n{tail}")
+
+
+@contextlib.contextmanager
+def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def running_platform(database_url: str, data_dir: Path) -> Iterator[Stack]:
+    """``c2b dev`` on free ports and ``database_url``: migrated, seeded, healthy."""
+    temporal, ui, api = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "C2B_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
+        "C2B_TEMPORAL_UI_PORT": str(ui),
+        "C2B_API_HOST": "127.0.0.1",
+        "C2B_API_PORT": str(api),
+    }
+    log = data_dir / "dev.log"
+    with _process([sys.executable, "-m", "c2b", "dev"], env, log) as process:
+        api_url = f"http://127.0.0.1:{api}"
+        _wait_healthy(f"{api_url}/health", process, log, timeout=120)
+        yield Stack(api_url=api_url, temporal_address=f"127.0.0.1:{temporal}", env=env)
+
+
+@contextlib.contextmanager
+def served(app_factory: str, env: dict[str, str], log: Path, probe: str) -> Iterator[str]:
+    """Another app (``module:factory``) under uvicorn as ``c2b api`` runs the API: one
+    process, log level warning. Yields its base URL once ``probe`` answers 200."""
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "--factory", app_factory]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with _process(args, env, log) as process:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(f"{url}{probe}", process, log, timeout=60)
+        yield url
