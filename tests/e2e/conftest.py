@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import binary, free_port
@@ -46,3 +48,18 @@ def dev_server_args(stack_env: dict[str, str], db_file: Path) -> list[str]:
         "--db-filename",
         str(db_file),
     ]
+
+
+def wait_for_picking(
+    http: httpx.Client, batch_id: int, headers: dict[str, str], timeout: float = 60
+) -> None:
+    """Until the batch's pick window is open: its workflow has aggregated it, so the worker
+    is up and a pick is answered at once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = http.get(f"/v1/demand-batches/{batch_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] == "picking":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"batch {batch_id} never opened its pick window: {r.text}")

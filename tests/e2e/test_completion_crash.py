@@ -17,7 +17,7 @@ from models.schemas import WorkOrderStatus
 from models.tables import Event, WorkOrder
 from tests.api.test_buyer_flow import line
 from tests.conftest import clean_database
-from tests.e2e.conftest import dev_server_args, spawn
+from tests.e2e.conftest import dev_server_args, spawn, wait_for_picking
 from tests.e2e.test_embedded_stack import CLI, stop, wait_healthy
 
 pytestmark = pytest.mark.e2e
@@ -44,17 +44,18 @@ def test_a_completion_survives_the_api_dying_after_the_workflow_accepted_it(
             tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
         buyer = {"Authorization": f"Bearer {tokens['team-nova']}"}
         factory = {"Authorization": f"Bearer {tokens['GZ-KNIT']}"}
-        with httpx.Client(base_url=url, timeout=30) as http:
+        # Longer than the API's own wait for a workflow (30 s), so a slow worker shows as
+        # the API's 504 rather than as a client time-out.
+        with httpx.Client(base_url=url, timeout=60) as http:
             batch = http.post(
                 "/v1/demand-batches", json={"lines": [line(quantity=120)]}, headers=buyer
             ).json()
+            wait_for_picking(http, batch["batch_id"], buyer)
             picks = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
-            for _ in range(100):
-                r = http.post(
-                    f"/v1/demand-batches/{batch['batch_id']}/picks", json=picks, headers=buyer
-                )
-                if r.status_code == 200:
-                    break
+            r = http.post(
+                f"/v1/demand-batches/{batch['batch_id']}/picks", json=picks, headers=buyer
+            )
+            assert r.status_code == 200, r.text
             claim = http.post("/v1/factory/work-orders/claim?wait=20", headers=factory)
             assert claim.status_code == 200, claim.text
             wo = claim.json()
