@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,7 @@ from c2b.simulator import FactoryStats, SimulatedFactory, SimulationConfig, run_
 from c2b.tokens import IssuedToken, create_token
 from models.errors import DomainError
 from models.schemas import Role
+from optimizer.problem import Progress
 
 app = typer.Typer(help="C2B made-to-order platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -126,6 +128,99 @@ def token_create(
             console.print(f"[red]error:[/] {err.message}")
             raise typer.Exit(2) from err
     console.print(issued.token, soft_wrap=True, highlight=False)
+
+
+class InstanceFormat(StrEnum):
+    JSSP = "jssp"
+    FJSP = "fjsp"
+
+
+@app.command()
+def solve(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Instance file.")],
+    format: Annotated[InstanceFormat, typer.Option("--format", help="Its format.")],
+    time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 30.0,
+    workers: Annotated[int, typer.Option(min=1, help="CP-SAT search workers.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Solve one public job-shop (jssp) or flexible job-shop (fjsp) instance for makespan."""
+    import json
+
+    from optimizer.cpsat import solve as solve_problem
+    from optimizer.instances import makespan_params, read_instance
+
+    try:
+        problem = read_instance(file, format.value)
+    except ValueError as err:
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from err
+    progress = Console(stderr=True)
+
+    def show(p: Progress) -> None:
+        if not as_json:
+            progress.print(f"{p.seconds:6.1f} s  makespan {p.objective}  bound {p.best_bound}")
+
+    plan = solve_problem(problem, makespan_params(time_limit, workers), on_progress=show)
+    result = {
+        "makespan": plan.kpis.makespan,
+        "lower_bound": round(plan.best_bound),
+        "status": plan.status.value,
+        "seconds": plan.seconds,
+    }
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        console.print(result)
+
+
+@bench_app.command("scheduler")
+def bench_scheduler(
+    set_name: Annotated[
+        str, typer.Option("--set", help="smoke, ft, la01-20, la21-40, abz, orb or mk.")
+    ] = "smoke",
+    time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds per instance.")] = 30.0,
+    workers: Annotated[int, typer.Option(min=1, help="CP-SAT search workers.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Public scheduling instances: ours against best known, textbook model and greedy;
+    writes the set's table to docs/benchmarks.md."""
+    import json
+
+    from bench.scheduler import SETS, measure
+
+    if set_name not in SETS:
+        console.print(f"[red]error:[/] set {set_name!r}: use one of {', '.join(SETS)}")
+        raise typer.Exit(2)
+    progress = Console(stderr=True)
+    result = measure(set_name, time_limit, workers, progress.print)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        console.print(
+            f"mean gap {result['mean_gap_pct']}% (textbook {result['mean_textbook_gap_pct']}%, "
+            f"greedy {result['mean_greedy_gap_pct']}%); table in docs/benchmarks.md"
+        )
+
+
+@bench_app.command("schedule")
+def bench_schedule(
+    orders: Annotated[int, typer.Option(min=1, help="Orders to generate.")] = 200,
+    time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds for CP-SAT.")] = 60.0,
+    workers: Annotated[int, typer.Option(min=1, help="CP-SAT search workers.")] = 2,
+    seed: Annotated[int, typer.Option(help="The generator's seed.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """A generated apparel problem: CP-SAT against the greedy dispatcher, and one insertion."""
+    import json
+
+    from bench.apparel import measure
+
+    progress = Console(stderr=True)
+    result = measure(orders, time_limit, workers, seed, progress.print)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        console.print(result)
 
 
 @bench_app.command("claims")

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -57,3 +60,24 @@ def test_seeding_twice_changes_nothing(cli_env: CliRunner, engine: sa.Engine) ->
     assert result.exit_code == 0 and "already present" in result.output
     with Session(engine) as s:
         assert len(s.exec(select(Factory)).all()) == 3
+
+
+INSTANCES = Path(__file__).resolve().parents[1] / "bench" / "instances"
+
+
+def test_solve_prints_makespan_bound_status_and_time_as_json() -> None:
+    run = CliRunner().invoke(
+        app, ["solve", str(INSTANCES / "jssp" / "ft06.txt"), "--format", "jssp", "--json"]
+    )
+    assert run.exit_code == 0, run.output
+    result = json.loads(run.output)
+    assert result["makespan"] == 55 and result["lower_bound"] == 55  # ft06's optimum
+    assert result["status"] == "optimal" and result["seconds"] < 30
+
+
+def test_solve_names_the_file_it_cannot_read(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.fjs"
+    broken.write_text("2 2 1\n1 1 1 5\n")
+    run = CliRunner().invoke(app, ["solve", str(broken), "--format", "fjsp"])
+    assert run.exit_code == 2
+    assert "broken.fjs: ends in the middle of job 1" in " ".join(run.output.split())

@@ -1,0 +1,274 @@
+"""The CP-SAT scheduler: ``solve(problem, params, on_progress, stop) -> Plan``.
+
+The model is the flexible job shop's: every operation has one optional interval per
+eligible work centre and exactly one of them is chosen; a work centre runs no more than its
+capacity at once (no-overlap when that is 1); each operation starts after its predecessor
+ends and the first after the order's release. The objective is the weighted sum of named
+terms (``Weights``): weighted tardiness and makespan so far.
+
+The solver starts from the greedy dispatcher's plan (as a hint) and never returns a worse
+plan than it: if it finds nothing better in time, the greedy plan comes back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from ortools.sat.python import cp_model
+
+from optimizer.explain import late_orders
+from optimizer.greedy import dispatch
+from optimizer.problem import (
+    Assignment,
+    Params,
+    Plan,
+    Problem,
+    Progress,
+    SolveStatus,
+    kpis_of,
+    objective_of,
+    terms_of,
+)
+
+# CP-SAT wants integer coefficients: weights are scaled by this and rounded.
+WEIGHT_SCALE = 100
+
+
+class _Watch(cp_model.CpSolverSolutionCallback):
+    """Records each better solution. Runs on the solver's thread: it only records."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+        self.first_at: float | None = None
+        self.lock = threading.Lock()
+        self.objective: float | None = None
+        self.bound: float | None = None
+        self.solutions = 0
+
+    def on_solution_callback(self) -> None:
+        with self.lock:
+            if self.first_at is None:
+                self.first_at = round(time.monotonic() - self.started, 3)
+            self.objective = self.objective_value
+            self.bound = self.best_objective_bound
+            self.solutions += 1
+
+
+def solve(
+    problem: Problem,
+    params: Params | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Plan:
+    """The best plan found within ``params.time_limit_s``. ``on_progress`` hears the best
+    objective and bound at least every second; setting ``stop`` ends the search early and
+    returns its best plan so far."""
+    params = params or Params()
+    started = time.monotonic()
+    greedy = dispatch(problem, params)
+    model, starts, ends, chosen = _build(problem, params, greedy)
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = params.time_limit_s
+    solver.parameters.num_workers = params.workers
+    solver.parameters.random_seed = params.seed
+    watch = _Watch(started)
+    done = threading.Event()
+
+    def report() -> None:
+        # From our own thread: the solver's callback may go quiet for long in the proof.
+        while not done.wait(1.0):
+            if stop is not None and stop.is_set():
+                solver.stop_search()
+            if on_progress is not None:
+                with watch.lock:
+                    progress = Progress(
+                        seconds=round(time.monotonic() - started, 3),
+                        objective=_unscaled(watch.objective),
+                        best_bound=_unscaled(watch.bound),
+                        solutions=watch.solutions,
+                    )
+                on_progress(progress)
+
+    reporter = threading.Thread(target=report, name="cpsat-progress", daemon=True)
+    reporter.start()
+    try:
+        status = solver.solve(model, watch)
+    finally:
+        done.set()
+        reporter.join()
+
+    seconds = round(time.monotonic() - started, 3)
+    if status == cp_model.INFEASIBLE:
+        return greedy.model_copy(update={"status": SolveStatus.INFEASIBLE, "seconds": seconds})
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return greedy.model_copy(update={"seconds": seconds})
+    assignments = []
+    for (order_id, seq), start in starts.items():
+        centre = next(c for c, present in chosen[(order_id, seq)].items() if solver.value(present))
+        assignments.append(
+            Assignment(
+                order=order_id,
+                seq=seq,
+                work_centre=centre,
+                start=solver.value(start),
+                end=solver.value(ends[(order_id, seq)]),
+            )
+        )
+    kpis = kpis_of(problem, assignments)
+    terms = terms_of(problem, assignments, kpis)
+    value = objective_of(params.weights, terms)
+    if value > greedy.objective:
+        return greedy.model_copy(update={"seconds": seconds})
+    bound = solver.best_objective_bound / WEIGHT_SCALE
+    return Plan(
+        assignments=sorted(assignments, key=lambda a: (a.start, a.order, a.seq)),
+        status=SolveStatus.OPTIMAL if status == cp_model.OPTIMAL else SolveStatus.FEASIBLE,
+        objective=value,
+        best_bound=value if status == cp_model.OPTIMAL else min(bound, value),
+        terms=terms,
+        kpis=kpis,
+        late_orders=late_orders(problem, assignments),
+        seconds=seconds,
+        first_solution_seconds=watch.first_at,
+    )
+
+
+Key = tuple[str, int]
+
+
+def _unscaled(value: float | None) -> float | None:
+    return None if value is None else value / WEIGHT_SCALE
+
+
+def _build(
+    problem: Problem, params: Params, hint: Plan
+) -> tuple[
+    cp_model.CpModel,
+    dict[Key, cp_model.IntVar],
+    dict[Key, cp_model.IntVar],
+    dict[Key, dict[str, cp_model.IntVar]],
+]:
+    model = cp_model.CpModel()
+    # Plans worth having end not much later than the greedy one: a tight horizon keeps
+    # the domains small (the sum of all durations is far too loose at scale).
+    horizon = min(problem.horizon(), hint.kpis.makespan * 6 // 5 + 1)
+    horizon = max(horizon, hint.kpis.makespan)
+    starts: dict[Key, cp_model.IntVar] = {}
+    ends: dict[Key, cp_model.IntVar] = {}
+    chosen: dict[Key, dict[str, cp_model.IntVar]] = {}
+    on_centre: dict[str, list[cp_model.IntervalVar]] = defaultdict(list)
+    capacity = {w.id: w.capacity for w in problem.work_centres}
+    finish: dict[str, cp_model.IntVar] = {}
+    frozen = {(f.order, f.seq): f for f in problem.frozen}
+    previous = {(p.order, p.seq): p for p in problem.previous}
+    stays_put: list[cp_model.IntVar] = []
+    durations: dict[Key, cp_model.IntVar] = {}
+    hinted = {(a.order, a.seq): a for a in hint.assignments}
+    hint_finish: dict[str, int] = defaultdict(int)
+    for a in hint.assignments:
+        hint_finish[a.order] = max(hint_finish[a.order], a.end)
+    factory_of = problem.factory_of()
+
+    for order in problem.orders:
+        previous_end: cp_model.IntVar | None = None
+        for seq, op in enumerate(order.operations):
+            key = (order.id, seq)
+            shortest = min(m.minutes for m in op.modes)
+            longest = max(m.minutes for m in op.modes)
+            start = model.new_int_var(order.release, horizon, f"start_{order.id}_{seq}")
+            end = model.new_int_var(order.release + shortest, horizon, f"end_{order.id}_{seq}")
+            duration = model.new_int_var(shortest, longest, f"duration_{order.id}_{seq}")
+            durations[key] = duration
+            model.new_interval_var(start, duration, end, f"op_{order.id}_{seq}")
+            presences: dict[str, cp_model.IntVar] = {}
+            for mode in op.modes:
+                present = model.new_bool_var(f"on_{order.id}_{seq}_{mode.work_centre}")
+                interval = model.new_optional_fixed_size_interval_var(
+                    start, mode.minutes, present, f"op_{order.id}_{seq}_{mode.work_centre}"
+                )
+                model.add(duration == mode.minutes).only_enforce_if(present)
+                on_centre[mode.work_centre].append(interval)
+                presences[mode.work_centre] = present
+            model.add_exactly_one(presences.values())
+            if previous_end is not None:
+                model.add(start >= previous_end)
+                if problem.transfer_minutes:
+                    # Work that changes factory travels first.
+                    before_modes = chosen[(order.id, seq - 1)]
+                    for prev_centre, was_there in before_modes.items():
+                        for centre, is_here in presences.items():
+                            gap = problem.transfer(factory_of, prev_centre, centre)
+                            if gap:
+                                model.add(start >= previous_end + gap).only_enforce_if(
+                                    [was_there, is_here]
+                                )
+            starts[key], ends[key], chosen[key] = start, end, presences
+            pinned = frozen.get(key)
+            if pinned is not None:
+                model.add(start == pinned.start)
+                model.add(presences[pinned.work_centre] == 1)
+            before = previous.get(key)
+            if before is not None and params.weights.plan_changes > 0:
+                # ``stays``: same work centre, same start as in the plan in force.
+                stays = model.new_bool_var(f"stays_{order.id}_{seq}")
+                model.add(start == before.start).only_enforce_if(stays)
+                if before.work_centre in presences:
+                    model.add_implication(stays, presences[before.work_centre])
+                else:
+                    model.add(stays == 0)
+                stays_put.append(stays)
+                same = (hinted[key].work_centre, hinted[key].start)
+                model.add_hint(stays, same == (before.work_centre, before.start))
+            previous_end = end
+        assert previous_end is not None
+        finish[order.id] = previous_end
+
+    closed = {w.id: w.closed for w in problem.work_centres}
+    for centre, intervals in on_centre.items():
+        # Closed time takes the whole work centre.
+        shut = [
+            model.new_fixed_size_interval_var(a, min(b, horizon) - a, f"closed_{centre}_{a}")
+            for a, b in closed[centre]
+            if a < horizon
+        ]
+        if capacity[centre] == 1:
+            model.add_no_overlap(intervals + shut)
+        else:
+            demands = [1] * len(intervals) + [capacity[centre]] * len(shut)
+            model.add_cumulative(intervals + shut, demands, capacity[centre])
+
+    terms: list[cp_model.LinearExpr] = []
+    w = params.weights
+    if w.weighted_tardiness > 0:
+        for order in problem.orders:
+            if order.due is None or order.weight == 0:
+                continue
+            late = model.new_int_var(0, horizon, f"late_{order.id}")
+            model.add(late >= finish[order.id] - order.due)  # minimising keeps it tight
+            model.add_hint(late, max(0, hint_finish[order.id] - order.due))
+            terms.append(round(w.weighted_tardiness * order.weight * WEIGHT_SCALE) * late)
+    if w.makespan > 0:
+        makespan = model.new_int_var(0, horizon, "makespan")
+        for order_finish in finish.values():
+            model.add(makespan >= order_finish)
+        model.add_hint(makespan, hint.kpis.makespan)
+        terms.append(round(w.makespan * WEIGHT_SCALE) * makespan)
+    if stays_put:
+        moved = len(stays_put) - cp_model.LinearExpr.sum(stays_put)
+        terms.append(round(w.plan_changes * WEIGHT_SCALE) * moved)
+    model.minimize(sum(terms))
+
+    # A complete hint (every variable the greedy plan fixes) lets CP-SAT start from it.
+    for a in hint.assignments:
+        key = (a.order, a.seq)
+        model.add_hint(starts[key], a.start)
+        model.add_hint(ends[key], a.end)
+        model.add_hint(durations[key], a.end - a.start)
+        for centre, present in chosen[key].items():
+            model.add_hint(present, centre == a.work_centre)
+    return model, starts, ends, chosen

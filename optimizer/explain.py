@@ -1,0 +1,119 @@
+"""Why an order is late: the chain of what held it back, read off the plan.
+
+From the order's last operation backwards, each step names what its start waited for:
+the order's previous operation (and its transfer), another order's operation on the same
+work centre, the work centre's calendar, or the order's release. A chain that reaches a
+release or the start of the horizon without slack is the critical path; a start with
+nothing to wait for is a choice of the plan (it keeps that work centre for something
+more urgent) and ends the chain.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from optimizer.problem import Assignment, LateOrder, Order, Problem
+
+MAX_STEPS = 12
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The plan and the problem, looked up by key: built once for all late orders."""
+
+    orders: dict[str, Order]
+    by_op: dict[tuple[str, int], Assignment]
+    by_centre: dict[str, list[Assignment]]
+    factories: dict[str, str]
+    closed: dict[str, list[tuple[int, int]]]
+
+
+def late_orders(problem: Problem, assignments: list[Assignment]) -> list[LateOrder]:
+    by_centre: dict[str, list[Assignment]] = defaultdict(list)
+    for a in assignments:
+        by_centre[a.work_centre].append(a)
+    index = _Index(
+        orders={o.id: o for o in problem.orders},
+        by_op={(a.order, a.seq): a for a in assignments},
+        by_centre=by_centre,
+        factories=problem.factory_of(),
+        closed={w.id: w.closed for w in problem.work_centres},
+    )
+    late = []
+    for order in problem.orders:
+        ops = [index.by_op[(order.id, seq)] for seq in range(len(order.operations))]
+        finish = ops[-1].end
+        if order.due is None or finish <= order.due:
+            continue
+        reasons = []
+        work = sum(min(m.minutes for m in op.modes) for op in order.operations)
+        if order.release + work > order.due:
+            reasons.append(
+                f"it cannot be on time: {work} min of work from its release at "
+                f"{order.release} ends at {order.release + work} at the earliest"
+            )
+        reasons += _chain(problem, ops[-1], index)
+        late.append(
+            LateOrder(
+                order=order.id,
+                due=order.due,
+                finish=finish,
+                tardiness=finish - order.due,
+                reasons=reasons,
+            )
+        )
+    return late
+
+
+def _chain(problem: Problem, last: Assignment, index: _Index) -> list[str]:
+    steps: list[str] = []
+    current = last
+    for _ in range(MAX_STEPS):
+        order = index.orders[current.order]
+        what = f"order {current.order} operation {current.seq} on {current.work_centre}"
+        previous = index.by_op.get((current.order, current.seq - 1)) if current.seq > 0 else None
+        travel = 0
+        if previous is not None:
+            travel = problem.transfer(index.factories, previous.work_centre, current.work_centre)
+        if previous is not None and previous.end + travel == current.start:
+            moved = f" and travels {travel} min to another factory" if travel else ""
+            steps.append(
+                f"{what} starts at {current.start}, when operation {previous.seq} "
+                f"ends on {previous.work_centre}{moved}"
+            )
+            current = previous
+            continue
+        if current.seq == 0 and current.start == order.release:
+            steps.append(f"{what} starts at {current.start}: the order's release")
+            break
+        blocker = next(
+            (
+                a
+                for a in index.by_centre[current.work_centre]
+                if a.end == current.start and a is not current
+            ),
+            None,
+        )
+        if blocker is not None:
+            steps.append(
+                f"{what} starts at {current.start}, when {current.work_centre} is free of "
+                f"order {blocker.order} operation {blocker.seq}"
+            )
+            current = blocker
+            continue
+        opened = next((a for a, b in index.closed[current.work_centre] if b == current.start), None)
+        if opened is not None:
+            steps.append(
+                f"{what} starts at {current.start}, when {current.work_centre} opens "
+                f"(closed from {opened}: its factory's calendar)"
+            )
+        elif current.start == 0:
+            steps.append(f"{what} starts at 0, the start of the horizon")
+        else:
+            steps.append(
+                f"{what} starts at {current.start} with nothing to wait for: the plan keeps "
+                "its time for other orders"
+            )
+        break
+    return steps

@@ -1,0 +1,125 @@
+"""The baseline an ERP would give a planner: orders one after another by earliest due
+date, each operation on the eligible work centre that finishes it earliest, in the first
+idle gap long enough for it. No look-ahead: an order never waits for a later one. CP-SAT
+starts from this plan and must beat it."""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from optimizer.explain import late_orders
+from optimizer.problem import (
+    Assignment,
+    Params,
+    Plan,
+    Problem,
+    SolveStatus,
+    kpis_of,
+    objective_of,
+    terms_of,
+)
+
+
+def earliest_slot(busy: list[tuple[int, int]], ready: int, minutes: int) -> int:
+    """The earliest start at or after ``ready`` where ``minutes`` fit between the sorted,
+    non-overlapping ``busy`` intervals of one lane."""
+    start = ready
+    for busy_start, busy_end in busy:
+        if start + minutes <= busy_start:
+            break
+        start = max(start, busy_end)
+    return start
+
+
+def dispatch(problem: Problem, params: Params | None = None) -> Plan:
+    params = params or Params()
+    # Each work centre has ``capacity`` lanes, each a sorted list of busy intervals.
+    # Closed time is busy on every lane.
+    lanes: dict[str, list[list[tuple[int, int]]]] = {
+        w.id: [list(w.closed) for _ in range(w.capacity)] for w in problem.work_centres
+    }
+    placed: dict[tuple[str, int], Assignment] = {}
+
+    def free_lane(centre: str, start: int, end: int) -> int | None:
+        for lane, busy in enumerate(lanes[centre]):
+            i = bisect.bisect_left(busy, (start, end))
+            if (i == 0 or busy[i - 1][1] <= start) and (i == len(busy) or busy[i][0] >= end):
+                return lane
+        return None
+
+    def put(a: Assignment, lane: int) -> None:
+        bisect.insort(lanes[a.work_centre][lane], (a.start, a.end))
+        placed[(a.order, a.seq)] = a
+
+    # 1. Frozen operations stay exactly where they are (a prefix of their order's routing).
+    for f in problem.frozen:
+        lane = free_lane(f.work_centre, f.start, f.end)
+        put(f, 0 if lane is None else lane)  # frozen work that overlaps: the checker says so
+    # 2. The previous plan's operations stay where they were while they still fit: a
+    #    prefix of each order's routing, after its release, each after its predecessor.
+    previous = {(a.order, a.seq): a for a in problem.previous}
+    factories = problem.factory_of()
+    for order in problem.orders:
+        ready, came_from = order.release, None
+        for seq, op in enumerate(order.operations):
+            key = (order.id, seq)
+            if key in placed:
+                ready, came_from = placed[key].end, placed[key].work_centre
+                continue
+            before = previous.get(key)
+            minutes = {m.work_centre: m.minutes for m in op.modes}
+            if before is None or before.work_centre not in minutes:
+                break
+            travel = (
+                0
+                if came_from is None
+                else problem.transfer(factories, came_from, before.work_centre)
+            )
+            if before.start < ready + travel:
+                break
+            if minutes.get(before.work_centre) != before.end - before.start:
+                break
+            lane = free_lane(before.work_centre, before.start, before.end)
+            if lane is None:
+                break
+            put(before, lane)
+            ready, came_from = before.end, before.work_centre
+    # 3. The rest: orders by earliest due date, each operation on the eligible work
+    #    centre that finishes it earliest.
+    by_due = sorted(
+        problem.orders,
+        key=lambda o: (math.inf if o.due is None else o.due, o.release, o.id),
+    )
+    for order in by_due:
+        ready, came_from = order.release, None
+        for seq, op in enumerate(order.operations):
+            if (order.id, seq) in placed:
+                ready, came_from = placed[(order.id, seq)].end, placed[(order.id, seq)].work_centre
+                continue
+            best: tuple[int, int, str, int] | None = None  # (end, start, centre, lane)
+            for mode in op.modes:
+                travel = 0
+                if came_from is not None:
+                    travel = problem.transfer(factories, came_from, mode.work_centre)
+                for lane, busy in enumerate(lanes[mode.work_centre]):
+                    start = earliest_slot(busy, ready + travel, mode.minutes)
+                    candidate = (start + mode.minutes, start, mode.work_centre, lane)
+                    if best is None or candidate < best:
+                        best = candidate
+            assert best is not None  # an operation has at least one mode
+            end, start, centre, lane = best
+            put(Assignment(order=order.id, seq=seq, work_centre=centre, start=start, end=end), lane)
+            ready, came_from = end, centre
+    assignments = sorted(placed.values(), key=lambda a: (a.start, a.order, a.seq))
+    kpis = kpis_of(problem, assignments)
+    terms = terms_of(problem, assignments, kpis)
+    return Plan(
+        assignments=assignments,
+        status=SolveStatus.GREEDY,
+        objective=objective_of(params.weights, terms),
+        best_bound=0.0,
+        terms=terms,
+        kpis=kpis,
+        late_orders=late_orders(problem, assignments),
+    )

@@ -1,0 +1,232 @@
+"""The scheduling problem and its plan, in integer minutes from the horizon's start.
+
+Pure data: the scheduler (``optimizer.cpsat``), the greedy dispatcher (``optimizer.greedy``),
+the invariant checker (``optimizer.check``) and the benchmark readers
+(``optimizer.instances``) all speak it. Nothing here knows a database or Temporal.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class Mode(BaseModel):
+    """One way to run an operation: on this work centre, taking this long."""
+
+    work_centre: str
+    minutes: int = Field(ge=0)
+
+
+class Operation(BaseModel):
+    """One step of an order's routing. Steps run in list order, each after the last ends."""
+
+    name: str = ""
+    modes: list[Mode] = Field(min_length=1)
+
+
+class Order(BaseModel):
+    id: str
+    operations: list[Operation] = Field(min_length=1)
+    release: int = Field(default=0, ge=0, description="Earliest start of the first operation.")
+    due: int | None = Field(default=None, ge=0, description="None: no due date.")
+    weight: float = Field(default=1.0, ge=0, description="Cost of one minute late.")
+
+
+class WorkCentre(BaseModel):
+    id: str
+    factory: str = ""
+    capacity: int = Field(default=1, ge=1, description="Operations it runs at once.")
+    # Closed time from its factory's calendar (nights, days off, holidays): sorted,
+    # non-overlapping [start, end) intervals (``optimizer.calendar.closed_intervals``).
+    # Nothing runs then, and an operation never spans closed time: one longer than the
+    # longest open stretch must be split into lots first (the problem refuses it).
+    closed: list[tuple[int, int]] = Field(default_factory=list)
+
+    def longest_open(self) -> int | None:
+        """The longest open stretch between closed intervals; None if there are none."""
+        if not self.closed:
+            return None
+        gaps = [self.closed[0][0]] + [
+            b[0] - a[1] for a, b in zip(self.closed, self.closed[1:], strict=False)
+        ]
+        return max(gaps)
+
+
+class Assignment(BaseModel):
+    order: str
+    seq: int
+    work_centre: str
+    start: int
+    end: int
+
+
+class Problem(BaseModel):
+    work_centres: list[WorkCentre] = Field(min_length=1)
+    orders: list[Order] = Field(min_length=1)
+    # Operations already running or inside the frozen horizon: they stay exactly here.
+    frozen: list[Assignment] = Field(default_factory=list)
+    # The plan in force: a warm start, and moving its operations costs ``plan_changes``.
+    previous: list[Assignment] = Field(default_factory=list)
+    # Moving work between two factories (consecutive operations in different factories).
+    transfer_minutes: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _modes_name_known_work_centres(self) -> Problem:
+        known = {w.id: w for w in self.work_centres}
+        for order in self.orders:
+            for seq, op in enumerate(order.operations):
+                for mode in op.modes:
+                    centre = known.get(mode.work_centre)
+                    if centre is None:
+                        raise ValueError(
+                            f"order {order.id} operation {seq}: "
+                            f"unknown work centre {mode.work_centre!r}"
+                        )
+                    longest = centre.longest_open()
+                    if longest is not None and mode.minutes > longest:
+                        raise ValueError(
+                            f"order {order.id} operation {seq} needs {mode.minutes} min on "
+                            f"{centre.id}, longer than its longest open stretch ({longest} "
+                            "min): split it into lots"
+                        )
+        orders = {o.id: o for o in self.orders}
+        for f in self.frozen:
+            owner = orders.get(f.order)
+            if owner is None or not 0 <= f.seq < len(owner.operations):
+                raise ValueError(f"frozen {f.order}/{f.seq}: no such operation")
+            minutes = {m.work_centre: m.minutes for m in owner.operations[f.seq].modes}
+            if minutes.get(f.work_centre) != f.end - f.start:
+                raise ValueError(
+                    f"frozen {f.order}/{f.seq}: {f.work_centre} from {f.start} to {f.end} is "
+                    "not one of its modes"
+                )
+        return self
+
+    def horizon(self) -> int:
+        """A time by which any schedule without idle waiting has ended."""
+        latest_release = max([o.release for o in self.orders] + [f.end for f in self.frozen])
+        longest = sum(max(m.minutes for m in op.modes) for o in self.orders for op in o.operations)
+        transfers = sum(len(o.operations) - 1 for o in self.orders) * self.transfer_minutes
+        return latest_release + longest + transfers
+
+    def factory_of(self) -> dict[str, str]:
+        return {w.id: w.factory for w in self.work_centres}
+
+    def transfer(self, factories: dict[str, str], from_centre: str, to_centre: str) -> int:
+        """Minutes between an operation on ``from_centre`` and the next on ``to_centre``."""
+        return 0 if factories[from_centre] == factories[to_centre] else self.transfer_minutes
+
+
+class Weights(BaseModel):
+    """The objective: a weighted sum of these named terms."""
+
+    weighted_tardiness: float = Field(default=1.0, ge=0)
+    makespan: float = Field(default=0.0, ge=0)
+    plan_changes: float = Field(default=0.0, ge=0, description="Per moved operation.")
+
+
+class Params(BaseModel):
+    time_limit_s: float = Field(default=10.0, gt=0)
+    workers: int = Field(default=2, ge=1)
+    weights: Weights = Field(default_factory=Weights)
+    seed: int = 0
+
+
+class SolveStatus(StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"  # a plan, not proven optimal within the time limit
+    GREEDY = "greedy"  # the dispatcher's plan (the solver found nothing better)
+    INFEASIBLE = "infeasible"
+
+
+class Kpis(BaseModel):
+    makespan: int
+    weighted_tardiness: float
+    total_tardiness: int
+    max_tardiness: int
+    on_time_pct: float
+    mean_lead_time: float  # release to finish, minutes
+
+
+class LateOrder(BaseModel):
+    """A late order and the chain of what held it back (``optimizer.explain``)."""
+
+    order: str
+    due: int
+    finish: int
+    tardiness: int
+    reasons: list[str]
+
+
+class Plan(BaseModel):
+    assignments: list[Assignment]
+    status: SolveStatus
+    objective: float
+    best_bound: float
+    terms: dict[str, float] = Field(description="Every objective term's value.")
+    kpis: Kpis
+    late_orders: list[LateOrder] = Field(default_factory=list)
+    seconds: float = 0.0
+    first_solution_seconds: float | None = Field(
+        default=None, description="When the solver had its first plan (model building included)."
+    )
+
+    @property
+    def gap(self) -> float:
+        """Relative distance between the plan and the best proven bound (0 = optimal)."""
+        if self.objective == 0:
+            return 0.0
+        return max(0.0, (self.objective - self.best_bound) / abs(self.objective))
+
+
+class Progress(BaseModel):
+    """What ``on_progress`` is told at least once a second while the solver runs."""
+
+    seconds: float
+    objective: float | None
+    best_bound: float | None
+    solutions: int
+
+
+def kpis_of(problem: Problem, assignments: list[Assignment]) -> Kpis:
+    finish = {o.id: 0 for o in problem.orders}
+    for a in assignments:
+        finish[a.order] = max(finish[a.order], a.end)
+    tardiness = {
+        o.id: max(0, finish[o.id] - o.due) if o.due is not None else 0 for o in problem.orders
+    }
+    weighted = sum(o.weight * tardiness[o.id] for o in problem.orders)
+    with_due = [o for o in problem.orders if o.due is not None]
+    on_time = sum(1 for o in with_due if tardiness[o.id] == 0)
+    return Kpis(
+        makespan=max(finish.values(), default=0),
+        weighted_tardiness=weighted,
+        total_tardiness=sum(tardiness.values()),
+        max_tardiness=max(tardiness.values(), default=0),
+        on_time_pct=100.0 * on_time / len(with_due) if with_due else 100.0,
+        mean_lead_time=sum(finish[o.id] - o.release for o in problem.orders) / len(problem.orders),
+    )
+
+
+def moved(problem: Problem, assignments: list[Assignment]) -> int:
+    """Operations of the previous plan that are now elsewhere or at another time."""
+    before = {(p.order, p.seq): (p.work_centre, p.start) for p in problem.previous}
+    return sum(
+        1
+        for a in assignments
+        if (a.order, a.seq) in before and before[(a.order, a.seq)] != (a.work_centre, a.start)
+    )
+
+
+def terms_of(problem: Problem, assignments: list[Assignment], kpis: Kpis) -> dict[str, float]:
+    return {
+        "weighted_tardiness": kpis.weighted_tardiness,
+        "makespan": float(kpis.makespan),
+        "plan_changes": float(moved(problem, assignments)),
+    }
+
+
+def objective_of(weights: Weights, terms: dict[str, float]) -> float:
+    return float(sum(getattr(weights, name) * value for name, value in terms.items()))
