@@ -1,13 +1,14 @@
 """One invariant checker for every plan, whoever made it: each operation planned once on an
 eligible work centre for its duration, routing order (and transfers) kept, nothing before
 its release, nothing in a work centre's closed time, frozen operations where they were,
-and no work centre running more operations at once than its capacity."""
+no work centre running more operations at once than its capacity, and a changeover's
+gap between operations of different families on a line that changes over."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from optimizer.problem import Assignment, Plan, Problem
+from optimizer.problem import Assignment, Plan, Problem, changeovers
 
 
 def violations(problem: Problem, plan: Plan) -> list[str]:
@@ -76,4 +77,14 @@ def violations(problem: Problem, plan: Plan) -> list[str]:
             if running > capacity.get(centre, 1):
                 found.append(f"{centre} runs {running} operations at minute {minute}")
                 break
+    family = {o.id: o.family for o in problem.orders}
+    setup = {w.id: w.changeover_minutes for w in problem.work_centres}
+    for before, after in changeovers(problem, plan.assignments):
+        gap = after.start - before.end
+        if gap < setup[before.work_centre]:
+            found.append(
+                f"{before.work_centre} changes over from order {before.order} "
+                f"({family[before.order]}) to order {after.order} ({family[after.order]}) in "
+                f"{gap} min, not {setup[before.work_centre]}"
+            )
     return found

@@ -3,8 +3,11 @@
 The model is the flexible job shop's: every operation has one optional interval per
 eligible work centre and exactly one of them is chosen; a work centre runs no more than its
 capacity at once (no-overlap when that is 1); each operation starts after its predecessor
-ends and the first after the order's release. The objective is the weighted sum of named
-terms (``Weights``): weighted tardiness and makespan so far.
+ends (plus the transfer when it changes factory) and the first after the order's release;
+closed time is a fixed interval on the work centre; a line that changes over gets a
+circuit over its operations, whose arcs carry the changeover gap. The objective is the
+weighted sum of named terms (``Weights``): weighted tardiness, makespan, lead time, cost
+of factory minutes and transfers, changeovers and plan changes.
 
 The solver starts from the greedy dispatcher's plan (as a hint) and never returns a worse
 plan than it: if it finds nothing better in time, the greedy plan comes back.
@@ -28,6 +31,7 @@ from optimizer.problem import (
     Problem,
     Progress,
     SolveStatus,
+    differ,
     kpis_of,
     objective_of,
     terms_of,
@@ -154,14 +158,21 @@ def _build(
     dict[Key, dict[str, cp_model.IntVar]],
 ]:
     model = cp_model.CpModel()
-    # Plans worth having end not much later than the greedy one: a tight horizon keeps
-    # the domains small (the sum of all durations is far too loose at scale).
-    horizon = min(problem.horizon(), hint.kpis.makespan * 6 // 5 + 1)
+    # For tardiness, makespan and lead time, plans worth having end not much later than
+    # the greedy one: a tight horizon keeps the domains small (the sum of all durations is
+    # far too loose at scale). Cost and changeovers may be cheapest in a longer plan.
+    horizon = problem.horizon()
+    if params.weights.cost == 0 and params.weights.changeovers == 0:
+        horizon = min(horizon, hint.kpis.makespan * 6 // 5 + 1)
     horizon = max(horizon, hint.kpis.makespan)
     starts: dict[Key, cp_model.IntVar] = {}
     ends: dict[Key, cp_model.IntVar] = {}
     chosen: dict[Key, dict[str, cp_model.IntVar]] = {}
     on_centre: dict[str, list[cp_model.IntervalVar]] = defaultdict(list)
+    # Who may run on each work centre, with the literal that says it does.
+    may_run: dict[str, list[tuple[Key, cp_model.IntVar]]] = defaultdict(list)
+    costs: list[cp_model.LinearExpr] = []
+    per_minute = {w.id: w.cost_per_minute for w in problem.work_centres}
     capacity = {w.id: w.capacity for w in problem.work_centres}
     finish: dict[str, cp_model.IntVar] = {}
     frozen = {(f.order, f.seq): f for f in problem.frozen}
@@ -193,7 +204,13 @@ def _build(
                 )
                 model.add(duration == mode.minutes).only_enforce_if(present)
                 on_centre[mode.work_centre].append(interval)
+                may_run[mode.work_centre].append((key, present))
                 presences[mode.work_centre] = present
+                price = round(
+                    params.weights.cost * mode.minutes * per_minute[mode.work_centre] * WEIGHT_SCALE
+                )
+                if price:
+                    costs.append(price * present)
             model.add_exactly_one(presences.values())
             if previous_end is not None:
                 model.add(start >= previous_end)
@@ -207,6 +224,15 @@ def _build(
                                 model.add(start >= previous_end + gap).only_enforce_if(
                                     [was_there, is_here]
                                 )
+                transfer_price = round(params.weights.cost * problem.transfer_cost * WEIGHT_SCALE)
+                if transfer_price:
+                    # ``moves``: this operation runs in another factory than the last one.
+                    moves = model.new_bool_var(f"moves_{order.id}_{seq}")
+                    for prev_centre, was_there in chosen[(order.id, seq - 1)].items():
+                        for centre, is_here in presences.items():
+                            if factory_of[prev_centre] != factory_of[centre]:
+                                model.add_bool_or([~was_there, ~is_here, moves])
+                    costs.append(transfer_price * moves)
             starts[key], ends[key], chosen[key] = start, end, presences
             pinned = frozen.get(key)
             if pinned is not None:
@@ -242,6 +268,8 @@ def _build(
             demands = [1] * len(intervals) + [capacity[centre]] * len(shut)
             model.add_cumulative(intervals + shut, demands, capacity[centre])
 
+    changeovers = _add_changeovers(model, problem, may_run, starts, ends, hint)
+
     terms: list[cp_model.LinearExpr] = []
     w = params.weights
     if w.weighted_tardiness > 0:
@@ -258,6 +286,15 @@ def _build(
             model.add(makespan >= order_finish)
         model.add_hint(makespan, hint.kpis.makespan)
         terms.append(round(w.makespan * WEIGHT_SCALE) * makespan)
+    if w.lead_time > 0:
+        # Release to finish of every order; the releases are constants.
+        waited = cp_model.LinearExpr.sum(list(finish.values())) - sum(
+            o.release for o in problem.orders
+        )
+        terms.append(round(w.lead_time * WEIGHT_SCALE) * waited)
+    terms += costs
+    if w.changeovers > 0 and changeovers:
+        terms.append(round(w.changeovers * WEIGHT_SCALE) * cp_model.LinearExpr.sum(changeovers))
     if stays_put:
         moved = len(stays_put) - cp_model.LinearExpr.sum(stays_put)
         terms.append(round(w.plan_changes * WEIGHT_SCALE) * moved)
@@ -272,3 +309,58 @@ def _build(
         for centre, present in chosen[key].items():
             model.add_hint(present, centre == a.work_centre)
     return model, starts, ends, chosen
+
+
+def _add_changeovers(
+    model: cp_model.CpModel,
+    problem: Problem,
+    may_run: dict[str, list[tuple[Key, cp_model.IntVar]]],
+    starts: dict[Key, cp_model.IntVar],
+    ends: dict[Key, cp_model.IntVar],
+    hint: Plan,
+) -> list[cp_model.IntVar]:
+    """On each line that changes over, a circuit through the operations that run there:
+    an arc i -> j means j is next after i, and then j starts at least the changeover after
+    i ends when their families differ (the OR-Tools sequence-dependent setup pattern).
+    Returns the literals of the arcs that are changeovers."""
+    family = {o.id: o.family for o in problem.orders}
+    hinted = {(a.order, a.seq): a for a in hint.assignments}
+    changeovers: list[cp_model.IntVar] = []
+    for centre in problem.work_centres:
+        setup = centre.changeover_minutes
+        candidates = may_run.get(centre.id, [])
+        if not setup or centre.capacity != 1:
+            continue
+        if len({family[key[0]] for key, _ in candidates} - {""}) < 2:
+            continue  # one family or none: nothing ever changes over here
+        # The greedy plan's sequence on this line, as a hint for the arcs.
+        sequence = sorted(
+            (hinted[key].start, i)
+            for i, (key, _) in enumerate(candidates, start=1)
+            if hinted[key].work_centre == centre.id
+        )
+        order = [i for _, i in sequence]
+        follows = set(zip([0, *order], [*order, 0], strict=True))
+        arcs: list[tuple[int, int, cp_model.LiteralT]] = []
+        empty = model.new_bool_var(f"idle_{centre.id}")
+        model.add_hint(empty, not order)
+        arcs.append((0, 0, empty))
+        for i, (key, present) in enumerate(candidates, start=1):
+            arcs.append((i, i, ~present))  # not on this line: out of the circuit
+            first = model.new_bool_var(f"first_{centre.id}_{i}")
+            last = model.new_bool_var(f"last_{centre.id}_{i}")
+            model.add_hint(first, (0, i) in follows)
+            model.add_hint(last, (i, 0) in follows)
+            arcs += [(0, i, first), (i, 0, last)]
+            for j, (other, _) in enumerate(candidates, start=1):
+                if i == j:
+                    continue
+                nxt = model.new_bool_var(f"next_{centre.id}_{i}_{j}")
+                model.add_hint(nxt, (i, j) in follows)
+                gap = setup if differ(family[key[0]], family[other[0]]) else 0
+                model.add(starts[other] >= ends[key] + gap).only_enforce_if(nxt)
+                arcs.append((i, j, nxt))
+                if gap:
+                    changeovers.append(nxt)
+        model.add_circuit(arcs)
+    return changeovers

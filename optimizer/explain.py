@@ -2,7 +2,8 @@
 
 From the order's last operation backwards, each step names what its start waited for:
 the order's previous operation (and its transfer), another order's operation on the same
-work centre, the work centre's calendar, or the order's release. A chain that reaches a
+work centre (and the changeover after it), the work centre's calendar, or the order's
+release. A chain that reaches a
 release or the start of the horizon without slack is the critical path; a start with
 nothing to wait for is a choice of the plan (it keeps that work centre for something
 more urgent) and ends the chain.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from optimizer.problem import Assignment, LateOrder, Order, Problem
+from optimizer.problem import Assignment, LateOrder, Order, Problem, differ
 
 MAX_STEPS = 12
 
@@ -27,6 +28,7 @@ class _Index:
     by_centre: dict[str, list[Assignment]]
     factories: dict[str, str]
     closed: dict[str, list[tuple[int, int]]]
+    setup: dict[str, int]
 
 
 def late_orders(problem: Problem, assignments: list[Assignment]) -> list[LateOrder]:
@@ -39,6 +41,7 @@ def late_orders(problem: Problem, assignments: list[Assignment]) -> list[LateOrd
         by_centre=by_centre,
         factories=problem.factory_of(),
         closed={w.id: w.closed for w in problem.work_centres},
+        setup={w.id: w.changeover_minutes if w.capacity == 1 else 0 for w in problem.work_centres},
     )
     late = []
     for order in problem.orders:
@@ -101,6 +104,26 @@ def _chain(problem: Problem, last: Assignment, index: _Index) -> list[str]:
                 f"order {blocker.order} operation {blocker.seq}"
             )
             current = blocker
+            continue
+        setup = index.setup[current.work_centre]
+        mine = order.family
+        changed_from = next(
+            (
+                a
+                for a in index.by_centre[current.work_centre]
+                if setup
+                and a.end + setup == current.start
+                and differ(index.orders[a.order].family, mine)
+            ),
+            None,
+        )
+        if changed_from is not None:
+            steps.append(
+                f"{what} starts at {current.start}, after {setup} min of changeover on "
+                f"{current.work_centre} from order {changed_from.order} operation "
+                f"{changed_from.seq} ({index.orders[changed_from.order].family} to {mine})"
+            )
+            current = changed_from
             continue
         opened = next((a for a, b in index.closed[current.work_centre] if b == current.start), None)
         if opened is not None:

@@ -1,7 +1,7 @@
 """The baseline an ERP would give a planner: orders one after another by earliest due
 date, each operation on the eligible work centre that finishes it earliest, in the first
-idle gap long enough for it. No look-ahead: an order never waits for a later one. CP-SAT
-starts from this plan and must beat it."""
+idle gap long enough for it (and for a changeover on either side). No look-ahead: an
+order never waits for a later one. CP-SAT starts from this plan and must beat it."""
 
 from __future__ import annotations
 
@@ -15,20 +15,26 @@ from optimizer.problem import (
     Plan,
     Problem,
     SolveStatus,
+    differ,
     kpis_of,
     objective_of,
     terms_of,
 )
 
+# A lane's busy intervals: (start, end, family), sorted; closed time has family "".
+Busy = list[tuple[int, int, str]]
 
-def earliest_slot(busy: list[tuple[int, int]], ready: int, minutes: int) -> int:
+
+def earliest_slot(busy: Busy, ready: int, minutes: int, family: str = "", setup: int = 0) -> int:
     """The earliest start at or after ``ready`` where ``minutes`` fit between the sorted,
-    non-overlapping ``busy`` intervals of one lane."""
+    non-overlapping ``busy`` intervals of one lane, with ``setup`` minutes before and after
+    wherever the neighbour is of another family."""
     start = ready
-    for busy_start, busy_end in busy:
-        if start + minutes <= busy_start:
+    for busy_start, busy_end, busy_family in busy:
+        gap = setup if differ(busy_family, family) else 0
+        if start + minutes + gap <= busy_start:
             break
-        start = max(start, busy_end)
+        start = max(start, busy_end + gap)
     return start
 
 
@@ -36,25 +42,37 @@ def dispatch(problem: Problem, params: Params | None = None) -> Plan:
     params = params or Params()
     # Each work centre has ``capacity`` lanes, each a sorted list of busy intervals.
     # Closed time is busy on every lane.
-    lanes: dict[str, list[list[tuple[int, int]]]] = {
-        w.id: [list(w.closed) for _ in range(w.capacity)] for w in problem.work_centres
+    lanes: dict[str, list[Busy]] = {
+        w.id: [[(a, b, "") for a, b in w.closed] for _ in range(w.capacity)]
+        for w in problem.work_centres
     }
+    # Changeovers only on single-lane work centres (see ``WorkCentre.changeover_minutes``).
+    setup = {w.id: w.changeover_minutes if w.capacity == 1 else 0 for w in problem.work_centres}
+    family = {o.id: o.family for o in problem.orders}
     placed: dict[tuple[str, int], Assignment] = {}
 
-    def free_lane(centre: str, start: int, end: int) -> int | None:
-        for lane, busy in enumerate(lanes[centre]):
-            i = bisect.bisect_left(busy, (start, end))
-            if (i == 0 or busy[i - 1][1] <= start) and (i == len(busy) or busy[i][0] >= end):
+    def free_lane(a: Assignment) -> int | None:
+        gap = setup[a.work_centre]
+        mine = family[a.order]
+        for lane, busy in enumerate(lanes[a.work_centre]):
+            i = bisect.bisect_left(busy, (a.start, a.end))
+            before_ok = (
+                i == 0 or busy[i - 1][1] + (gap if differ(busy[i - 1][2], mine) else 0) <= a.start
+            )
+            after_ok = i == len(busy) or busy[i][0] >= a.end + (
+                gap if differ(mine, busy[i][2]) else 0
+            )
+            if before_ok and after_ok:
                 return lane
         return None
 
     def put(a: Assignment, lane: int) -> None:
-        bisect.insort(lanes[a.work_centre][lane], (a.start, a.end))
+        bisect.insort(lanes[a.work_centre][lane], (a.start, a.end, family[a.order]))
         placed[(a.order, a.seq)] = a
 
     # 1. Frozen operations stay exactly where they are (a prefix of their order's routing).
     for f in problem.frozen:
-        lane = free_lane(f.work_centre, f.start, f.end)
+        lane = free_lane(f)
         put(f, 0 if lane is None else lane)  # frozen work that overlaps: the checker says so
     # 2. The previous plan's operations stay where they were while they still fit: a
     #    prefix of each order's routing, after its release, each after its predecessor.
@@ -80,7 +98,7 @@ def dispatch(problem: Problem, params: Params | None = None) -> Plan:
                 break
             if minutes.get(before.work_centre) != before.end - before.start:
                 break
-            lane = free_lane(before.work_centre, before.start, before.end)
+            lane = free_lane(before)
             if lane is None:
                 break
             put(before, lane)
@@ -103,7 +121,9 @@ def dispatch(problem: Problem, params: Params | None = None) -> Plan:
                 if came_from is not None:
                     travel = problem.transfer(factories, came_from, mode.work_centre)
                 for lane, busy in enumerate(lanes[mode.work_centre]):
-                    start = earliest_slot(busy, ready + travel, mode.minutes)
+                    start = earliest_slot(
+                        busy, ready + travel, mode.minutes, order.family, setup[mode.work_centre]
+                    )
                     candidate = (start + mode.minutes, start, mode.work_centre, lane)
                     if best is None or candidate < best:
                         best = candidate

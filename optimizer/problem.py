@@ -32,12 +32,20 @@ class Order(BaseModel):
     release: int = Field(default=0, ge=0, description="Earliest start of the first operation.")
     due: int | None = Field(default=None, ge=0, description="None: no due date.")
     weight: float = Field(default=1.0, ge=0, description="Cost of one minute late.")
+    # What a work centre changes over for between orders (style and colour): "" for none.
+    family: str = ""
 
 
 class WorkCentre(BaseModel):
     id: str
     factory: str = ""
     capacity: int = Field(default=1, ge=1, description="Operations it runs at once.")
+    cost_per_minute: float = Field(default=0.0, ge=0)
+    # Minimum gap between two operations of different families, one after the other (a
+    # colour or style change on a sewing line). Only on work centres of capacity 1: a pool
+    # of parallel lanes has no single sequence to change over in. The gap is calendar time:
+    # a changeover may fall into closed time (the setup crew works the shift change).
+    changeover_minutes: int = Field(default=0, ge=0)
     # Closed time from its factory's calendar (nights, days off, holidays): sorted,
     # non-overlapping [start, end) intervals (``optimizer.calendar.closed_intervals``).
     # Nothing runs then, and an operation never spans closed time: one longer than the
@@ -71,6 +79,7 @@ class Problem(BaseModel):
     previous: list[Assignment] = Field(default_factory=list)
     # Moving work between two factories (consecutive operations in different factories).
     transfer_minutes: int = Field(default=0, ge=0)
+    transfer_cost: float = Field(default=0.0, ge=0, description="Per transfer.")
 
     @model_validator(mode="after")
     def _modes_name_known_work_centres(self) -> Problem:
@@ -120,10 +129,13 @@ class Problem(BaseModel):
 
 
 class Weights(BaseModel):
-    """The objective: a weighted sum of these named terms."""
+    """The objective: a weighted sum of these named terms (``terms_of`` computes them)."""
 
     weighted_tardiness: float = Field(default=1.0, ge=0)
     makespan: float = Field(default=0.0, ge=0)
+    lead_time: float = Field(default=0.0, ge=0, description="Per minute, release to finish.")
+    cost: float = Field(default=0.0, ge=0, description="Factory minutes and transfers.")
+    changeovers: float = Field(default=0.0, ge=0, description="Per changeover.")
     plan_changes: float = Field(default=0.0, ge=0, description="Per moved operation.")
 
 
@@ -148,6 +160,12 @@ class Kpis(BaseModel):
     max_tardiness: int
     on_time_pct: float
     mean_lead_time: float  # release to finish, minutes
+    cost: float = 0.0  # factory minutes at their cost, plus transfers
+    transfers: int = 0
+    changeovers: int = 0
+    # Busy share (%) of each work centre's and factory's open capacity up to the makespan.
+    utilisation: dict[str, float] = Field(default_factory=dict)
+    factory_utilisation: dict[str, float] = Field(default_factory=dict)
 
 
 class LateOrder(BaseModel):
@@ -200,14 +218,88 @@ def kpis_of(problem: Problem, assignments: list[Assignment]) -> Kpis:
     weighted = sum(o.weight * tardiness[o.id] for o in problem.orders)
     with_due = [o for o in problem.orders if o.due is not None]
     on_time = sum(1 for o in with_due if tardiness[o.id] == 0)
+    makespan = max(finish.values(), default=0)
+    transfers = len(_transfers(problem, assignments))
+    busy, open_minutes = _busy_and_open(problem, assignments, makespan)
+    factory_busy: dict[str, int] = {}
+    factory_open: dict[str, int] = {}
+    for w in problem.work_centres:
+        factory_busy[w.factory] = factory_busy.get(w.factory, 0) + busy[w.id]
+        factory_open[w.factory] = factory_open.get(w.factory, 0) + open_minutes[w.id]
     return Kpis(
-        makespan=max(finish.values(), default=0),
+        makespan=makespan,
         weighted_tardiness=weighted,
         total_tardiness=sum(tardiness.values()),
         max_tardiness=max(tardiness.values(), default=0),
         on_time_pct=100.0 * on_time / len(with_due) if with_due else 100.0,
         mean_lead_time=sum(finish[o.id] - o.release for o in problem.orders) / len(problem.orders),
+        cost=_cost(problem, assignments, transfers),
+        transfers=transfers,
+        changeovers=len(changeovers(problem, assignments)),
+        utilisation={w.id: _pct(busy[w.id], open_minutes[w.id]) for w in problem.work_centres},
+        factory_utilisation={f: _pct(factory_busy[f], factory_open[f]) for f in factory_busy},
     )
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+def _busy_and_open(
+    problem: Problem, assignments: list[Assignment], until: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Busy minutes of each work centre, and its open capacity-minutes in [0, ``until``)."""
+    busy = {w.id: 0 for w in problem.work_centres}
+    for a in assignments:
+        busy[a.work_centre] += a.end - a.start
+    open_minutes = {}
+    for w in problem.work_centres:
+        shut = sum(max(0, min(b, until) - a) for a, b in w.closed if a < until)
+        open_minutes[w.id] = w.capacity * (until - shut)
+    return busy, open_minutes
+
+
+def _transfers(problem: Problem, assignments: list[Assignment]) -> list[tuple[str, int]]:
+    """(order, seq) of every operation that runs in another factory than its predecessor."""
+    factories = problem.factory_of()
+    where = {(a.order, a.seq): a.work_centre for a in assignments}
+    return [
+        (order, seq)
+        for (order, seq), centre in where.items()
+        if seq > 0
+        and (order, seq - 1) in where
+        and factories[where[(order, seq - 1)]] != factories[centre]
+    ]
+
+
+def _cost(problem: Problem, assignments: list[Assignment], transfers: int) -> float:
+    per_minute = {w.id: w.cost_per_minute for w in problem.work_centres}
+    minutes = sum((a.end - a.start) * per_minute[a.work_centre] for a in assignments)
+    return float(minutes + transfers * problem.transfer_cost)
+
+
+def changeovers(
+    problem: Problem, assignments: list[Assignment]
+) -> list[tuple[Assignment, Assignment]]:
+    """Consecutive operations of different families on a work centre that changes over."""
+    family = {o.id: o.family for o in problem.orders}
+    lines = {w.id for w in problem.work_centres if w.changeover_minutes and w.capacity == 1}
+    by_centre: dict[str, list[Assignment]] = {}
+    for a in assignments:
+        if a.work_centre in lines:
+            by_centre.setdefault(a.work_centre, []).append(a)
+    pairs = []
+    for items in by_centre.values():
+        items.sort(key=lambda a: (a.start, a.end))
+        for before, after in zip(items, items[1:], strict=False):
+            if differ(family[before.order], family[after.order]):
+                pairs.append((before, after))
+    return pairs
+
+
+def differ(a: str, b: str) -> bool:
+    """Whether going from family ``a`` to ``b`` is a changeover ("" changes nothing)."""
+    return bool(a) and bool(b) and a != b
 
 
 def moved(problem: Problem, assignments: list[Assignment]) -> int:
@@ -221,9 +313,15 @@ def moved(problem: Problem, assignments: list[Assignment]) -> int:
 
 
 def terms_of(problem: Problem, assignments: list[Assignment], kpis: Kpis) -> dict[str, float]:
+    finish = {o.id: 0 for o in problem.orders}
+    for a in assignments:
+        finish[a.order] = max(finish[a.order], a.end)
     return {
         "weighted_tardiness": kpis.weighted_tardiness,
         "makespan": float(kpis.makespan),
+        "lead_time": float(sum(finish[o.id] - o.release for o in problem.orders)),
+        "cost": kpis.cost,
+        "changeovers": float(kpis.changeovers),
         "plan_changes": float(moved(problem, assignments)),
     }
 

@@ -26,6 +26,7 @@ from optimizer.problem import (
     Problem,
     Progress,
     SolveStatus,
+    Weights,
     WorkCentre,
 )
 
@@ -141,10 +142,12 @@ def small_problems(draw: st.DrawFn) -> Problem:
                 release=draw(st.integers(0, 30)),
                 due=draw(st.integers(0, 80)),
                 weight=draw(st.integers(0, 3)),
+                family=draw(st.sampled_from(["", "red", "blue"])),
             )
         )
     # Some centres keep a calendar (open stretches of 30 and 40 min, ops last at most 20),
-    # centres sit in one of two factories, and changing factory may cost a transfer.
+    # centres sit in one of two factories, changing factory may cost a transfer, and some
+    # lines change over between colours.
     shut = [(30, 60), (100, 150)]
     return Problem(
         work_centres=[
@@ -153,21 +156,43 @@ def small_problems(draw: st.DrawFn) -> Problem:
                 capacity=draw(st.integers(1, 2)),
                 factory=draw(st.sampled_from(["F1", "F2"])),
                 closed=shut if draw(st.booleans()) else [],
+                cost_per_minute=draw(st.sampled_from([0, 1, 2.5])),
+                changeover_minutes=draw(st.sampled_from([0, 0, 7])),
             )
             for c in centres
         ],
         orders=orders,
         transfer_minutes=draw(st.sampled_from([0, 0, 15])),
+        transfer_cost=draw(st.sampled_from([0, 40])),
+    )
+
+
+@st.composite
+def weights(draw: st.DrawFn) -> Weights:
+    pick = st.sampled_from([0, 0, 0.5, 1, 2])
+    return Weights(
+        weighted_tardiness=draw(pick),
+        makespan=draw(pick),
+        lead_time=draw(pick),
+        cost=draw(pick),
+        changeovers=draw(st.sampled_from([0, 10])),
     )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(small_problems())
-def test_every_plan_keeps_the_invariants_and_cpsat_is_never_worse(problem: Problem) -> None:
-    greedy = valid(problem, dispatch(problem))
-    plan = valid(problem, solve(problem, Params(time_limit_s=2, workers=1)))
+@given(small_problems(), weights())
+def test_every_plan_keeps_the_invariants_and_cpsat_is_never_worse(
+    problem: Problem, w: Weights
+) -> None:
+    params = Params(time_limit_s=2, workers=1, weights=w)
+    greedy = valid(problem, dispatch(problem, params))
+    plan = valid(problem, solve(problem, params))
     assert plan.objective <= greedy.objective
     assert plan.best_bound <= plan.objective + 1e-6
+    # The objective is the weighted sum of the reported terms.
+    assert plan.objective == pytest.approx(
+        sum(getattr(w, name) * value for name, value in plan.terms.items())
+    )
 
 
 def test_ft06_reaches_its_optimum_through_the_same_model() -> None:
@@ -256,6 +281,27 @@ def test_a_late_order_says_what_held_it_back_in_terms_a_person_can_check() -> No
     assert late["D"].reasons == [
         "it cannot be on time: 10 min of work from its release at 50 ends at 60 at the earliest",
         "order D operation 0 on N starts at 50: the order's release",
+    ]
+
+
+def test_a_changeover_is_named_when_it_makes_an_order_late() -> None:
+    # By hand: a red order of 10 min (due 10, weight 5) and a blue one of 10 min (due 40)
+    # on a line with a 15-minute colour change. Red first, then blue at 10 + 15 = 25, ends
+    # at 35: on time. Only a due date of 30 for blue makes it late, by 5, because of the
+    # changeover; blue first would make red 25 min late x 5.
+    problem = Problem(
+        work_centres=[WorkCentre(id="L", changeover_minutes=15)],
+        orders=[
+            one_op("red", "L", 10, due=10, weight=5, family="red"),
+            one_op("blue", "L", 10, due=30, family="blue"),
+        ],
+    )
+    plan = valid(problem, solve(problem, Params(time_limit_s=5)))
+    assert [(lo.order, lo.finish, lo.tardiness) for lo in plan.late_orders] == [("blue", 35, 5)]
+    assert plan.late_orders[0].reasons == [
+        "order blue operation 0 on L starts at 25, after 15 min of changeover on L from "
+        "order red operation 0 (red to blue)",
+        "order red operation 0 on L starts at 0: the order's release",
     ]
 
 
@@ -400,3 +446,90 @@ def test_an_operation_longer_than_any_open_stretch_is_refused_with_the_reason() 
             work_centres=[WorkCentre(id="SEW", closed=closed_intervals([(480, 960)], days=3))],
             orders=[one_op("A", "SEW", 600)],
         )
+
+
+def two_ways_to_finish(**weights: float) -> tuple[Problem, Params]:
+    """By hand: cut 10 min on A (factory F1, 1 per minute); then sew either on A for 30 min
+    or on B (factory F2, 3 per minute) for 5 min after a 5-minute transfer costing 50.
+    On A: makespan 40, cost 10 + 30 = 40. On B: makespan 10 + 5 + 5 = 20, cost
+    10 + 15 + 50 = 75, one transfer."""
+    problem = Problem(
+        work_centres=[
+            WorkCentre(id="A", factory="F1", cost_per_minute=1),
+            WorkCentre(id="B", factory="F2", cost_per_minute=3),
+        ],
+        orders=[
+            Order(
+                id="o",
+                operations=[
+                    Operation(modes=[Mode(work_centre="A", minutes=10)]),
+                    Operation(
+                        modes=[Mode(work_centre="A", minutes=30), Mode(work_centre="B", minutes=5)]
+                    ),
+                ],
+            )
+        ],
+        transfer_minutes=5,
+        transfer_cost=50,
+    )
+    return problem, Params(time_limit_s=5, workers=1, weights=Weights(**weights))
+
+
+def test_every_objective_term_is_reported_and_its_weight_decides() -> None:
+    # Cost first; a little lead time so that the cheap plan does not idle either.
+    problem, cheapest = two_ways_to_finish(weighted_tardiness=0, cost=1, lead_time=0.1)
+    plan = valid(problem, solve(problem, cheapest))
+    assert [a.work_centre for a in plan.assignments] == ["A", "A"]
+    assert plan.terms == {
+        "weighted_tardiness": 0,
+        "makespan": 40,
+        "lead_time": 40,
+        "cost": 40,
+        "changeovers": 0,
+        "plan_changes": 0,
+    }
+    assert plan.objective == 44 and plan.status == SolveStatus.OPTIMAL
+    assert plan.kpis.cost == 40 and plan.kpis.transfers == 0
+    assert plan.kpis.utilisation == {"A": 100.0, "B": 0.0}
+    assert plan.kpis.factory_utilisation == {"F1": 100.0, "F2": 0.0}
+
+    problem, fastest = two_ways_to_finish(weighted_tardiness=0, lead_time=1)
+    plan = valid(problem, solve(problem, fastest))
+    assert [a.work_centre for a in plan.assignments] == ["A", "B"]
+    assert plan.terms["lead_time"] == 20 and plan.terms["cost"] == 75
+    assert plan.objective == 20 and plan.kpis.transfers == 1
+    # B is busy 5 of the 20 minutes, A 10 of 20.
+    assert plan.kpis.utilisation == {"A": 50.0, "B": 25.0}
+
+
+def test_a_changeover_keeps_its_gap_and_cpsat_groups_the_colours() -> None:
+    # By hand: one line, 15 minutes to change colour, three 10-minute orders: red, blue,
+    # red. The dispatcher takes them in id order: red, blue (after 15), red (after 15):
+    # makespan 60, two changeovers. Red, red, blue: 10 + 10 + 15 + 10 = 45, one changeover.
+    problem = Problem(
+        work_centres=[WorkCentre(id="M", changeover_minutes=15)],
+        orders=[
+            one_op("a", "M", 10, family="red"),
+            one_op("b", "M", 10, family="blue"),
+            one_op("c", "M", 10, family="red"),
+        ],
+    )
+    params = Params(time_limit_s=5, workers=1, weights=Weights(weighted_tardiness=0, makespan=1))
+    greedy = valid(problem, dispatch(problem, params))
+    assert greedy.kpis.makespan == 60 and greedy.terms["changeovers"] == 2
+    plan = valid(problem, solve(problem, params))
+    assert plan.kpis.makespan == 45 and plan.terms["changeovers"] == 1
+    assert plan.status == SolveStatus.OPTIMAL and plan.kpis.changeovers == 1
+
+    squeezed = plan.model_copy(
+        update={
+            "assignments": [
+                Assignment(order="a", seq=0, work_centre="M", start=0, end=10),
+                Assignment(order="b", seq=0, work_centre="M", start=10, end=20),
+                Assignment(order="c", seq=0, work_centre="M", start=35, end=45),
+            ]
+        }
+    )
+    assert violations(problem, squeezed) == [
+        "M changes over from order a (red) to order b (blue) in 0 min, not 15"
+    ]
