@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -39,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -179,7 +181,30 @@ class Phase:
         return len(self.latencies) / elapsed if elapsed > 0 else 0.0
 
 
-async def baseline(http: httpx.AsyncClient, url: str, ids: list[int], pollers: int) -> Phase:
+def load_client(pollers: int) -> aiohttp.ClientSession:
+    """The load generator's HTTP client for the measured phases. aiohttp, because it costs
+    the client a fraction of httpx's CPU per request: on 2 cores shared with the servers,
+    an httpx client with 200 requests in flight was itself the bottleneck (a core of its
+    own while the API idled at a third of one), so both rates measured the client.
+    Idle connections are dropped after 1 s, before uvicorn's 5 s keep-alive could close
+    one under a new request."""
+    connector = aiohttp.TCPConnector(limit=pollers, keepalive_timeout=1.0)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=120), raise_for_status=True
+    )
+
+
+def httpx_client(connections: int) -> httpx.AsyncClient:
+    """The buyers' and the completing factories' client. Idle connections are dropped
+    after 1 s: with httpx's default of 5 s, the same as uvicorn's keep-alive, a connection
+    could be reused just as the server closed it (a ReadError)."""
+    limits = httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=1.0
+    )
+    return httpx.AsyncClient(limits=limits, timeout=120)
+
+
+async def baseline(http: aiohttp.ClientSession, url: str, ids: list[int], pollers: int) -> Phase:
     """``len(ids)`` primary-key reads by ``pollers`` concurrent clients."""
     phase = Phase(started=time.perf_counter())
     shares = [ids[i::pollers] for i in range(pollers)]
@@ -187,8 +212,8 @@ async def baseline(http: httpx.AsyncClient, url: str, ids: list[int], pollers: i
     async def client(share: list[int]) -> None:
         for wo_id in share:
             t0 = time.perf_counter()
-            r = await http.get(f"{url}/work-orders/{wo_id}")
-            r.raise_for_status()
+            async with http.get(f"{url}/work-orders/{wo_id}") as r:
+                await r.read()
             phase.last_success = time.perf_counter()
             phase.latencies.append(phase.last_success - t0)
 
@@ -197,7 +222,7 @@ async def baseline(http: httpx.AsyncClient, url: str, ids: list[int], pollers: i
 
 
 async def claim_everything(
-    http: httpx.AsyncClient, api: str, factories: list[BenchFactory], pollers: int
+    http: aiohttp.ClientSession, api: str, factories: list[BenchFactory], pollers: int
 ) -> tuple[Phase, list[tuple[int, int]]]:
     """Pollers claim until their factory's queue answers 204; returns (phase, claims as
     (work order id, claiming factory id))."""
@@ -207,20 +232,24 @@ async def claim_everything(
     async def poller(f: BenchFactory) -> None:
         while True:
             t0 = time.perf_counter()
-            r = await http.post(f"{api}/v1/factory/work-orders/claim", headers=f.headers)
-            if r.status_code == 204:
-                return
-            r.raise_for_status()
+            async with http.post(f"{api}/v1/factory/work-orders/claim", headers=f.headers) as r:
+                if r.status == 204:
+                    return
+                wo = await r.json()
             phase.last_success = time.perf_counter()
             phase.latencies.append(phase.last_success - t0)
-            claims.append((r.json()["id"], f.id))
+            claims.append((wo["id"], f.id))
 
     await asyncio.gather(*(poller(factories[i % len(factories)]) for i in range(pollers)))
     return phase, claims
 
 
 async def claim_paced(
-    http: httpx.AsyncClient, api: str, factories: list[BenchFactory], rate: float, count: int
+    http: aiohttp.ClientSession,
+    api: str,
+    factories: list[BenchFactory],
+    rate: float,
+    count: int,
 ) -> tuple[list[float], list[tuple[int, int]]]:
     """``count`` claims arriving at ``rate`` a second whatever the answers (an open loop, as
     independent factories poll): the latency of a claim when the API is not saturated."""
@@ -229,10 +258,10 @@ async def claim_paced(
 
     async def one(f: BenchFactory) -> None:
         t0 = time.perf_counter()
-        r = await http.post(f"{api}/v1/factory/work-orders/claim", headers=f.headers)
-        r.raise_for_status()
+        async with http.post(f"{api}/v1/factory/work-orders/claim", headers=f.headers) as r:
+            wo = await r.json()
         latencies.append(time.perf_counter() - t0)
-        claims.append((r.json()["id"], f.id))
+        claims.append((wo["id"], f.id))
 
     started = time.perf_counter()
     tasks = []
@@ -253,11 +282,34 @@ class Completions:
     errors: list[str] = field(default_factory=list)
 
 
-async def submit_orders(api: str, buyer: dict[str, str], n: int) -> None:
-    """``n`` one-line batches of crew tees, each picked with its window closed at once. The
-    buyer team has its own HTTP client: the factories' pollers keep every connection of
-    theirs busy, and a request queued behind them could wait for a free one indefinitely."""
+async def submit_orders(api: str, buyer: dict[str, str], n: int) -> list[str]:
+    """``n`` one-line batches of crew tees, each picked with its window closed at once.
+    Returns the transport errors that were retried. The buyer team has its own HTTP client:
+    the factories' pollers keep every connection of theirs busy, and a request queued
+    behind them could wait for a free one indefinitely."""
     need_by = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    retried: list[str] = []
+
+    async def send(
+        http: httpx.AsyncClient,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
+        """As a buyer's client would: a connection lost mid-request is tried again (these
+        steps are safe to repeat: a pick is the team's last word per style and colour)."""
+        for attempt in range(1, 4):
+            try:
+                return await http.request(
+                    method, f"{api}{url}", headers={**buyer, **(headers or {})}, **kw
+                )
+            except httpx.TransportError as err:
+                retried.append(f"{method} {url} attempt {attempt}: {err!r}")
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(attempt)
+        raise AssertionError("unreachable")
 
     async def one(http: httpx.AsyncClient, i: int) -> None:
         line = {
@@ -270,24 +322,29 @@ async def submit_orders(api: str, buyer: dict[str, str], n: int) -> None:
             "channel": "web",
             "region": "EU",
         }
-        r = await http.post(f"{api}/v1/demand-batches", json={"lines": [line]}, headers=buyer)
+        # Without an Idempotency-Key a lost answer could mean a second batch: keyed.
+        headers = {"Idempotency-Key": f"bench-batch-{i}-{need_by}"}
+        r = await send(http, "POST", "/v1/demand-batches", json={"lines": [line]}, headers=headers)
         r.raise_for_status()
-        batch_id = r.json()["batch_id"]
+        batch = f"/v1/demand-batches/{r.json()['batch_id']}"
         deadline = time.monotonic() + STALL_SECONDS
         while True:  # the pick window opens once the batch is aggregated
-            r = await http.get(f"{api}/v1/demand-batches/{batch_id}", headers=buyer)
+            r = await send(http, "GET", batch)
             r.raise_for_status()
             if r.json()["status"] == "picking":
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"batch {batch_id} not aggregated in {STALL_SECONDS} s")
+                raise RuntimeError(f"{batch} not aggregated in {STALL_SECONDS} s")
             await asyncio.sleep(0.2)
         pick = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
-        r = await http.post(f"{api}/v1/demand-batches/{batch_id}/picks", json=pick, headers=buyer)
+        r = await send(http, "POST", f"{batch}/picks", json=pick)
+        if r.status_code == 409 and (await send(http, "GET", batch)).json()["status"] != "picking":
+            return  # an earlier attempt's pick closed the window; its answer was lost
         r.raise_for_status()
 
-    async with httpx.AsyncClient(timeout=120) as http:
+    async with httpx_client(n) as http:
         await asyncio.gather(*(one(http, i) for i in range(n)))
+    return retried
 
 
 def orders_done(session: Session, since_id: int) -> tuple[int, list[int]]:
@@ -363,7 +420,7 @@ async def complete_orders(
 
     tasks = [asyncio.create_task(poller(factories[i % len(factories)])) for i in range(pollers)]
     try:
-        await submit_orders(api, buyer, orders)
+        result.errors += await submit_orders(api, buyer, orders)
         deadline = time.monotonic() + timeout
         progress, progress_at = -1, time.monotonic()
         while time.monotonic() < deadline:
@@ -426,28 +483,26 @@ async def run(
             say(f"releasing {work_orders} work orders over {len(factories)} factories ...")
             ids = release_work_orders(s, factories, work_orders)
         buyer = {"Authorization": f"Bearer {buyer_token}"}
-        # Idle connections are dropped before uvicorn's 5 s keep-alive would close them
-        # under a request (the client default is also 5 s: a race that ends in ReadError).
-        limits = httpx.Limits(
-            max_connections=pollers, max_keepalive_connections=pollers, keepalive_expiry=1.0
-        )
         with served(
             "bench.baseline:build_app", stack.env, data_dir / "baseline.log", "/openapi.json"
         ) as baseline_url:
-            async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+            async with load_client(pollers) as load:
                 say(f"baseline: {len(ids)} primary-key reads by {pollers} clients ...")
-                base = await baseline(http, baseline_url, ids, pollers)
+                base = await baseline(load, baseline_url, ids, pollers)
                 say(f"claims: {pollers} pollers empty the queues ...")
-                claims, claimed = await claim_everything(http, stack.api_url, factories, pollers)
+                claims, claimed = await claim_everything(load, stack.api_url, factories, pollers)
                 paced_rate = claims.per_s / 2
                 paced_count = max(20, min(work_orders // 2, int(paced_rate * PACED_SECONDS)))
                 say(f"paced claims: {paced_count} at {paced_rate:.0f}/s, half the maximum ...")
                 with Session(engine) as s:
                     ids += release_work_orders(s, factories, paced_count)
                 paced, paced_claims = await claim_paced(
-                    http, stack.api_url, factories, paced_rate, paced_count
+                    load, stack.api_url, factories, paced_rate, paced_count
                 )
                 claimed += paced_claims
+            # Completions run at Temporal's pace, not the client's: the factories' client
+            # here is httpx, as the simulator's is.
+            async with httpx_client(pollers) as http:
                 say(f"completions: {orders} production orders through their workflows ...")
                 done = await complete_orders(
                     http, stack.api_url, engine, factories, buyer, orders, pollers, timeout=900
@@ -530,9 +585,14 @@ def measure(
 ) -> dict[str, Any]:
     """One run on a fresh database; the result is also written to ``out`` (default
     bench/results/claims-<database>.json)."""
-    with tempfile.TemporaryDirectory(prefix="c2b-bench-claims-") as tmp:
-        with fresh_database(database_url, Path(tmp), "c2b_bench_claims") as url:
-            result = asyncio.run(run(url, Path(tmp), pollers, work_orders, factories, orders, say))
+    tmp = Path(tempfile.mkdtemp(prefix="c2b-bench-claims-"))
+    try:
+        with fresh_database(database_url, tmp, "c2b_bench_claims") as url:
+            result = asyncio.run(run(url, tmp, pollers, work_orders, factories, orders, say))
+    except BaseException:
+        say(f"the run failed; the platform's logs are kept in {tmp}")
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
     out = out or RESULTS / f"claims-{result['database']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
