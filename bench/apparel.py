@@ -153,7 +153,7 @@ def measure(
     workers: int,
     seed: int = 1,
     say: Callable[[str], None] = lambda _: None,
-    insert_time_limit_s: float = 5.0,
+    insert_time_limit_s: float = 4.5,
     out: Path | None = None,
 ) -> dict[str, Any]:
     problem = generate(n_orders, seed)

@@ -9,8 +9,9 @@ circuit over its operations, whose arcs carry the changeover gap. The objective 
 weighted sum of named terms (``Weights``): weighted tardiness, makespan, lead time, cost
 of factory minutes and transfers, changeovers and plan changes.
 
-The solver starts from the greedy dispatcher's plan (as a hint) and never returns a worse
-plan than it: if it finds nothing better in time, the greedy plan comes back.
+The solver starts from the best dispatching rule's plan (earliest due date or weighted
+shortest work, ``optimizer.greedy``) as a hint and never returns a worse plan than it: if
+it finds nothing better in time, that plan comes back.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from collections.abc import Callable
 from ortools.sat.python import cp_model
 
 from optimizer.explain import late_orders
-from optimizer.greedy import dispatch
+from optimizer.greedy import best_dispatch
+from optimizer.lns import Outcome, improve, use_neighbourhoods
 from optimizer.problem import (
     Assignment,
     Params,
@@ -70,14 +72,79 @@ def solve(
 ) -> Plan:
     """The best plan found within ``params.time_limit_s``. ``on_progress`` hears the best
     objective and bound at least every second; setting ``stop`` ends the search early and
-    returns its best plan so far."""
+    returns its best plan so far. A problem larger than ``params.full_model_operations``
+    is improved neighbourhood by neighbourhood (``optimizer.lns``) instead of as a whole."""
     params = params or Params()
     started = time.monotonic()
-    greedy = dispatch(problem, params)
-    model, starts, ends, chosen = _build(problem, params, greedy)
+    # The best dispatching rule's plan: the start, and what is returned if nothing beats it.
+    greedy = best_dispatch(problem, params)
+    if use_neighbourhoods(problem, params):
+        return improve(problem, params, greedy, search, started, on_progress, stop)
 
+    def tick(watch: _Watch) -> None:
+        assert on_progress is not None
+        with watch.lock:
+            progress = Progress(
+                seconds=round(time.monotonic() - started, 3),
+                objective=_unscaled(watch.objective),
+                best_bound=_unscaled(watch.bound),
+                solutions=watch.solutions,
+            )
+        on_progress(progress)
+
+    outcome = search(
+        problem,
+        params,
+        greedy,
+        params.time_limit_s,
+        started=started,
+        stop=stop,
+        tick=tick if on_progress is not None else None,
+    )
+    seconds = round(time.monotonic() - started, 3)
+    if outcome.status == cp_model.INFEASIBLE:
+        return greedy.model_copy(update={"status": SolveStatus.INFEASIBLE, "seconds": seconds})
+    if outcome.assignments is None:
+        return greedy.model_copy(update={"seconds": seconds})
+    assignments = outcome.assignments
+    kpis = kpis_of(problem, assignments)
+    terms = terms_of(problem, assignments, kpis)
+    value = objective_of(params.weights, terms)
+    if value > greedy.objective:
+        return greedy.model_copy(update={"seconds": seconds})
+    optimal = outcome.status == cp_model.OPTIMAL
+    return Plan(
+        assignments=sorted(assignments, key=lambda a: (a.start, a.order, a.seq)),
+        status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
+        objective=value,
+        best_bound=value if optimal else min(outcome.bound, value),
+        terms=terms,
+        kpis=kpis,
+        late_orders=late_orders(problem, assignments),
+        seconds=seconds,
+        first_solution_seconds=outcome.first_at,
+    )
+
+
+def search(
+    problem: Problem,
+    params: Params,
+    hint: Plan,
+    time_limit_s: float,
+    *,
+    started: float | None = None,
+    reserved: dict[str, list[tuple[int, int]]] | None = None,
+    stop: threading.Event | None = None,
+    tick: Callable[[_Watch], None] | None = None,
+) -> Outcome:
+    """One CP-SAT run over ``problem`` from ``hint``. ``reserved`` time on a work centre
+    is taken by one operation that is not in the problem (the rest of a plan, when only a
+    neighbourhood is solved). ``tick`` is called every second from a thread of its own;
+    ``stop`` is looked at as often."""
+    started = time.monotonic() if started is None else started
+    model, starts, ends, chosen = _build(problem, params, hint, reserved or {})
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = params.time_limit_s
+    solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = params.workers
     solver.parameters.random_seed = params.seed
     watch = _Watch(started)
@@ -88,15 +155,8 @@ def solve(
         while not done.wait(1.0):
             if stop is not None and stop.is_set():
                 solver.stop_search()
-            if on_progress is not None:
-                with watch.lock:
-                    progress = Progress(
-                        seconds=round(time.monotonic() - started, 3),
-                        objective=_unscaled(watch.objective),
-                        best_bound=_unscaled(watch.bound),
-                        solutions=watch.solutions,
-                    )
-                on_progress(progress)
+            if tick is not None:
+                tick(watch)
 
     reporter = threading.Thread(target=report, name="cpsat-progress", daemon=True)
     reporter.start()
@@ -105,12 +165,8 @@ def solve(
     finally:
         done.set()
         reporter.join()
-
-    seconds = round(time.monotonic() - started, 3)
-    if status == cp_model.INFEASIBLE:
-        return greedy.model_copy(update={"status": SolveStatus.INFEASIBLE, "seconds": seconds})
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return greedy.model_copy(update={"seconds": seconds})
+        return Outcome(status=status)
     assignments = []
     for (order_id, seq), start in starts.items():
         centre = next(c for c, present in chosen[(order_id, seq)].items() if solver.value(present))
@@ -123,22 +179,11 @@ def solve(
                 end=solver.value(ends[(order_id, seq)]),
             )
         )
-    kpis = kpis_of(problem, assignments)
-    terms = terms_of(problem, assignments, kpis)
-    value = objective_of(params.weights, terms)
-    if value > greedy.objective:
-        return greedy.model_copy(update={"seconds": seconds})
-    bound = solver.best_objective_bound / WEIGHT_SCALE
-    return Plan(
-        assignments=sorted(assignments, key=lambda a: (a.start, a.order, a.seq)),
-        status=SolveStatus.OPTIMAL if status == cp_model.OPTIMAL else SolveStatus.FEASIBLE,
-        objective=value,
-        best_bound=value if status == cp_model.OPTIMAL else min(bound, value),
-        terms=terms,
-        kpis=kpis,
-        late_orders=late_orders(problem, assignments),
-        seconds=seconds,
-        first_solution_seconds=watch.first_at,
+    return Outcome(
+        status=status,
+        assignments=assignments,
+        bound=solver.best_objective_bound / WEIGHT_SCALE,
+        first_at=watch.first_at,
     )
 
 
@@ -150,7 +195,7 @@ def _unscaled(value: float | None) -> float | None:
 
 
 def _build(
-    problem: Problem, params: Params, hint: Plan
+    problem: Problem, params: Params, hint: Plan, reserved: dict[str, list[tuple[int, int]]]
 ) -> tuple[
     cp_model.CpModel,
     dict[Key, cp_model.IntVar],
@@ -262,11 +307,17 @@ def _build(
             for a, b in closed[centre]
             if a < horizon
         ]
+        # Work of operations outside this (sub-)problem takes one unit, where it is.
+        taken = [
+            model.new_fixed_size_interval_var(a, b - a, f"taken_{centre}_{a}")
+            for a, b in reserved.get(centre, [])
+            if a < horizon
+        ]
         if capacity[centre] == 1:
-            model.add_no_overlap(intervals + shut)
+            model.add_no_overlap(intervals + shut + taken)
         else:
-            demands = [1] * len(intervals) + [capacity[centre]] * len(shut)
-            model.add_cumulative(intervals + shut, demands, capacity[centre])
+            demands = [1] * len(intervals) + [capacity[centre]] * len(shut) + [1] * len(taken)
+            model.add_cumulative(intervals + shut + taken, demands, capacity[centre])
 
     changeovers = _add_changeovers(model, problem, may_run, starts, ends, hint)
 

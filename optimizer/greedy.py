@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 
 from optimizer.explain import late_orders
 from optimizer.problem import (
     Assignment,
+    Order,
     Params,
     Plan,
     Problem,
@@ -38,7 +40,38 @@ def earliest_slot(busy: Busy, ready: int, minutes: int, family: str = "", setup:
     return start
 
 
-def dispatch(problem: Problem, params: Params | None = None) -> Plan:
+def earliest_due_date(problem: Problem) -> Callable[[Order], tuple[float, int, str]]:
+    """The ERP's rule, and the baseline every benchmark compares against."""
+    return lambda o: (math.inf if o.due is None else o.due, o.release, o.id)
+
+
+def weighted_shortest_work(problem: Problem) -> Callable[[Order], tuple[float, int, str]]:
+    """Least work per unit of weight first (WSPT, Smith's rule): when more work is due
+    than the factories can do, it minimises weighted lateness where EDD lets every order
+    be a little late."""
+    work = {
+        o.id: sum(min(m.minutes for m in op.modes) for op in o.operations) for o in problem.orders
+    }
+    return lambda o: (work[o.id] / o.weight if o.weight else math.inf, o.release, o.id)
+
+
+RULES = {"edd": earliest_due_date, "wspt": weighted_shortest_work}
+
+
+def best_dispatch(problem: Problem, params: Params | None = None) -> Plan:
+    """The best plan of the dispatching rules (``RULES``): the scheduler's starting point.
+    Never worse than ``dispatch`` with earliest due date, which is one of them."""
+    plans = [dispatch(problem, params, rule) for rule in RULES.values()]
+    return min(plans, key=lambda plan: plan.objective)
+
+
+def dispatch(
+    problem: Problem,
+    params: Params | None = None,
+    rule: Callable[[Problem], Callable[[Order], tuple[float, int, str]]] = earliest_due_date,
+) -> Plan:
+    """Orders one after another in ``rule``'s order (default: earliest due date), each
+    operation where it finishes earliest."""
     params = params or Params()
     # Each work centre has ``capacity`` lanes, each a sorted list of busy intervals.
     # Closed time is busy on every lane.
@@ -103,13 +136,9 @@ def dispatch(problem: Problem, params: Params | None = None) -> Plan:
                 break
             put(before, lane)
             ready, came_from = before.end, before.work_centre
-    # 3. The rest: orders by earliest due date, each operation on the eligible work
-    #    centre that finishes it earliest.
-    by_due = sorted(
-        problem.orders,
-        key=lambda o: (math.inf if o.due is None else o.due, o.release, o.id),
-    )
-    for order in by_due:
+    # 3. The rest: orders in the rule's order, each operation on the eligible work centre
+    #    that finishes it earliest.
+    for order in sorted(problem.orders, key=rule(problem)):
         ready, came_from = order.release, None
         for seq, op in enumerate(order.operations):
             if (order.id, seq) in placed:

@@ -144,6 +144,11 @@ class Params(BaseModel):
     workers: int = Field(default=2, ge=1)
     weights: Weights = Field(default_factory=Weights)
     seed: int = 0
+    # Above this many operations the whole model is too big to search in seconds: the
+    # plan is improved a neighbourhood of orders at a time (``optimizer.lns``).
+    full_model_operations: int = Field(default=1500, ge=1)
+    neighbourhood_orders: int = Field(default=30, ge=1)
+    neighbourhood_seconds: float = Field(default=1.5, gt=0)
 
 
 class SolveStatus(StrEnum):
