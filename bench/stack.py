@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from c2b.devstack import die_with_parent
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -76,8 +78,14 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 @contextlib.contextmanager
 def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
+        # A killed benchmark takes its servers with it (as ``c2b dev`` does its children).
         process = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=PROJECT_ROOT,
+            preexec_fn=die_with_parent,
         )
     try:
         yield process

@@ -59,7 +59,7 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: on Linux, ask for SIGTERM when ``c2b dev`` dies, however
     it dies (kill -9 included), so no server is left behind without its supervisor."""
     if sys.platform.startswith("linux"):
@@ -78,7 +78,7 @@ def start(name: str, args: list[str], log: Path) -> Child:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=os.environ,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     return Child(name, process, log)
 
