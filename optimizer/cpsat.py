@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from ortools.sat.python import cp_model
 
-from optimizer.explain import late_orders
+from optimizer.evaluate import plan_of
 from optimizer.greedy import best_dispatch
 from optimizer.lns import Outcome, improve, use_neighbourhoods
 from optimizer.problem import (
@@ -34,9 +34,6 @@ from optimizer.problem import (
     Progress,
     SolveStatus,
     differ,
-    kpis_of,
-    objective_of,
-    terms_of,
 )
 
 # CP-SAT wants integer coefficients: weights are scaled by this and rounded.
@@ -106,23 +103,17 @@ def solve(
         return greedy.model_copy(update={"status": SolveStatus.INFEASIBLE, "seconds": seconds})
     if outcome.assignments is None:
         return greedy.model_copy(update={"seconds": seconds})
-    assignments = outcome.assignments
-    kpis = kpis_of(problem, assignments)
-    terms = terms_of(problem, assignments, kpis)
-    value = objective_of(params.weights, terms)
-    if value > greedy.objective:
-        return greedy.model_copy(update={"seconds": seconds})
     optimal = outcome.status == cp_model.OPTIMAL
-    return Plan(
-        assignments=sorted(assignments, key=lambda a: (a.start, a.order, a.seq)),
-        status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
-        objective=value,
-        best_bound=value if optimal else min(outcome.bound, value),
-        terms=terms,
-        kpis=kpis,
-        late_orders=late_orders(problem, assignments),
-        seconds=seconds,
-        first_solution_seconds=outcome.first_at,
+    status = SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE
+    plan = plan_of(problem, outcome.assignments, params.weights, status)
+    if plan.objective > greedy.objective:
+        return greedy.model_copy(update={"seconds": seconds})
+    return plan.model_copy(
+        update={
+            "best_bound": plan.objective if optimal else min(outcome.bound, plan.objective),
+            "seconds": seconds,
+            "first_solution_seconds": outcome.first_at,
+        }
     )
 
 

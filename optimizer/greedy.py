@@ -9,7 +9,7 @@ import bisect
 import math
 from collections.abc import Callable
 
-from optimizer.explain import late_orders
+from optimizer.evaluate import plan_of
 from optimizer.problem import (
     Assignment,
     Order,
@@ -18,9 +18,6 @@ from optimizer.problem import (
     Problem,
     SolveStatus,
     differ,
-    kpis_of,
-    objective_of,
-    terms_of,
 )
 
 # A lane's busy intervals: (start, end, family), sorted; closed time has family "".
@@ -160,15 +157,4 @@ def dispatch(
             end, start, centre, lane = best
             put(Assignment(order=order.id, seq=seq, work_centre=centre, start=start, end=end), lane)
             ready, came_from = end, centre
-    assignments = sorted(placed.values(), key=lambda a: (a.start, a.order, a.seq))
-    kpis = kpis_of(problem, assignments)
-    terms = terms_of(problem, assignments, kpis)
-    return Plan(
-        assignments=assignments,
-        status=SolveStatus.GREEDY,
-        objective=objective_of(params.weights, terms),
-        best_bound=0.0,
-        terms=terms,
-        kpis=kpis,
-        late_orders=late_orders(problem, assignments),
-    )
+    return plan_of(problem, list(placed.values()), params.weights, SolveStatus.GREEDY)

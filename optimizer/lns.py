@@ -20,7 +20,7 @@ from typing import Protocol
 
 from ortools.sat.python import cp_model
 
-from optimizer.explain import late_orders
+from optimizer.evaluate import plan_of
 from optimizer.problem import (
     Assignment,
     Params,
@@ -162,17 +162,13 @@ def improve(
         return start_from.model_copy(
             update={"seconds": round(time.monotonic() - started, 3), "best_bound": bound}
         )
-    kpis = kpis_of(problem, best)
-    return Plan(
-        assignments=sorted(best, key=lambda a: (a.start, a.order, a.seq)),
-        status=SolveStatus.FEASIBLE,
-        objective=best_value,
-        best_bound=min(bound, best_value),
-        terms=terms_of(problem, best, kpis),
-        kpis=kpis,
-        late_orders=late_orders(problem, best),
-        seconds=round(time.monotonic() - started, 3),
-        first_solution_seconds=first_at,
+    plan = plan_of(problem, best, params.weights, SolveStatus.FEASIBLE)
+    return plan.model_copy(
+        update={
+            "best_bound": min(bound, plan.objective),
+            "seconds": round(time.monotonic() - started, 3),
+            "first_solution_seconds": first_at,
+        }
     )
 
 
@@ -219,14 +215,5 @@ def _sub_problem(
     for a in plan:
         if a.order not in chosen and a.end > a.start:
             reserved[a.work_centre].append((a.start, a.end))
-    kpis = kpis_of(sub, mine)
-    terms = terms_of(sub, mine, kpis)
-    hint = Plan(
-        assignments=mine,
-        status=SolveStatus.GREEDY,
-        objective=objective_of(params.weights, terms),
-        best_bound=0.0,
-        terms=terms,
-        kpis=kpis,
-    )
+    hint = plan_of(sub, mine, params.weights, SolveStatus.GREEDY, explain=False)
     return sub, hint, dict(reserved)
