@@ -78,7 +78,7 @@ def violations(problem: Problem, plan: Plan) -> list[str]:
                 found.append(f"{centre} runs {running} operations at minute {minute}")
                 break
     family = {o.id: o.family for o in problem.orders}
-    setup = {w.id: w.changeover_minutes for w in problem.work_centres}
+    setup = {w.id: w.changeover for w in problem.work_centres}
     for before, after in changeovers(problem, plan.assignments):
         gap = after.start - before.end
         if gap < setup[before.work_centre]:

@@ -369,9 +369,9 @@ def _add_changeovers(
     hinted = {(a.order, a.seq): a for a in hint.assignments}
     changeovers: list[cp_model.IntVar] = []
     for centre in problem.work_centres:
-        setup = centre.changeover_minutes
+        setup = centre.changeover
         candidates = may_run.get(centre.id, [])
-        if not setup or centre.capacity != 1:
+        if not setup:
             continue
         if len({family[key[0]] for key, _ in candidates} - {""}) < 2:
             continue  # one family or none: nothing ever changes over here

@@ -41,7 +41,7 @@ def late_orders(problem: Problem, assignments: list[Assignment]) -> list[LateOrd
         by_centre=by_centre,
         factories=problem.factory_of(),
         closed={w.id: w.closed for w in problem.work_centres},
-        setup={w.id: w.changeover_minutes if w.capacity == 1 else 0 for w in problem.work_centres},
+        setup={w.id: w.changeover for w in problem.work_centres},
     )
     late = []
     for order in problem.orders:

@@ -76,8 +76,7 @@ def dispatch(
         w.id: [[(a, b, "") for a, b in w.closed] for _ in range(w.capacity)]
         for w in problem.work_centres
     }
-    # Changeovers only on single-lane work centres (see ``WorkCentre.changeover_minutes``).
-    setup = {w.id: w.changeover_minutes if w.capacity == 1 else 0 for w in problem.work_centres}
+    setup = {w.id: w.changeover for w in problem.work_centres}
     family = {o.id: o.family for o in problem.orders}
     placed: dict[tuple[str, int], Assignment] = {}
 

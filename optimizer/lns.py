@@ -71,7 +71,7 @@ def use_neighbourhoods(problem: Problem, params: Params) -> bool:
     cannot see whole: such problems always get the whole model."""
     operations = sum(len(o.operations) for o in problem.orders)
     families = {o.family for o in problem.orders} - {""}
-    changes_over = len(families) > 1 and any(w.changeover_minutes for w in problem.work_centres)
+    changes_over = len(families) > 1 and any(w.changeover for w in problem.work_centres)
     return operations > params.full_model_operations and not changes_over
 
 

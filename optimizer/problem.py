@@ -52,6 +52,11 @@ class WorkCentre(BaseModel):
     # longest open stretch must be split into lots first (the problem refuses it).
     closed: list[tuple[int, int]] = Field(default_factory=list)
 
+    @property
+    def changeover(self) -> int:
+        """The gap this work centre keeps between families: 0 on a pool of lanes."""
+        return self.changeover_minutes if self.capacity == 1 else 0
+
     def longest_open(self) -> int | None:
         """The longest open stretch between closed intervals; None if there are none."""
         if not self.closed:
@@ -165,6 +170,7 @@ class Kpis(BaseModel):
     max_tardiness: int
     on_time_pct: float
     mean_lead_time: float  # release to finish, minutes
+    total_lead_time: int = 0  # the same, summed over orders
     cost: float = 0.0  # factory minutes at their cost, plus transfers
     transfers: int = 0
     changeovers: int = 0
@@ -224,6 +230,7 @@ def kpis_of(problem: Problem, assignments: list[Assignment]) -> Kpis:
     with_due = [o for o in problem.orders if o.due is not None]
     on_time = sum(1 for o in with_due if tardiness[o.id] == 0)
     makespan = max(finish.values(), default=0)
+    lead_time = sum(finish[o.id] - o.release for o in problem.orders)
     transfers = len(_transfers(problem, assignments))
     busy, open_minutes = _busy_and_open(problem, assignments, makespan)
     factory_busy: dict[str, int] = {}
@@ -237,7 +244,8 @@ def kpis_of(problem: Problem, assignments: list[Assignment]) -> Kpis:
         total_tardiness=sum(tardiness.values()),
         max_tardiness=max(tardiness.values(), default=0),
         on_time_pct=100.0 * on_time / len(with_due) if with_due else 100.0,
-        mean_lead_time=sum(finish[o.id] - o.release for o in problem.orders) / len(problem.orders),
+        mean_lead_time=lead_time / len(problem.orders),
+        total_lead_time=lead_time,
         cost=_cost(problem, assignments, transfers),
         transfers=transfers,
         changeovers=len(changeovers(problem, assignments)),
@@ -288,7 +296,7 @@ def changeovers(
 ) -> list[tuple[Assignment, Assignment]]:
     """Consecutive operations of different families on a work centre that changes over."""
     family = {o.id: o.family for o in problem.orders}
-    lines = {w.id for w in problem.work_centres if w.changeover_minutes and w.capacity == 1}
+    lines = {w.id for w in problem.work_centres if w.changeover}
     by_centre: dict[str, list[Assignment]] = {}
     for a in assignments:
         if a.work_centre in lines:
@@ -318,13 +326,10 @@ def moved(problem: Problem, assignments: list[Assignment]) -> int:
 
 
 def terms_of(problem: Problem, assignments: list[Assignment], kpis: Kpis) -> dict[str, float]:
-    finish = {o.id: 0 for o in problem.orders}
-    for a in assignments:
-        finish[a.order] = max(finish[a.order], a.end)
     return {
         "weighted_tardiness": kpis.weighted_tardiness,
         "makespan": float(kpis.makespan),
-        "lead_time": float(sum(finish[o.id] - o.release for o in problem.orders)),
+        "lead_time": float(kpis.total_lead_time),
         "cost": kpis.cost,
         "changeovers": float(kpis.changeovers),
         "plan_changes": float(moved(problem, assignments)),
