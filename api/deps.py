@@ -6,6 +6,7 @@ these dependencies, so tests can swap any of them with ``app.dependency_override
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -144,12 +145,10 @@ async def get_principal(
 
 
 def _look_up(session: Session, digest: str) -> Principal | None:
-    try:
+    # The route may next wait on the event loop (a long-poll, a workflow): hold no
+    # connection meanwhile. The session opens a new transaction when the route needs one.
+    with contextlib.closing(session):
         token = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).one_or_none()
-    finally:
-        # The route may next wait on the event loop (a long-poll, a workflow): hold no
-        # connection meanwhile. The session opens a new transaction when the route needs one.
-        session.close()
     # The lookup is by hash; compare again in constant time so timing says nothing either way.
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at:
         return None

@@ -140,12 +140,10 @@ def _reloaded(session: Session, wo_id: int) -> WorkOrder:
     request's last database step. The session then gives its connection back at once, so
     no connection is held while the answer waits for the event loop: with hundreds of
     requests in flight, held connections would starve the threads that need one."""
-    try:
+    with contextlib.closing(session):
         wo = session.get(WorkOrder, wo_id, populate_existing=True)
         assert wo is not None
         return wo
-    finally:
-        session.close()
 
 
 # SQLite lets one writer in at a time; the others sleep in its busy handler and retry,
@@ -186,7 +184,8 @@ def _claim(
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
     now = datetime.now(UTC)
-    try:
+    # Closed at the end: no connection held while the answer waits for the event loop.
+    with contextlib.closing(session):
         # The whole claimed row comes back from the UPDATE: no second read.
         claimed = session.execute(
             sa.update(_WORK_ORDER)
@@ -211,8 +210,6 @@ def _claim(
         )
         session.commit()
         return WorkOrderPublic.model_validate(dict(claimed._mapping))
-    finally:
-        session.close()  # no connection held while the answer waits for the event loop
 
 
 @router.post(
@@ -420,13 +417,11 @@ def _outcome_target(
 ) -> tuple[WorkOrder, ProductionOrder]:
     """The caller's work order and its production order, read off the event loop; the
     session gives its connection back before the workflow is asked, which may take a while."""
-    try:
+    with contextlib.closing(session):
         wo = _own(session, wo_id, _factory_id(principal))
         order = session.get(ProductionOrder, wo.production_order_id)
         assert order is not None
         return wo, order
-    finally:
-        session.close()
 
 
 async def _send_outcome(
