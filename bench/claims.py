@@ -282,6 +282,35 @@ class Completions:
     errors: list[str] = field(default_factory=list)
 
 
+async def with_retries(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    errors: list[str],
+    *,
+    retry_server_errors: bool = False,
+    **kw: Any,
+) -> httpx.Response:
+    """A request that is safe to repeat, sent as a client of the platform would: a lost
+    connection (and with ``retry_server_errors`` a 5xx answer) is tried again, three tries
+    in all, each failure listed in ``errors``. The third lost connection is raised; the
+    third 5xx answer is returned."""
+    for attempt in range(1, 4):
+        try:
+            response = await http.request(method, url, **kw)
+            if not retry_server_errors or response.status_code < 500 or attempt == 3:
+                return response
+            errors.append(
+                f"{method} {url} attempt {attempt}: {response.status_code} {response.text}"
+            )
+        except httpx.TransportError as err:
+            errors.append(f"{method} {url} attempt {attempt}: {err!r}")
+            if attempt == 3:
+                raise
+        await asyncio.sleep(attempt)
+    raise AssertionError("unreachable: the third try returns or raises")
+
+
 async def submit_orders(api: str, buyer: dict[str, str], n: int) -> list[str]:
     """``n`` one-line batches of crew tees, each picked with its window closed at once.
     Returns the transport errors that were retried. The buyer team has its own HTTP client:
@@ -299,17 +328,9 @@ async def submit_orders(api: str, buyer: dict[str, str], n: int) -> list[str]:
     ) -> httpx.Response:
         """As a buyer's client would: a connection lost mid-request is tried again (these
         steps are safe to repeat: a pick is the team's last word per style and colour)."""
-        for attempt in range(1, 4):
-            try:
-                return await http.request(
-                    method, f"{api}{url}", headers={**buyer, **(headers or {})}, **kw
-                )
-            except httpx.TransportError as err:
-                retried.append(f"{method} {url} attempt {attempt}: {err!r}")
-                if attempt == 3:
-                    raise
-                await asyncio.sleep(attempt)
-        raise AssertionError("unreachable")
+        return await with_retries(
+            http, method, f"{api}{url}", retried, headers={**buyer, **(headers or {})}, **kw
+        )
 
     async def one(http: httpx.AsyncClient, i: int) -> None:
         line = {
@@ -407,15 +428,9 @@ async def complete_orders(
 
     async def complete(url: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
         """As a factory's client would: a lost answer or a 5xx is retried with the same key."""
-        for attempt in range(1, 4):
-            try:
-                done = await http.post(url, json=body, headers=headers)
-                if done.status_code < 500:
-                    return done.raise_for_status()
-                result.errors.append(f"{url} attempt {attempt}: {done.status_code} {done.text}")
-            except httpx.TransportError as err:
-                result.errors.append(f"{url} attempt {attempt}: {err!r}")
-            await asyncio.sleep(attempt)
+        done = await with_retries(
+            http, "POST", url, result.errors, retry_server_errors=True, json=body, headers=headers
+        )
         return done.raise_for_status()
 
     tasks = [asyncio.create_task(poller(factories[i % len(factories)])) for i in range(pollers)]
