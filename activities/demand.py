@@ -4,15 +4,15 @@ production orders, move the batch's status. Idempotent: a retry changes nothing 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.base import SessionFactory, translate_domain_errors
 from models.errors import DomainError, NotFound
-from models.rules import split_proportionally
+from models.rules import earliest_feasible_due, fabric_requirement, split_proportionally
 from models.schemas import (
     AggregateDemandInput,
     AggregateDemandResult,
@@ -21,13 +21,24 @@ from models.schemas import (
     CreateProductionOrdersInput,
     CreateProductionOrdersResult,
     DemandLineStatus,
+    NeedByQuantity,
+    PersonalisedUnit,
     PickDecision,
     RecordEventInput,
     SetBatchStatusInput,
     SizeQuantity,
     StyleColourDemand,
 )
-from models.tables import DemandBatch, DemandLine, Event, Pick, ProductionOrder, Style
+from models.tables import (
+    BomLine,
+    DemandBatch,
+    DemandLine,
+    Event,
+    Fabric,
+    Pick,
+    ProductionOrder,
+    Style,
+)
 
 
 class DemandActivities:
@@ -37,59 +48,116 @@ class DemandActivities:
     @activity.defn
     @translate_domain_errors
     def aggregate_demand(self, inp: AggregateDemandInput) -> AggregateDemandResult:
-        """Totals per style × colour × size of the batch's open lines, in one grouped query."""
-        query = (
+        """Totals per style × colour × size of the batch's open lines, set-based in the
+        database: one grouped query for the totals, one for the need-by distribution, and
+        the personalised lines (each its own unit) by an indexed filter."""
+        open_lines = (
+            col(DemandLine.batch_id) == inp.batch_id,
+            col(DemandLine.status) == DemandLineStatus.OPEN,
+        )
+        style_colour_size = (
+            col(DemandLine.style_code),
+            col(DemandLine.colour),
+            col(DemandLine.size),
+        )
+        totals = (
             sa.select(
-                col(DemandLine.style_code),
-                col(DemandLine.colour),
-                col(DemandLine.size),
+                *style_colour_size,
                 sa.func.sum(col(DemandLine.quantity)),
                 sa.func.count(),
                 sa.func.min(col(DemandLine.need_by)),
+                sa.func.sum(
+                    sa.case((col(DemandLine.personalisation).is_(None), 0), else_=1)
+                    * col(DemandLine.quantity)
+                ),
             )
-            .where(
-                col(DemandLine.batch_id) == inp.batch_id,
-                col(DemandLine.status) == DemandLineStatus.OPEN,
+            .where(*open_lines)
+            .group_by(*style_colour_size)
+            .order_by(*style_colour_size)
+        )
+        need_by = (
+            sa.select(
+                col(DemandLine.style_code),
+                col(DemandLine.colour),
+                col(DemandLine.need_by),
+                sa.func.sum(col(DemandLine.quantity)),
             )
-            .group_by(col(DemandLine.style_code), col(DemandLine.colour), col(DemandLine.size))
-            .order_by(col(DemandLine.style_code), col(DemandLine.colour), col(DemandLine.size))
+            .where(*open_lines)
+            .group_by(col(DemandLine.style_code), col(DemandLine.colour), col(DemandLine.need_by))
+            .order_by(col(DemandLine.need_by))
+        )
+        personalised = (
+            select(DemandLine)
+            .where(*open_lines, col(DemandLine.personalisation).is_not(None))
+            .order_by(col(DemandLine.line_no))
         )
         with self._sessions() as session:
             if session.get(DemandBatch, inp.batch_id) is None:
                 raise NotFound(f"demand batch {inp.batch_id} not found")
-            rows = session.execute(query).all()
+            rows = session.execute(totals).all()
+            need_by_rows = session.execute(need_by).all()
+            units = [
+                PersonalisedUnit(
+                    line_no=line.line_no,
+                    customer_ref=line.customer_ref,
+                    style_code=line.style_code,
+                    colour=line.colour,
+                    size=line.size,
+                    quantity=line.quantity,
+                    personalisation=line.personalisation or "",
+                )
+                for line in session.exec(personalised)
+            ]
             codes = {row[0] for row in rows}
             styles = {
                 s.code: s for s in session.exec(select(Style).where(col(Style.code).in_(codes)))
             }
 
-        out_rows: list[AggregateRow] = []
-        sizes_of: dict[tuple[str, str], list[SizeQuantity]] = defaultdict(list)
-        earliest: dict[tuple[str, str], date] = {}
-        for style, colour, size, qty, n, need_by in rows:
-            out_rows.append(
-                AggregateRow(style_code=style, colour=colour, size=size, quantity=qty, lines=n)
-            )
-            key = (style, colour)
-            sizes_of[key].append(SizeQuantity(size=size, quantity=int(qty)))
-            earliest[key] = min(earliest.get(key, need_by), need_by)
+            out_rows: list[AggregateRow] = []
+            sizes_of: dict[tuple[str, str], list[SizeQuantity]] = defaultdict(list)
+            earliest: dict[tuple[str, str], date] = {}
+            personal: dict[tuple[str, str], int] = defaultdict(int)
+            for style, colour, size, qty, n, first_need_by, personal_qty in rows:
+                stock_qty = int(qty) - int(personal_qty)
+                if stock_qty:
+                    out_rows.append(
+                        AggregateRow(
+                            style_code=style, colour=colour, size=size, quantity=stock_qty, lines=n
+                        )
+                    )
+                key = (style, colour)
+                sizes_of[key].append(SizeQuantity(size=size, quantity=int(qty)))
+                earliest[key] = min(earliest.get(key, first_need_by), first_need_by)
+                personal[key] += int(personal_qty)
+            need_by_of: dict[tuple[str, str], list[NeedByQuantity]] = defaultdict(list)
+            for style, colour, day, qty in need_by_rows:
+                need_by_of[(style, colour)].append(NeedByQuantity(need_by=day, quantity=int(qty)))
 
-        by_style_colour = []
-        for (style, colour), sizes in sizes_of.items():
-            rank = {size: i for i, size in enumerate(styles[style].size_run)}
-            sizes.sort(key=lambda s: rank.get(s.size, len(rank)))
-            by_style_colour.append(
-                StyleColourDemand(
-                    style_code=style,
-                    colour=colour,
-                    quantity=sum(s.quantity for s in sizes),
-                    min_order_qty=styles[style].min_order_qty,
-                    earliest_need_by=earliest[(style, colour)],
-                    sizes=sizes,
+            by_style_colour = []
+            today = datetime.now(UTC).date()
+            for (style, colour), sizes in sizes_of.items():
+                rank = {size: i for i, size in enumerate(styles[style].size_run)}
+                sizes.sort(key=lambda s: rank.get(s.size, len(rank)))
+                by_style_colour.append(
+                    StyleColourDemand(
+                        style_code=style,
+                        colour=colour,
+                        quantity=sum(s.quantity for s in sizes),
+                        min_order_qty=styles[style].min_order_qty,
+                        earliest_need_by=earliest[(style, colour)],
+                        sizes=sizes,
+                        personalised_quantity=personal[(style, colour)],
+                        need_by=need_by_of[(style, colour)],
+                        earliest_feasible_due=earliest_feasible_due(
+                            today, _fabric_lead_days(session, styles[style], sizes)
+                        ),
+                    )
                 )
-            )
         return AggregateDemandResult(
-            batch_id=inp.batch_id, rows=out_rows, by_style_colour=by_style_colour
+            batch_id=inp.batch_id,
+            rows=out_rows,
+            by_style_colour=by_style_colour,
+            personalised=units,
         )
 
     @activity.defn
@@ -230,3 +298,20 @@ class DemandActivities:
                     data=dict(inp.data),
                 )
             )
+
+
+def _fabric_lead_days(session: Session, style: Style, sizes: list[SizeQuantity]) -> list[int]:
+    """Lead times of the style's fabrics whose stock does not cover this demand."""
+    breakdown = {s.size: s.quantity for s in sizes}
+    short: list[int] = []
+    for line in session.exec(select(BomLine).where(BomLine.style_id == style.id)):
+        fabric = session.get(Fabric, line.fabric_id)
+        if fabric is None:
+            continue
+        try:
+            metres = fabric_requirement(breakdown, line.consumption_by_size, line.wastage_pct)
+        except ValueError:
+            continue  # the bill of materials is incomplete; the design gate reports it
+        if metres > fabric.metres_on_hand:
+            short.append(fabric.lead_time_days)
+    return short

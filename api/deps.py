@@ -29,7 +29,7 @@ from models.tables import ApiToken
 class ApiConfig:
     orchestration_task_queue: str
     pick_window_hours: float = 48.0
-    max_body_bytes: int = 5_000_000
+    max_body_bytes: int = 16_000_000
     lease_minutes: float = 15.0
 
 

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", alias="C2B_API_HOST")
     api_port: int = Field(default=8000, alias="C2B_API_PORT")
     pick_window_hours: float = Field(default=48.0, gt=0, alias="C2B_PICK_WINDOW_HOURS")
-    max_body_bytes: int = Field(default=5_000_000, gt=0, alias="C2B_MAX_BODY_BYTES")
+    max_body_bytes: int = Field(default=16_000_000, gt=0, alias="C2B_MAX_BODY_BYTES")
     lease_minutes: float = Field(default=15.0, gt=0, alias="C2B_LEASE_MINUTES")
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date, timedelta
 
 from models.schemas import SizeQuantity
 
@@ -43,3 +44,13 @@ def total(quantities: list[SizeQuantity]) -> int:
 def hash_token(token: str) -> str:
     """Tokens are stored as SHA-256: they are long random strings, so no salt is needed."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Cut, sew and finish take at least a day each, even for a test batch of ten.
+MIN_PRODUCTION_DAYS = 3
+
+
+def earliest_feasible_due(today: date, short_fabric_lead_days: list[int]) -> date:
+    """The earliest due date a pick may ask for: the minimum production time, after the
+    longest lead time of a fabric whose stock does not cover the demand."""
+    return today + timedelta(days=MIN_PRODUCTION_DAYS + max(short_fabric_lead_days, default=0))

@@ -115,11 +115,30 @@ class AggregateDemandInput(BaseModel):
 
 
 class AggregateRow(BaseModel):
+    """Stock units of one style × colour × size (personalised lines are counted apart)."""
+
     style_code: str
     colour: str
     size: str
     quantity: int
     lines: int
+
+
+class PersonalisedUnit(BaseModel):
+    """A personalised line stays its own unit: it is made for one customer only."""
+
+    line_no: int
+    customer_ref: str
+    style_code: str
+    colour: str
+    size: str
+    quantity: int
+    personalisation: str
+
+
+class NeedByQuantity(BaseModel):
+    need_by: date
+    quantity: int
 
 
 class StyleColourDemand(BaseModel):
@@ -129,6 +148,10 @@ class StyleColourDemand(BaseModel):
     min_order_qty: int
     earliest_need_by: date
     sizes: list[SizeQuantity]
+    personalised_quantity: int = 0
+    need_by: list[NeedByQuantity] = Field(default_factory=list)
+    # The earliest due date a pick may ask for: see activities.demand.earliest_feasible_due.
+    earliest_feasible_due: date | None = None
 
     @property
     def key(self) -> str:
@@ -143,6 +166,7 @@ class AggregateDemandResult(BaseModel):
     batch_id: int
     rows: list[AggregateRow]
     by_style_colour: list[StyleColourDemand]
+    personalised: list[PersonalisedUnit] = Field(default_factory=list)
 
 
 class PickItem(BaseModel):

@@ -145,20 +145,35 @@ class DemandBatchWorkflow:
             raise ApplicationError(
                 "the batch is still being aggregated; try again in a moment", type="Conflict"
             )
-        in_batch = {d.key for d in self._aggregate.by_style_colour}
+        in_batch = {d.key: d for d in self._aggregate.by_style_colour}
         today = workflow.now().date()
         for i, pick in enumerate(inp.picks):
             where = f"picks[{i}]"
-            if pick.key not in in_batch:
+            demand = in_batch.get(pick.key)
+            if demand is None:
                 raise ApplicationError(
                     f"{where}: {pick.key} has no open demand in this batch", type="InvalidInput"
                 )
             if pick.decision == PickDecision.GO and pick.quantity is not None and pick.quantity < 1:
                 raise ApplicationError(f"{where}.quantity must be at least 1", type="InvalidInput")
-            if pick.due_date is not None and pick.due_date < today:
+            if pick.due_date is None:
+                continue
+            if pick.due_date < today:
                 raise ApplicationError(
                     f"{where}.due_date {pick.due_date} is in the past", type="InvalidInput"
                 )
+            feasible = demand.earliest_feasible_due
+            if pick.decision == PickDecision.GO and feasible and pick.due_date < feasible:
+                raise ApplicationError(
+                    f"{where}.due_date {pick.due_date} is before the earliest feasible date "
+                    f"{feasible} (minimum production time and fabric lead time)",
+                    type="InvalidInput",
+                )
+
+    @workflow.query
+    def aggregate(self) -> AggregateDemandResult | None:
+        """The aggregated demand the picks are made against; None until it is ready."""
+        return self._aggregate
 
     @workflow.query
     def progress(self) -> BatchProgress:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, HTTPException, Request, status
-from pydantic import BaseModel, Field, ValidationError
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 from starlette.types import Message
@@ -33,6 +34,7 @@ from api.intake import (
 )
 from models.errors import InvalidInput, NotFound, PayloadTooLarge
 from models.schemas import (
+    AggregateDemandResult,
     BatchProgress,
     BatchStatus,
     DemandBatchInput,
@@ -65,9 +67,44 @@ class DemandBatchPublic(BaseModel):
     created_at: datetime
 
 
+class BatchQuantities(BaseModel):
+    """Pieces of the accepted lines by where they stand. ``accepted = picked + declined +
+    open`` always holds (picked counts lines in production and shipped)."""
+
+    accepted: int
+    picked: int
+    declined: int
+    open: int
+    shipped: int
+
+
 class DemandBatchDetail(DemandBatchPublic):
     lines_by_status: dict[str, int]
+    quantities: BatchQuantities
     progress: BatchProgress | None
+
+
+class DemandLinePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    line_no: int
+    customer_ref: str
+    style_code: str
+    colour: str
+    size: str
+    quantity: int
+    personalisation: str | None
+    need_by: date
+    channel: str
+    region: str
+    status: DemandLineStatus
+    production_order_id: int | None
+    reason: str | None
+
+
+class DemandLinePage(BaseModel):
+    total: int
+    lines: list[DemandLinePublic]
 
 
 INTAKE_BODY = {
@@ -248,9 +285,7 @@ async def submit_demand_batch(
     assert batch.id is not None
     batch.workflow_id = f"demand-batch-{batch.id}"
     # One executemany, not an ORM object per line: the lines are already validated.
-    session.execute(
-        sa.insert(DemandLine), [{"batch_id": batch.id, **line.model_dump()} for line in valid]
-    )
+    session.execute(sa.insert(DemandLine), [line.row(batch.id) for line in valid])
     session.add(
         Event(
             actor=principal.name,
@@ -287,13 +322,23 @@ async def get_demand_batch(
     """The batch, its lines counted by state, and its workflow's progress."""
     batch = _own_batch(session, batch_id, principal.scope_id)
     counts = session.exec(
-        select(DemandLine.status, func.count())
+        select(DemandLine.status, func.count(), func.coalesce(func.sum(DemandLine.quantity), 0))
         .where(DemandLine.batch_id == batch_id)
         .group_by(col(DemandLine.status))
     ).all()
     by_status = {s.value: 0 for s in DemandLineStatus}
-    by_status.update({DemandLineStatus(s).value: n for s, n in counts})
+    pieces = dict.fromkeys(DemandLineStatus, 0)
+    for line_status, n, quantity in counts:
+        by_status[DemandLineStatus(line_status).value] = n
+        pieces[DemandLineStatus(line_status)] = int(quantity)
     by_status[DemandLineStatus.REJECTED.value] += len({r["line"] for r in batch.rejected_lines})
+    quantities = BatchQuantities(
+        accepted=sum(pieces.values()),
+        picked=pieces[DemandLineStatus.IN_PRODUCTION] + pieces[DemandLineStatus.SHIPPED],
+        declined=pieces[DemandLineStatus.DECLINED],
+        open=pieces[DemandLineStatus.OPEN],
+        shipped=pieces[DemandLineStatus.SHIPPED],
+    )
     progress: BatchProgress | None = None
     try:
         handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
@@ -301,8 +346,68 @@ async def get_demand_batch(
     except RPCError:
         progress = None
     return DemandBatchDetail(
-        **_public(batch).model_dump(), lines_by_status=by_status, progress=progress
+        **_public(batch).model_dump(),
+        lines_by_status=by_status,
+        quantities=quantities,
+        progress=progress,
     )
+
+
+@router.get("/{batch_id}/lines", response_model=DemandLinePage)
+async def list_demand_lines(
+    batch_id: int,
+    principal: BuyerDep,
+    session: SessionDep,
+    line_status: Annotated[DemandLineStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DemandLinePage:
+    """Every accepted line with its state, production order and reason, in line order.
+    Lines rejected at intake are on the batch itself (``rejected_lines``)."""
+    _own_batch(session, batch_id, principal.scope_id)
+    where = [col(DemandLine.batch_id) == batch_id]
+    if line_status is not None:
+        where.append(col(DemandLine.status) == line_status)
+    total = session.exec(select(func.count()).select_from(DemandLine).where(*where)).one()
+    lines = session.exec(
+        select(DemandLine)
+        .where(*where)
+        .order_by(col(DemandLine.line_no))
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return DemandLinePage(
+        total=total,
+        lines=[DemandLinePublic.model_validate(line) for line in lines],
+    )
+
+
+@router.get(
+    "/{batch_id}/aggregate",
+    response_model=AggregateDemandResult,
+    responses={409: {"description": "The batch is still being aggregated; retry"}},
+)
+async def get_aggregate(
+    batch_id: int, principal: BuyerDep, session: SessionDep, client: TemporalDep
+) -> AggregateDemandResult | JSONResponse:
+    """The aggregated demand the team picks against: totals per style × colour × size,
+    personalised units apart, need-by distribution, minimum order quantity and the
+    earliest feasible due date per style-colour. 409 with Retry-After until it is ready."""
+    batch = _own_batch(session, batch_id, principal.scope_id)
+    handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
+    try:
+        aggregate = await handle.query(DemandBatchWorkflow.aggregate)
+    except RPCError as err:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"the batch's workflow did not answer ({err})"
+        ) from err
+    if aggregate is None:
+        return JSONResponse(
+            {"detail": f"batch {batch_id} is still being aggregated; retry in a moment"},
+            status_code=status.HTTP_409_CONFLICT,
+            headers={"Retry-After": "1"},
+        )
+    return aggregate
 
 
 @router.post("/{batch_id}/picks", response_model=SubmitPicksResult)

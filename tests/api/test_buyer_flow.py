@@ -170,14 +170,47 @@ async def test_malformed_bodies_get_a_4xx_that_says_where(platform: Platform) ->
 
 
 async def test_an_oversized_body_gets_413_with_the_limit(platform: Platform) -> None:
-    huge = HEADER + "x" * 6_000_000
+    limit = platform.runtime.config.max_body_bytes
+    huge = HEADER + "x" * limit
     resp = await platform.http.post(
         "/v1/demand-batches",
         content=huge.encode(),
         headers={**platform.auth("team-nova"), "Content-Type": "text/csv"},
     )
     assert resp.status_code == 413
-    assert "5000000 bytes" in resp.json()["detail"]
+    assert f"{limit} bytes" in resp.json()["detail"]
+
+
+async def test_a_field_the_csv_reader_cannot_take_is_a_4xx_naming_its_line(
+    platform: Platform,
+) -> None:
+    body = HEADER + "C-1,TS-CREW," + "x" * 200_000 + ",M,3,,2026-12-20,web,EU\n"
+    resp = await platform.http.post(
+        "/v1/demand-batches",
+        content=body.encode(),
+        headers={**platform.auth("team-nova"), "Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["field"] == "line 2" and "field larger" in resp.json()["detail"]
+
+
+async def test_a_control_character_in_a_field_is_rejected_with_its_line(
+    platform: Platform,
+) -> None:
+    body = HEADER + f"C-1,TS-CREW,white,M,3,A\0B,{need_by().isoformat()},web,EU\n"
+    resp = await platform.http.post(
+        "/v1/demand-batches",
+        content=body.encode(),
+        headers={**platform.auth("team-nova"), "Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["detail"]["rejected_lines"] == [
+        {
+            "line": 2,
+            "field": "personalisation",
+            "reason": "contains a control character (NUL, tab, escape, ...)",
+        }
+    ]
 
 
 async def test_a_pick_for_a_style_outside_the_batch_is_refused_synchronously(
@@ -197,3 +230,107 @@ async def test_a_pick_for_a_style_outside_the_batch_is_refused_synchronously(
     resp = await eventually(answer)
     assert resp.status_code == 422
     assert "HD-ZIP/grey has no open demand in this batch" in resp.json()["detail"]
+
+
+async def aggregate_of(platform: Platform, batch_id: int) -> dict[str, Any]:
+    async def ready() -> dict[str, Any] | None:
+        r = await platform.http.get(
+            f"/v1/demand-batches/{batch_id}/aggregate", headers=platform.auth("team-nova")
+        )
+        if r.status_code == 409:
+            assert r.headers["Retry-After"] == "1" and "still being aggregated" in r.text
+            return None
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    result: dict[str, Any] = await eventually(ready)
+    return result
+
+
+async def test_the_aggregate_keeps_personalised_units_apart_and_spreads_need_by(
+    platform: Platform,
+) -> None:
+    lines = [
+        line(quantity=40),
+        line(customer_ref="C-2", quantity=25, need_by=need_by(30).isoformat()),
+        line(customer_ref="C-3", quantity=1, personalisation="ANNA"),
+        line(customer_ref="C-4", size="L", quantity=10),
+    ]
+    batch = (await submit(platform, {"lines": lines})).json()
+    aggregate = await aggregate_of(platform, batch["batch_id"])
+
+    # Stock units per size: the personalised piece is not in the M row.
+    assert [(r["size"], r["quantity"], r["lines"]) for r in aggregate["rows"]] == [
+        ("L", 10, 1),
+        ("M", 65, 3),
+    ]
+    assert [(u["line_no"], u["personalisation"]) for u in aggregate["personalised"]] == [
+        (3, "ANNA")
+    ]
+    (tee,) = aggregate["by_style_colour"]
+    assert tee["quantity"] == 76 and tee["personalised_quantity"] == 1
+    assert tee["min_order_qty"] == 100 and sum(s["quantity"] for s in tee["sizes"]) == 76
+    assert [(d["need_by"], d["quantity"]) for d in tee["need_by"]] == [
+        (need_by().isoformat(), 51),
+        (need_by(30).isoformat(), 25),
+    ]
+    assert tee["earliest_feasible_due"] >= need_by(3).isoformat()
+
+
+async def test_a_due_date_before_the_earliest_feasible_one_is_refused(platform: Platform) -> None:
+    batch = (await submit(platform, {"lines": [line()]})).json()
+    aggregate = await aggregate_of(platform, batch["batch_id"])
+    feasible = aggregate["by_style_colour"][0]["earliest_feasible_due"]
+    too_soon = need_by(1).isoformat()
+    assert too_soon < feasible
+    resp = await platform.http.post(
+        f"/v1/demand-batches/{batch['batch_id']}/picks",
+        json={"picks": [{"style": "TS-CREW", "colour": "white", "due_date": too_soon}]},
+        headers=platform.auth("team-nova"),
+    )
+    assert resp.status_code == 422
+    assert f"before the earliest feasible date {feasible}" in resp.json()["detail"]
+
+
+async def test_every_line_has_a_state_and_the_quantities_add_up(platform: Platform) -> None:
+    http, buyer = platform.http, platform.auth("team-nova")
+    lines = [
+        line(quantity=60),
+        line(customer_ref="C-2", size="S", quantity=50),
+        line(customer_ref="C-3", style="HD-ZIP", colour="grey", size="L", quantity=7),
+    ]
+    resp = await submit(platform, {"lines": lines}, params={"on_error": "accept_valid"})
+    batch_id = resp.json()["batch_id"]
+    await aggregate_of(platform, batch_id)
+    picked = await http.post(
+        f"/v1/demand-batches/{batch_id}/picks",
+        json={"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True},
+        headers=buyer,
+    )
+    assert picked.status_code == 200, picked.text
+
+    async def settled() -> dict[str, Any] | None:
+        body: dict[str, Any] = (
+            await http.get(f"/v1/demand-batches/{batch_id}", headers=buyer)
+        ).json()
+        return body if body["lines_by_status"]["open"] == 0 else None
+
+    detail = await eventually(settled)
+    q = detail["quantities"]
+    assert q["accepted"] == 117 and q["accepted"] == q["picked"] + q["declined"] + q["open"]
+    assert (q["picked"], q["declined"], q["open"]) == (110, 7, 0)
+
+    page = (await http.get(f"/v1/demand-batches/{batch_id}/lines", headers=buyer)).json()
+    assert page["total"] == 3
+    states = {(x["line_no"], x["status"]) for x in page["lines"]}
+    assert states == {(1, "in_production"), (2, "in_production"), (3, "declined")}
+    declined = (
+        await http.get(
+            f"/v1/demand-batches/{batch_id}/lines", params={"status": "declined"}, headers=buyer
+        )
+    ).json()
+    assert [x["reason"] for x in declined["lines"]] == [
+        "minimum order quantity not met when the pick window closed"
+    ]
+    assert all(x["production_order_id"] for x in page["lines"] if x["status"] == "in_production")
