@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.intake
+	$(BIN)/c2b bench intake
 	$(BIN)/python -m bench.wakeup
 	$(BIN)/c2b bench claims
 

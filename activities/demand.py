@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -41,6 +42,39 @@ from models.tables import (
 )
 
 
+def open_lines_of(batch_id: int) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        col(DemandLine.batch_id) == batch_id,
+        col(DemandLine.status) == DemandLineStatus.OPEN,
+    )
+
+
+def demand_totals(batch_id: int) -> sa.Select[str, str, str, int, int, date, Any]:
+    """The aggregation's grouped query: per style × colour × size of the batch's open lines,
+    pieces, lines, the earliest need-by and the personalised pieces. (bench/intake.py runs
+    the same query as the floor the platform is measured against.)"""
+    style_colour_size = (
+        col(DemandLine.style_code),
+        col(DemandLine.colour),
+        col(DemandLine.size),
+    )
+    return (
+        sa.select(
+            *style_colour_size,
+            sa.func.sum(col(DemandLine.quantity)),
+            sa.func.count(),
+            sa.func.min(col(DemandLine.need_by)),
+            sa.func.sum(
+                sa.case((col(DemandLine.personalisation).is_(None), 0), else_=1)
+                * col(DemandLine.quantity)
+            ),
+        )
+        .where(*open_lines_of(batch_id))
+        .group_by(*style_colour_size)
+        .order_by(*style_colour_size)
+    )
+
+
 class DemandActivities:
     def __init__(self, session_factory: SessionFactory) -> None:
         self._sessions = session_factory
@@ -51,30 +85,8 @@ class DemandActivities:
         """Totals per style × colour × size of the batch's open lines, set-based in the
         database: one grouped query for the totals, one for the need-by distribution, and
         the personalised lines (each its own unit) by an indexed filter."""
-        open_lines = (
-            col(DemandLine.batch_id) == inp.batch_id,
-            col(DemandLine.status) == DemandLineStatus.OPEN,
-        )
-        style_colour_size = (
-            col(DemandLine.style_code),
-            col(DemandLine.colour),
-            col(DemandLine.size),
-        )
-        totals = (
-            sa.select(
-                *style_colour_size,
-                sa.func.sum(col(DemandLine.quantity)),
-                sa.func.count(),
-                sa.func.min(col(DemandLine.need_by)),
-                sa.func.sum(
-                    sa.case((col(DemandLine.personalisation).is_(None), 0), else_=1)
-                    * col(DemandLine.quantity)
-                ),
-            )
-            .where(*open_lines)
-            .group_by(*style_colour_size)
-            .order_by(*style_colour_size)
-        )
+        open_lines = open_lines_of(inp.batch_id)
+        totals = demand_totals(inp.batch_id)
         need_by = (
             sa.select(
                 col(DemandLine.style_code),

@@ -26,12 +26,9 @@ completion answered differently) must all be 0.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -45,7 +42,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from bench.stack import fresh_database, running_platform, served
+from bench.stack import measure_on_fresh_database, running_platform, served
 from c2b.db import make_engine
 from c2b.temporal_client import connect_temporal
 from c2b.tokens import create_token
@@ -67,7 +64,6 @@ from models.tables import (
 )
 from workflows.production_order import ProductionOrderWorkflow
 
-RESULTS = Path(__file__).parent / "results"
 RESEND_SHARE = 0.1
 STALL_SECONDS = 120
 PACED_SECONDS = 15
@@ -598,18 +594,9 @@ def measure(
     say: Callable[[str], None] = lambda _: None,
     out: Path | None = None,
 ) -> dict[str, Any]:
-    """One run on a fresh database; the result is also written to ``out`` (default
-    bench/results/claims-<database>.json)."""
-    tmp = Path(tempfile.mkdtemp(prefix="c2b-bench-claims-"))
-    try:
-        with fresh_database(database_url, tmp, "c2b_bench_claims") as url:
-            result = asyncio.run(run(url, tmp, pollers, work_orders, factories, orders, say))
-    except BaseException:
-        say(f"the run failed; the platform's logs are kept in {tmp}")
-        raise
-    shutil.rmtree(tmp, ignore_errors=True)
-    out = out or RESULTS / f"claims-{result['database']}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    say(f"written to {out}")
-    return result
+    """One run on a fresh database, written to bench/results/claims-<database>.json."""
+
+    def one_run(url: str, tmp: Path) -> dict[str, Any]:
+        return asyncio.run(run(url, tmp, pollers, work_orders, factories, orders, say))
+
+    return measure_on_fresh_database("claims", database_url, one_run, say, out)

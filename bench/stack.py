@@ -4,15 +4,19 @@ runs it (Temporal dev server, worker, API over HTTP), and other uvicorn apps bes
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -20,6 +24,7 @@ import sqlalchemy as sa
 from c2b.devstack import die_with_parent
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results"
 
 
 def free_port() -> int:
@@ -130,3 +135,27 @@ def served(app_factory: str, env: dict[str, str], log: Path, probe: str) -> Iter
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(f"{url}{probe}", process, log, timeout=60)
         yield url
+
+
+def measure_on_fresh_database(
+    name: str,
+    database_url: str | None,
+    run: Callable[[str, Path], dict[str, Any]],
+    say: Callable[[str], None],
+    out: Path | None,
+) -> dict[str, Any]:
+    """``run(url, data_dir)`` once on a fresh database; its result is also written to
+    ``out`` (default bench/results/<name>-<database>.json). A failed run keeps its logs."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"c2b-bench-{name}-"))
+    try:
+        with fresh_database(database_url, tmp, f"c2b_bench_{name}") as url:
+            result = run(url, tmp)
+    except BaseException:
+        say(f"the run failed; the platform's logs are kept in {tmp}")
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    out = out or RESULTS / f"{name}-{result['database']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    say(f"written to {out}")
+    return result

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -38,6 +39,20 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 console = Console()
+
+# Options every benchmark over real processes takes.
+BenchDatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DATABASE_URL",
+        help="A PostgreSQL server to run on (a fresh database is made there and dropped). "
+        "Default: a fresh SQLite file.",
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+BenchOut = Annotated[
+    Path | None, typer.Option(help="Default: bench/results/<benchmark>-<database>.json")
+]
 
 
 @contextlib.contextmanager
@@ -144,7 +159,6 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Solve one public job-shop (jssp) or flexible job-shop (fjsp) instance for makespan."""
-    import json
 
     from optimizer.cpsat import solve as solve_problem
     from optimizer.instances import makespan_params, read_instance
@@ -184,7 +198,6 @@ def bench_scheduler(
 ) -> None:
     """Public scheduling instances: ours against best known, textbook model and greedy;
     writes the set's table to docs/benchmarks.md."""
-    import json
 
     from bench.scheduler import SETS, measure
 
@@ -211,7 +224,6 @@ def bench_schedule(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """A generated apparel problem: CP-SAT against the greedy dispatcher, and one insertion."""
-    import json
 
     from bench.apparel import measure
 
@@ -231,28 +243,38 @@ def bench_claims(
     orders: Annotated[
         int, typer.Option(min=1, help="Production orders completed through their workflows.")
     ] = 30,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="DATABASE_URL",
-            help="A PostgreSQL server to run on (a fresh database is made there and dropped). "
-            "Default: a fresh SQLite file.",
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    out: Annotated[
-        Path | None, typer.Option(help="Default: bench/results/claims-<database>.json")
-    ] = None,
+    database_url: BenchDatabaseUrl = None,
+    as_json: AsJson = False,
+    out: BenchOut = None,
 ) -> None:
     """Claims and completions over HTTP against a bare primary-key route."""
-    import json
-
     from bench.claims import measure
 
     progress = Console(stderr=True)
     result = measure(
         database_url or None, pollers, work_orders, factories, orders, progress.print, out
     )
+    print_result(result, as_json)
+
+
+@bench_app.command("intake")
+def bench_intake(
+    lines: Annotated[int, typer.Option(min=1, max=100_000, help="Lines in the CSV.")] = 100_000,
+    repeat: Annotated[int, typer.Option(min=1, help="Samples of each side.")] = 3,
+    database_url: BenchDatabaseUrl = None,
+    as_json: AsJson = False,
+    out: BenchOut = None,
+) -> None:
+    """A CSV batch until its aggregate is ready, against a bare insert plus GROUP BY."""
+    from bench.intake import measure
+
+    progress = Console(stderr=True)
+    result = measure(database_url or None, lines, repeat, progress.print, out)
+    print_result(result, as_json)
+
+
+def print_result(result: dict[str, Any], as_json: bool) -> None:
+    """A benchmark's result as JSON, or as a two-column table."""
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

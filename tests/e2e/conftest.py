@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -63,3 +66,23 @@ def wait_for_picking(
             return
         time.sleep(0.2)
     raise AssertionError(f"batch {batch_id} never opened its pick window: {r.text}")
+
+
+def run_benchmark(name: str, args: list[str], db_url: str, out: Path) -> dict[str, Any]:
+    """``c2b bench NAME ARGS --json --out OUT`` as a user runs it; its JSON, checked to be
+    what it wrote to ``out``. On PostgreSQL the benchmark makes its own database there."""
+    env = {**os.environ}
+    env.pop("DATABASE_URL", None)
+    if db_url.startswith("postgresql"):
+        env["DATABASE_URL"] = db_url
+    run = subprocess.run(
+        [sys.executable, "-m", "c2b", "bench", name, *args, "--json", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result: dict[str, Any] = json.loads(run.stdout)
+    assert result == json.loads(out.read_text())
+    return result
