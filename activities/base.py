@@ -6,10 +6,11 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
-from models.errors import DomainError
+from models.errors import DomainError, NotFound
+from models.tables import Event, Style
 
 SessionFactory = Callable[[], Session]
 P = ParamSpec("P")
@@ -39,3 +40,17 @@ def translate_domain_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise business_error(err) from err
 
     return wrapper
+
+
+def style_by_code(session: Session, code: str) -> Style:
+    style = session.exec(select(Style).where(Style.code == code)).one_or_none()
+    if style is None:
+        raise NotFound(f"style {code} not found", field="style")
+    return style
+
+
+def add_event(
+    session: Session, entity: str, entity_id: int, kind: str, actor: str = "system", **data: object
+) -> None:
+    """One row of the audit trail, in the caller's transaction."""
+    session.add(Event(actor=actor, entity=entity, entity_id=entity_id, kind=kind, data=data))

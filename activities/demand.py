@@ -13,8 +13,14 @@ from temporalio import activity
 
 from activities.base import SessionFactory, translate_domain_errors
 from models.errors import DomainError, NotFound
-from models.rules import earliest_feasible_due, fabric_requirement, split_proportionally
+from models.rules import (
+    allocate_lines,
+    earliest_feasible_due,
+    fabric_requirement,
+    split_proportionally,
+)
 from models.schemas import (
+    ACTIVE_LIFECYCLE_STATUSES,
     AggregateDemandInput,
     AggregateDemandResult,
     AggregateRow,
@@ -39,6 +45,7 @@ from models.tables import (
     Pick,
     ProductionOrder,
     Style,
+    StyleLifecycle,
 )
 
 
@@ -185,12 +192,20 @@ class DemandActivities:
             ).all()
             if existing or session.exec(select(Pick).where(Pick.batch_id == inp.batch_id)).first():
                 # A retry after a commit whose answer was lost: return what is there.
+                lifecycles = dict(
+                    session.exec(
+                        select(StyleLifecycle.test_order_id, StyleLifecycle.id).where(
+                            col(StyleLifecycle.test_order_id).in_([po.id for po in existing])
+                        )
+                    ).all()
+                )
                 return CreateProductionOrdersResult(
                     orders=[
                         CreatedProductionOrder(
                             production_order_id=po.id or 0,
                             style_code=po.style_code,
                             colour=po.colour,
+                            lifecycle_id=lifecycles.get(po.id or 0),
                         )
                         for po in existing
                     ]
@@ -233,7 +248,15 @@ class DemandActivities:
                     continue
                 if not demand:
                     raise DomainError(f"pick {pick.key} has no open demand", field="picks")
-                due = pick.due_date or min(line.need_by for line in key_lines)
+                # A pick smaller than the demand serves whole lines, earliest need-by first.
+                key_lines.sort(key=lambda x: (x.need_by, x.line_no))
+                by_id = {x.id or 0: x for x in key_lines}
+                served_ids, left_ids = allocate_lines(
+                    [(x.id or 0, x.quantity) for x in key_lines], quantity
+                )
+                left = [by_id[i] for i in left_ids]
+                key_lines = [by_id[i] for i in served_ids]
+                due = pick.due_date or min(line.need_by for line in key_lines or left)
                 order = ProductionOrder(
                     batch_id=inp.batch_id,
                     team_id=inp.team_id,
@@ -252,6 +275,18 @@ class DemandActivities:
                 for line in key_lines:
                     line.status = DemandLineStatus.IN_PRODUCTION
                     line.production_order_id = order.id
+                lifecycle_id = None
+                if pick.test_batch:
+                    lifecycle_id = _start_lifecycle(session, inp.team_id, order)
+                for line in left:
+                    if lifecycle_id is not None:
+                        # Open until the test batch's reorder serves it or the style stops.
+                        line.reason = (
+                            f"waiting for the reorder decision of lifecycle {lifecycle_id}"
+                        )
+                    else:
+                        line.status = DemandLineStatus.DECLINED
+                        line.reason = f"beyond the picked quantity of {quantity}"
                 session.add(
                     Event(
                         actor="default-rule" if by_rule else "buyer-team",
@@ -266,6 +301,7 @@ class DemandActivities:
                         production_order_id=order.id,
                         style_code=order.style_code,
                         colour=order.colour,
+                        lifecycle_id=lifecycle_id,
                     )
                 )
             # What nobody picked and the default rule did not take is declined, with why.
@@ -310,6 +346,50 @@ class DemandActivities:
                     data=dict(inp.data),
                 )
             )
+
+
+def _start_lifecycle(session: Session, team_id: int, order: ProductionOrder) -> int | None:
+    """A style lifecycle to judge this test batch's sales, unless the team already has one
+    running for the style-colour (then that one decides, and this batch is only stock)."""
+    running = session.exec(
+        select(StyleLifecycle).where(
+            StyleLifecycle.team_id == team_id,
+            StyleLifecycle.style_code == order.style_code,
+            StyleLifecycle.colour == order.colour,
+            col(StyleLifecycle.status).in_(ACTIVE_LIFECYCLE_STATUSES),
+        )
+    ).first()
+    if running is not None:
+        session.add(
+            Event(
+                actor="system",
+                entity="production_order",
+                entity_id=order.id or 0,
+                kind="lifecycle_already_running",
+                data={"lifecycle_id": running.id},
+            )
+        )
+        return None
+    lifecycle = StyleLifecycle(
+        team_id=team_id,
+        style_code=order.style_code,
+        colour=order.colour,
+        test_order_id=order.id or 0,
+    )
+    session.add(lifecycle)
+    session.flush()
+    assert lifecycle.id is not None
+    lifecycle.workflow_id = f"style-lifecycle-{lifecycle.id}"
+    session.add(
+        Event(
+            actor="system",
+            entity="style_lifecycle",
+            entity_id=lifecycle.id,
+            kind="started",
+            data={"test_order_id": order.id, "quantity": order.quantity},
+        )
+    )
+    return lifecycle.id
 
 
 def _fabric_lead_days(session: Session, style: Style, sizes: list[SizeQuantity]) -> list[int]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.base import SessionFactory, translate_domain_errors
+from activities.base import SessionFactory, add_event, style_by_code, translate_domain_errors
 from models.errors import Conflict, InsufficientFabric, InvalidInput, LeaseNotHeld, NotFound
 from models.outcomes import completion_of, rejection_of
 from models.rules import fabric_requirement, total
@@ -38,7 +38,6 @@ from models.schemas import (
 from models.tables import (
     BomLine,
     DemandLine,
-    Event,
     Fabric,
     FabricReservation,
     Factory,
@@ -46,7 +45,6 @@ from models.tables import (
     PlanAssignment,
     ProductionOrder,
     RoutingStep,
-    Style,
     WorkCentre,
     WorkOrder,
 )
@@ -64,16 +62,9 @@ def _load_order(session: Session, order_id: int) -> ProductionOrder:
     return order
 
 
-def _style(session: Session, code: str) -> Style:
-    style = session.exec(select(Style).where(Style.code == code)).one_or_none()
-    if style is None:
-        raise NotFound(f"style {code} not found", field="style")
-    return style
-
-
 def _routing(session: Session, style_code: str) -> list[RoutingStep]:
     """The style's operations in routing order."""
-    style = _style(session, style_code)
+    style = style_by_code(session, style_code)
     return list(
         session.exec(
             select(RoutingStep)
@@ -112,17 +103,13 @@ def _planned(
     )
 
 
-def _event(session: Session, entity: str, entity_id: int, kind: str, **data: object) -> None:
-    session.add(Event(actor="system", entity=entity, entity_id=entity_id, kind=kind, data=data))
-
-
 def _set_order_status(
     session: Session, order: ProductionOrder, status: ProductionOrderStatus
 ) -> None:
     if order.status != status:
         order.status = status
         assert order.id is not None
-        _event(session, "production_order", order.id, f"status:{status.value}")
+        add_event(session, "production_order", order.id, f"status:{status.value}")
 
 
 def _require_lease(wo: WorkOrder, holder: str, doing: str) -> None:
@@ -158,7 +145,7 @@ class ProductionActivities:
         """Whether the order's style has an approved tech pack (bill of materials and routing)."""
         with self._sessions() as session:
             order = _load_order(session, inp.production_order_id)
-            style = _style(session, order.style_code)
+            style = style_by_code(session, order.style_code)
             has_routing = bool(_routing(session, style.code))
             approved = style.tech_pack_status == TechPackStatus.APPROVED and has_routing
             return CheckDesignGateResult(style_code=style.code, approved=approved)
@@ -180,7 +167,7 @@ class ProductionActivities:
                     reservation_ids=[r.id or 0 for r in existing],
                     metres=sum(r.metres for r in existing),
                 )
-            style = _style(session, order.style_code)
+            style = style_by_code(session, order.style_code)
             bom = session.exec(select(BomLine).where(BomLine.style_id == style.id)).all()
             reservations: list[FabricReservation] = []
             for line in bom:
@@ -213,7 +200,7 @@ class ProductionActivities:
             session.add_all(reservations)
             _set_order_status(session, order, ProductionOrderStatus.FABRIC_RESERVED)
             session.flush()
-            _event(
+            add_event(
                 session,
                 "production_order",
                 order_id,
@@ -315,7 +302,7 @@ class ProductionActivities:
                 for a, pl in zip(assignments, placements, strict=True)
             ]
             _set_order_status(session, order, ProductionOrderStatus.SCHEDULED)
-            _event(
+            add_event(
                 session,
                 "production_order",
                 order_id,
@@ -360,7 +347,7 @@ class ProductionActivities:
             session.add_all(work_orders)
             session.flush()
             for wo in work_orders:
-                _event(
+                add_event(
                     session,
                     "work_order",
                     wo.id or 0,
@@ -385,7 +372,7 @@ class ProductionActivities:
                 .returning(col(WorkOrder.id))
             ).scalar_one_or_none()
             if released is not None:
-                _event(session, "work_order", inp.work_order_id, "released")
+                add_event(session, "work_order", inp.work_order_id, "released")
 
     @activity.defn
     @translate_domain_errors
@@ -421,7 +408,7 @@ class ProductionActivities:
             wo.completion_key = inp.idempotency_key
             wo.completed_at = datetime.now(UTC)
             wo.lease_holder, wo.lease_expires_at = None, None
-            _event(
+            add_event(
                 session,
                 "work_order",
                 wo.id or 0,
@@ -449,7 +436,7 @@ class ProductionActivities:
             wo.status = WorkOrderStatus.REJECTED
             wo.rejection_reason, wo.rejection_key = inp.reason, inp.idempotency_key
             wo.lease_holder, wo.lease_expires_at = None, None
-            _event(session, "work_order", wo.id or 0, "rejected", reason=inp.reason)
+            add_event(session, "work_order", wo.id or 0, "rejected", reason=inp.reason)
             return rejection_of(wo)
 
     @activity.defn
@@ -486,7 +473,7 @@ class ProductionActivities:
                 order.good_quantity = good
                 order.completed_at = datetime.now(UTC)
                 _set_order_status(session, order, ProductionOrderStatus.DONE)
-                _event(
+                add_event(
                     session,
                     "production_order",
                     order.id or 0,

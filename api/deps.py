@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from api.notifier import WorkNotifier
 from models.rules import hash_token
-from models.schemas import Role
+from models.schemas import LifecycleSettings, Role
 from models.tables import ApiToken
 
 
@@ -31,6 +31,8 @@ class ApiConfig:
     pick_window_hours: float = 48.0
     max_body_bytes: int = 16_000_000
     lease_minutes: float = 15.0
+    # How test batches are judged (observation window, decision window, reorder rule).
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
 
 
 @dataclass(frozen=True)

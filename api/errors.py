@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 
 from fastapi import HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from models.errors import DomainError
 
@@ -59,3 +62,17 @@ def update_timed_out(err: WorkflowUpdateRPCTimeoutOrCancelledError) -> HTTPExcep
         status.HTTP_504_GATEWAY_TIMEOUT,
         "the workflow did not answer in time; retry with the same Idempotency-Key",
     )
+
+
+@contextlib.contextmanager
+def update_errors(not_running: str) -> Iterator[None]:
+    """Around a workflow Update: its refusal becomes the 4xx its error type says, an
+    unanswered one a 504, and a workflow that no longer runs a 409 saying ``not_running``."""
+    try:
+        yield
+    except WorkflowUpdateFailedError as err:
+        raise update_failure(err) from err
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        raise update_timed_out(err) from err
+    except RPCError as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{not_running} ({err})") from err

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     pick_window_hours: float = Field(default=48.0, gt=0, alias="C2B_PICK_WINDOW_HOURS")
     max_body_bytes: int = Field(default=16_000_000, gt=0, alias="C2B_MAX_BODY_BYTES")
     lease_minutes: float = Field(default=15.0, gt=0, alias="C2B_LEASE_MINUTES")
+    observation_days: float = Field(default=14.0, gt=0, alias="C2B_OBSERVATION_DAYS")
+    decision_hours: float = Field(default=72.0, gt=0, alias="C2B_DECISION_HOURS")
 
     @property
     def effective_database_url(self) -> str:

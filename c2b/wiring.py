@@ -11,6 +11,7 @@ from api.notifier import notifier_for
 from c2b.db import make_engine, make_session_factory
 from c2b.settings import Settings, get_settings
 from c2b.temporal_client import connect_temporal
+from models.schemas import LifecycleSettings
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -30,6 +31,10 @@ def build_runtime(settings: Settings) -> Runtime:
             pick_window_hours=settings.pick_window_hours,
             max_body_bytes=settings.max_body_bytes,
             lease_minutes=settings.lease_minutes,
+            lifecycle=LifecycleSettings(
+                observation_days=settings.observation_days,
+                decision_hours=settings.decision_hours,
+            ),
         ),
     )
 

@@ -18,6 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.demand import DemandActivities
 from activities.leases import LeaseActivities
+from activities.lifecycle import LifecycleActivities
 from activities.production import ProductionActivities
 from c2b.db import SessionFactory, make_engine, make_session_factory
 from c2b.settings import Settings
@@ -26,8 +27,14 @@ from models.schemas import LeaseSweeperInput
 from workflows.demand_batch import DemandBatchWorkflow
 from workflows.leases import SWEEPER_WORKFLOW_ID, LeaseSweeperWorkflow
 from workflows.production_order import ProductionOrderWorkflow
+from workflows.style_lifecycle import StyleLifecycleWorkflow
 
-WORKFLOWS = [DemandBatchWorkflow, ProductionOrderWorkflow, LeaseSweeperWorkflow]
+WORKFLOWS = [
+    DemandBatchWorkflow,
+    ProductionOrderWorkflow,
+    StyleLifecycleWorkflow,
+    LeaseSweeperWorkflow,
+]
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
@@ -67,6 +74,7 @@ def build_worker(
             DemandActivities(session_factory),
             production or ProductionActivities(session_factory),
             LeaseActivities(session_factory),
+            LifecycleActivities(session_factory),
         ),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,

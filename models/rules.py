@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import date, timedelta
 
-from models.schemas import SizeQuantity
+from models.schemas import LifecycleSettings, ReorderProposal, SizeQuantity
 
 
 def split_proportionally(total: int, weights: dict[str, int]) -> dict[str, int]:
@@ -54,3 +55,77 @@ def earliest_feasible_due(today: date, short_fabric_lead_days: list[int]) -> dat
     """The earliest due date a pick may ask for: the minimum production time, after the
     longest lead time of a fabric whose stock does not cover the demand."""
     return today + timedelta(days=MIN_PRODUCTION_DAYS + max(short_fabric_lead_days, default=0))
+
+
+def allocate_lines(lines: list[tuple[int, int]], quantity: int) -> tuple[list[int], list[int]]:
+    """Which customer lines a run of ``quantity`` pieces serves: whole lines only (a line is
+    one customer's promise), in the order given (earliest need-by first), each taken while
+    it still fits. Returns the ids served and the ids left over."""
+    served: list[int] = []
+    left: list[int] = []
+    room = quantity
+    for line_id, line_quantity in lines:
+        if line_quantity <= room:
+            served.append(line_id)
+            room -= line_quantity
+        else:
+            left.append(line_id)
+    return served, left
+
+
+def propose_reorder(
+    received: int,
+    sold_by_size: dict[str, int],
+    observed_days: float,
+    min_order_qty: int,
+    settings: LifecycleSettings,
+) -> ReorderProposal:
+    """The reorder a test batch has earned, from its sell-through.
+
+    - sell-through = units sold / pieces received; the daily rate = units sold / days
+      observed;
+    - below ``settings.min_sell_through`` nothing is proposed: the style did not sell;
+    - otherwise the proposal covers ``settings.cover_days`` of sales at the daily rate,
+      less the pieces still in stock, raised to the style's minimum order quantity, and
+      split over sizes in proportion to what each size sold;
+    - if the stock left covers those days, nothing is proposed.
+    """
+    sold = sum(sold_by_size.values())
+    sell_through = sold / received if received > 0 else 0.0
+    daily_rate = sold / observed_days if observed_days > 0 else 0.0
+    facts = (
+        f"sold {sold} of {received} in {observed_days:g} days "
+        f"({daily_rate:.1f} a day, sell-through {sell_through:.0%})"
+    )
+
+    def proposal(quantity: int, why: str) -> ReorderProposal:
+        weights = {size: units for size, units in sold_by_size.items() if units > 0}
+        return ReorderProposal(
+            quantity=quantity,
+            size_breakdown=split_proportionally(quantity, weights) if quantity else {},
+            received=received,
+            units_sold=sold,
+            observed_days=observed_days,
+            daily_rate=round(daily_rate, 3),
+            sell_through=round(sell_through, 4),
+            reason=f"{facts}: {why}",
+        )
+
+    if sold == 0 or sell_through < settings.min_sell_through:
+        return proposal(
+            0, f"below the {settings.min_sell_through:.0%} sell-through a reorder needs"
+        )
+    in_stock = max(received - sold, 0)
+    need = math.ceil(daily_rate * settings.cover_days) - in_stock
+    if need <= 0:
+        return proposal(
+            0, f"the {in_stock} pieces in stock cover {settings.cover_days} days of sales"
+        )
+    quantity = max(need, min_order_qty)
+    why = (
+        f"{settings.cover_days} days of sales need {math.ceil(daily_rate * settings.cover_days)}"
+        f" pieces, {in_stock} are in stock"
+    )
+    if quantity > need:
+        why += f"; raised from {need} to the minimum order quantity of {min_order_qty}"
+    return proposal(quantity, why)

@@ -44,6 +44,30 @@ class PickDecision(StrEnum):
     NO_GO = "no_go"
 
 
+class LifecycleStatus(StrEnum):
+    """A style-colour's test batch, from its first sales to the reorder decision."""
+
+    WAITING_FOR_SALES = "waiting_for_sales"
+    OBSERVING = "observing"
+    AWAITING_DECISION = "awaiting_decision"
+    REORDERED = "reordered"
+    STOPPED = "stopped"
+
+
+# A lifecycle in these states still takes sales reports or a decision.
+ACTIVE_LIFECYCLE_STATUSES = (
+    LifecycleStatus.WAITING_FOR_SALES,
+    LifecycleStatus.OBSERVING,
+    LifecycleStatus.AWAITING_DECISION,
+)
+
+
+class ReorderDecision(StrEnum):
+    ACCEPT = "accept"
+    CHANGE = "change"
+    DECLINE = "decline"
+
+
 class ProductionOrderStatus(StrEnum):
     CREATED = "created"
     FABRIC_RESERVED = "fabric_reserved"
@@ -97,10 +121,23 @@ class SizeQuantity(BaseModel):
 # ---------------------------------------------------------------- demand batch workflow
 
 
+class LifecycleSettings(BaseModel):
+    """How a test batch is judged (models.rules.propose_reorder): sales are observed for
+    ``observation_days`` from the first report, the team has ``decision_hours`` to answer
+    the proposal, and a style that has had no sales for ``sales_wait_days`` stops."""
+
+    observation_days: float = Field(default=14.0, gt=0)
+    decision_hours: float = Field(default=72.0, gt=0)
+    sales_wait_days: float = Field(default=60.0, gt=0)
+    cover_days: int = Field(default=28, ge=1)
+    min_sell_through: float = Field(default=0.5, ge=0, le=1)
+
+
 class DemandBatchInput(BaseModel):
     batch_id: int
     team_id: int
     pick_window_hours: float = Field(default=48.0, gt=0)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
 
 
 class DemandBatchResult(BaseModel):
@@ -228,6 +265,8 @@ class CreatedProductionOrder(BaseModel):
     production_order_id: int
     style_code: str
     colour: str
+    # Set when the pick was a test batch: the style lifecycle that judges its sales.
+    lifecycle_id: int | None = None
 
 
 class CreateProductionOrdersResult(BaseModel):
@@ -381,3 +420,107 @@ class OrderProgress(BaseModel):
     completed_work_order_ids: list[int]
     # Rejections and second lease expiries: what the re-planning of issue 5 acts on.
     disruptions: list[Disruption] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- style lifecycle workflow
+
+
+class StyleLifecycleInput(BaseModel):
+    lifecycle_id: int
+    settings: LifecycleSettings = Field(default_factory=LifecycleSettings)
+
+
+class SizeUnits(BaseModel):
+    size: str
+    units: int = Field(ge=0, le=1_000_000)
+
+
+class SalesReportInput(BaseModel):
+    """Units sold on one day, by size. A second report for the same day and size replaces
+    the first (a re-sent report counts once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: date
+    sizes: list[SizeUnits] = Field(min_length=1)
+    lifecycle_id: int = 0
+    actor: str = "buyer"
+
+
+class SalesReportResult(BaseModel):
+    lifecycle_id: int
+    status: LifecycleStatus
+    days_reported: int
+    units_sold: int
+    window_closes_at: datetime | None
+
+
+class ReorderProposal(BaseModel):
+    """What the rule proposes at the end of the observation window, and why."""
+
+    quantity: int
+    size_breakdown: dict[str, int]
+    received: int
+    units_sold: int
+    observed_days: float
+    daily_rate: float
+    sell_through: float
+    reason: str
+
+
+class ReorderDecisionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: ReorderDecision
+    quantity: int | None = Field(
+        default=None, description="Required to change the proposal: the pieces to make."
+    )
+    due_date: date | None = None
+    actor: str = "buyer"
+
+
+class ReorderDecisionResult(BaseModel):
+    lifecycle_id: int
+    decision: ReorderDecision
+    quantity: int
+
+
+class CreateReorderInput(BaseModel):
+    lifecycle_id: int
+    quantity: int
+    due_date: date | None = None
+    actor: str = "buyer"
+
+
+class StopLifecycleInput(BaseModel):
+    lifecycle_id: int
+    reason: str
+    declined: bool = Field(default=False, description="The team declined the reorder.")
+
+
+class ProposeReorderInput(BaseModel):
+    lifecycle_id: int
+    observed_days: float
+    settings: LifecycleSettings
+
+
+class SetLifecycleStatusInput(BaseModel):
+    lifecycle_id: int
+    status: LifecycleStatus
+    window_closes_at: datetime | None = None
+
+
+class LifecycleProgress(BaseModel):
+    lifecycle_id: int
+    status: LifecycleStatus
+    window_closes_at: datetime | None
+    decision_due_at: datetime | None
+    proposal: ReorderProposal | None
+    reorder_production_order_id: int | None
+
+
+class LifecycleResult(BaseModel):
+    lifecycle_id: int
+    status: LifecycleStatus
+    reorder_production_order_id: int | None
+    reason: str

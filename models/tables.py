@@ -17,6 +17,7 @@ from sqlmodel import JSON, Column, Field, SQLModel
 from models.schemas import (
     BatchStatus,
     DemandLineStatus,
+    LifecycleStatus,
     PickDecision,
     PlanStatus,
     ProductionOrderStatus,
@@ -234,13 +235,21 @@ class Pick(SQLModel, table=True):
 class ProductionOrder(SQLModel, table=True):
     __tablename__ = "production_order"
     __table_args__ = (
-        sa.UniqueConstraint("batch_id", "style_code", "colour"),
+        sa.UniqueConstraint(
+            "batch_id",
+            "style_code",
+            "colour",
+            "reorder_round",
+            name="uq_production_order_batch_style_colour_round",
+        ),
         {"sqlite_autoincrement": True},
     )
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="demand_batch.id", index=True)
     team_id: int = Field(foreign_key="buyer_team.id", index=True)
     pick_id: int | None = Field(default=None, foreign_key="pick.id")
+    # 0: the batch's pick; 1: the reorder after its test batch sold.
+    reorder_round: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     style_code: str
     colour: str
     size_breakdown: dict[str, int] = _json(dict)
@@ -254,6 +263,45 @@ class ProductionOrder(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     completed_at: datetime | None = _ts()
+
+
+class StyleLifecycle(SQLModel, table=True):
+    """A test batch of one style-colour for one team: its sales, the reorder proposal and
+    the team's decision (workflows/style_lifecycle.py)."""
+
+    __tablename__ = "style_lifecycle"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="buyer_team.id", index=True)
+    style_code: str = Field(index=True)
+    colour: str
+    test_order_id: int = Field(foreign_key="production_order.id", unique=True)
+    status: LifecycleStatus = _enum(LifecycleStatus, LifecycleStatus.WAITING_FOR_SALES)
+    workflow_id: str | None = None
+    window_closes_at: datetime | None = _ts()
+    # models.schemas.ReorderProposal as JSON, once the observation window has closed.
+    proposal: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    decision: str | None = None
+    reorder_order_id: int | None = Field(default=None, foreign_key="production_order.id")
+    reason: str | None = None
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class SalesReport(SQLModel, table=True):
+    """Units of a test batch sold on one day in one size; a re-sent report replaces it."""
+
+    __tablename__ = "sales_report"
+    __table_args__ = (sa.UniqueConstraint("lifecycle_id", "day", "size"),)
+    id: int | None = Field(default=None, primary_key=True)
+    lifecycle_id: int = Field(foreign_key="style_lifecycle.id", index=True)
+    day: date
+    size: str
+    units: int
+    reported_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
 
 
 class WorkOrder(SQLModel, table=True):

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.production_order import ProductionOrderWorkflow
 from workflows.steps import run_db_step
+from workflows.style_lifecycle import StyleLifecycleWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.demand import DemandActivities
@@ -22,16 +23,22 @@ with workflow.unsafe.imports_passed_through():
         AggregateDemandResult,
         BatchProgress,
         BatchStatus,
+        CreatedProductionOrder,
         CreateProductionOrdersInput,
         DemandBatchInput,
         DemandBatchResult,
+        LifecycleSettings,
         PickDecision,
         PickItem,
         ProductionOrderInput,
         SetBatchStatusInput,
+        StyleLifecycleInput,
         SubmitPicksInput,
         SubmitPicksResult,
     )
+
+# Batches picked before style lifecycles existed replay without starting one.
+STYLE_LIFECYCLES = "style-lifecycles"
 
 
 @workflow.defn
@@ -74,6 +81,8 @@ class DemandBatchWorkflow:
             ),
         )
         self._order_ids = [o.production_order_id for o in created.orders]
+        if workflow.patched(STYLE_LIFECYCLES):
+            await self._start_lifecycles(created.orders, inp.lifecycle)
         await self._set_status(BatchStatus.PICKED)
         # One order failing (say, fabric it cannot get) must not stop its siblings.
         outcomes = await asyncio.gather(
@@ -99,6 +108,21 @@ class DemandBatchWorkflow:
             failed_production_order_ids=failed,
             declined=declined,
         )
+
+    async def _start_lifecycles(
+        self, orders: list[CreatedProductionOrder], settings: LifecycleSettings
+    ) -> None:
+        """One style lifecycle per test batch. It outlives the batch (it waits weeks for
+        sales), so the batch only starts it and does not wait for it."""
+        for order in orders:
+            if order.lifecycle_id is None:
+                continue
+            await workflow.start_child_workflow(
+                StyleLifecycleWorkflow.run,
+                StyleLifecycleInput(lifecycle_id=order.lifecycle_id, settings=settings),
+                id=f"style-lifecycle-{order.lifecycle_id}",
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
 
     async def _set_status(self, status: BatchStatus) -> None:
         await run_db_step(

@@ -14,15 +14,13 @@ from sqlmodel import Session, col, func, select
 from starlette.types import Message
 from temporalio.client import (
     Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.deps import BuyerDep, RuntimeDep, SessionDep, TemporalDep
-from api.errors import UPDATE_RPC_TIMEOUT, update_failure, update_timed_out
+from api.deps import ApiConfig, BuyerDep, RuntimeDep, SessionDep, TemporalDep
+from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from api.intake import (
     DemandLineIn,
     IntakeError,
@@ -192,7 +190,7 @@ def _public(batch: DemandBatch) -> DemandBatchPublic:
     )
 
 
-async def _ensure_workflow(client: Client, batch: DemandBatch, task_queue: str) -> None:
+async def _ensure_workflow(client: Client, batch: DemandBatch, config: ApiConfig) -> None:
     """Start the batch's workflow; starting it again (a retried request) is a no-op."""
     assert batch.id is not None and batch.workflow_id is not None
     try:
@@ -202,9 +200,10 @@ async def _ensure_workflow(client: Client, batch: DemandBatch, task_queue: str) 
                 batch_id=batch.id,
                 team_id=batch.team_id,
                 pick_window_hours=batch.pick_window_hours,
+                lifecycle=config.lifecycle,
             ),
             id=batch.workflow_id,
-            task_queue=task_queue,
+            task_queue=config.orchestration_task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
@@ -247,7 +246,7 @@ async def submit_demand_batch(
     if idempotency_key:
         earlier = _batch_by_key(session, team_id, idempotency_key)
         if earlier is not None:
-            await _ensure_workflow(client, earlier, runtime.config.orchestration_task_queue)
+            await _ensure_workflow(client, earlier, runtime.config)
             return _public(earlier)
 
     raw = await _read_body(request, runtime.config.max_body_bytes)
@@ -296,7 +295,7 @@ async def submit_demand_batch(
         )
     )
     session.commit()
-    await _ensure_workflow(client, batch, runtime.config.orchestration_task_queue)
+    await _ensure_workflow(client, batch, runtime.config)
     return _public(batch)
 
 
@@ -422,17 +421,9 @@ async def submit_picks(
     (accepted, or why not) comes back synchronously."""
     batch = _own_batch(session, batch_id, principal.scope_id)
     handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
-    try:
+    with update_errors(f"batch {batch_id} is no longer taking picks"):
         return await handle.execute_update(
             DemandBatchWorkflow.submit_picks,
             picks.model_copy(update={"actor": principal.name}),
             rpc_timeout=UPDATE_RPC_TIMEOUT,
         )
-    except WorkflowUpdateFailedError as err:
-        raise update_failure(err) from err
-    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
-        raise update_timed_out(err) from err
-    except RPCError as err:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"batch {batch_id} is no longer taking picks ({err})"
-        ) from err

@@ -19,15 +19,12 @@ from sqlmodel import Session, SQLModel, col, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
-from api.errors import UPDATE_RPC_TIMEOUT, update_failure, update_timed_out
+from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from api.failpoints import failpoint
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.outcomes import completion_of, rejection_of
@@ -436,7 +433,7 @@ async def _send_outcome(
     handle = client.get_workflow_handle_for(
         ProductionOrderWorkflow.run, order.workflow_id or f"production-order-{order.id}"
     )
-    try:
+    with update_errors(f"production order {order.id} is not taking work-order outcomes"):
         started = await handle.start_update(
             update,
             arg,
@@ -448,12 +445,3 @@ async def _send_outcome(
         # the same key gets this update's result.
         failpoint("complete.after_update_accepted")
         return await started.result(rpc_timeout=UPDATE_RPC_TIMEOUT)
-    except WorkflowUpdateFailedError as err:
-        raise update_failure(err) from err
-    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
-        raise update_timed_out(err) from err
-    except RPCError as err:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"production order {order.id} is not taking work-order outcomes ({err})",
-        ) from err

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from api.deps import AnyPrincipalDep, SessionDep
@@ -49,6 +49,7 @@ class ProductionOrderDetail(BaseModel):
     quantity: int
     size_breakdown: dict[str, int]
     due_date: date | None
+    reorder_round: int = Field(description="0: the batch's pick; 1: the test batch's reorder.")
     status: ProductionOrderStatus
     good_quantity: int
     created_at: datetime

@@ -21,6 +21,7 @@ from api.notifier import notifier_for
 from c2b.db import SessionFactory
 from c2b.tokens import issue_demo_tokens
 from c2b.worker import build_worker
+from models.schemas import LifecycleSettings
 
 
 @dataclass
@@ -42,9 +43,11 @@ async def running_platform(
     session: Session,
     db_url: str,
     production: ProductionActivities | None = None,
+    lifecycle: LifecycleSettings | None = None,
 ) -> AsyncIterator[Platform]:
     """The app in-process with its own worker on its own task queue; ``production``
-    replaces the production activities (see ``build_worker``)."""
+    replaces the production activities (see ``build_worker``), ``lifecycle`` the way test
+    batches are judged (a test cannot wait 14 days)."""
     task_queue = f"test-{uuid.uuid4()}"
     tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
 
@@ -54,7 +57,9 @@ async def running_platform(
     runtime = Runtime(
         session_factory=session_factory,
         connect_temporal=connect,  # type: ignore[arg-type]
-        config=ApiConfig(orchestration_task_queue=task_queue),
+        config=ApiConfig(
+            orchestration_task_queue=task_queue, lifecycle=lifecycle or LifecycleSettings()
+        ),
         notifier=notifier_for(db_url, session_factory),
         temporal=env.client,
     )

@@ -21,11 +21,12 @@ from c2b.worker import WORKFLOWS, sandbox_runner
 from models.schemas import (
     DemandBatchInput,
     DemandLineStatus,
+    LifecycleSettings,
     PickItem,
     SubmitPicksInput,
     SubmitPicksResult,
 )
-from models.tables import DemandLine, Pick, ProductionOrder
+from models.tables import DemandLine, Pick, ProductionOrder, StyleLifecycle
 from tests.factories import make_batch
 from workflows.demand_batch import DemandBatchWorkflow
 
@@ -33,11 +34,20 @@ HISTORIES = Path(__file__).parent / "histories"
 
 
 async def start_batch(
-    client: Client, task_queue: str, batch_id: int, team_id: int
+    client: Client,
+    task_queue: str,
+    batch_id: int,
+    team_id: int,
+    lifecycle: LifecycleSettings | None = None,
 ) -> WorkflowHandle:  # type: ignore[type-arg]
     return await client.start_workflow(
         DemandBatchWorkflow.run,
-        DemandBatchInput(batch_id=batch_id, team_id=team_id, pick_window_hours=48),
+        DemandBatchInput(
+            batch_id=batch_id,
+            team_id=team_id,
+            pick_window_hours=48,
+            lifecycle=lifecycle or LifecycleSettings(),
+        ),
         id=f"demand-batch-{batch_id}-{uuid.uuid4()}",
         task_queue=task_queue,
     )
@@ -90,6 +100,10 @@ async def mixed_batch_workflow(
     handle = await start_batch(time_skipping_env.client, worker_queue, batch_id, team_id)
     yield handle
     await handle.terminate("test over")
+    # A test batch's lifecycle outlives its batch: end it too, or its timers fire later.
+    session.expire_all()
+    for row in session.exec(select(StyleLifecycle)):
+        await time_skipping_env.client.get_workflow_handle(row.workflow_id or "").terminate()
 
 
 async def test_when_nobody_picks_the_default_rule_goes_where_the_moq_is_met(

@@ -1,0 +1,199 @@
+"""Buyer teams after the test batch: report its daily sales, answer the reorder proposal,
+follow the style's lifecycle (workflows/style_lifecycle.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+from temporalio.client import (
+    Client,
+)
+from temporalio.service import RPCError
+
+from api.deps import BuyerDep, SessionDep, TemporalDep
+from api.errors import UPDATE_RPC_TIMEOUT, update_errors
+from models.errors import InvalidInput, NotFound
+from models.schemas import (
+    ACTIVE_LIFECYCLE_STATUSES,
+    LifecycleProgress,
+    LifecycleStatus,
+    ReorderDecision,
+    ReorderDecisionInput,
+    ReorderDecisionResult,
+    ReorderProposal,
+    SalesReportInput,
+    SalesReportResult,
+    SizeUnits,
+)
+from models.tables import SalesReport, StyleLifecycle
+from workflows.style_lifecycle import StyleLifecycleWorkflow
+
+router = APIRouter(prefix="/v1/styles", tags=["buyer teams"])
+
+
+class SalesReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    colour: str = Field(min_length=1)
+    day: date
+    sizes: list[SizeUnits] = Field(min_length=1, max_length=50)
+
+
+class ReorderDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    colour: str = Field(min_length=1)
+    decision: ReorderDecision
+    quantity: int | None = Field(default=None, ge=1, le=1_000_000)
+    due_date: date | None = None
+
+
+class LifecyclePublic(BaseModel):
+    id: int
+    style_code: str
+    colour: str
+    status: LifecycleStatus
+    test_order_id: int
+    reorder_order_id: int | None
+    window_closes_at: datetime | None
+    decision_due_at: datetime | None
+    units_sold_by_size: dict[str, int]
+    days_reported: int
+    proposal: ReorderProposal | None
+    decision: str | None
+    reason: str | None
+
+
+def _active_lifecycle(
+    session: Session, team_id: int | None, style: str, colour: str
+) -> StyleLifecycle:
+    """The team's running lifecycle of the style-colour (the one its test batch started)."""
+    query = select(StyleLifecycle).where(
+        StyleLifecycle.style_code == style,
+        StyleLifecycle.colour == colour,
+        col(StyleLifecycle.status).in_(ACTIVE_LIFECYCLE_STATUSES),
+    )
+    if team_id is not None:
+        query = query.where(StyleLifecycle.team_id == team_id)
+    found = session.exec(query.order_by(col(StyleLifecycle.id).desc())).first()
+    if found is None:
+        raise NotFound(
+            f"no test batch of {style}/{colour} is being followed for this team; "
+            "pick one with test_batch=true first",
+            field="colour",
+        )
+    return found
+
+
+async def _update(client: Client, lifecycle: StyleLifecycle, update: Any, arg: Any) -> Any:
+    handle = client.get_workflow_handle_for(StyleLifecycleWorkflow.run, lifecycle.workflow_id or "")
+    with update_errors(f"lifecycle {lifecycle.id} takes no more updates"):
+        return await handle.execute_update(update, arg, rpc_timeout=UPDATE_RPC_TIMEOUT)
+
+
+@router.post("/{code}/sales", response_model=SalesReportResult)
+async def report_sales(
+    code: str, report: SalesReportIn, principal: BuyerDep, session: SessionDep, client: TemporalDep
+) -> SalesReportResult:
+    """One day's units sold of the team's test batch, by size. The first report opens the
+    observation window; a report for a day and size already reported replaces it, so a
+    re-sent report counts once. 409 once the window has closed."""
+    lifecycle = _active_lifecycle(session, principal.scope_id, code, report.colour)
+    result: SalesReportResult = await _update(
+        client,
+        lifecycle,
+        StyleLifecycleWorkflow.report_sales,
+        SalesReportInput(day=report.day, sizes=report.sizes, actor=principal.name),
+    )
+    return result
+
+
+@router.post("/{code}/reorder", response_model=ReorderDecisionResult)
+async def decide_reorder(
+    code: str,
+    answer: ReorderDecisionIn,
+    principal: BuyerDep,
+    session: SessionDep,
+    client: TemporalDep,
+) -> ReorderDecisionResult:
+    """Accept the proposed reorder, change its quantity (``decision=change`` with
+    ``quantity``), or decline it. An accepted or changed reorder becomes a production order."""
+    if answer.decision == ReorderDecision.CHANGE and answer.quantity is None:
+        raise InvalidInput("quantity is required to change the proposal", field="quantity")
+    lifecycle = _active_lifecycle(session, principal.scope_id, code, answer.colour)
+    result: ReorderDecisionResult = await _update(
+        client,
+        lifecycle,
+        StyleLifecycleWorkflow.decide,
+        ReorderDecisionInput(
+            decision=answer.decision,
+            quantity=answer.quantity,
+            due_date=answer.due_date,
+            actor=principal.name,
+        ),
+    )
+    return result
+
+
+@router.get("/{code}/lifecycles", response_model=list[LifecyclePublic])
+async def list_lifecycles(
+    code: str, principal: BuyerDep, session: SessionDep, client: TemporalDep
+) -> list[LifecyclePublic]:
+    """The team's test batches of the style, newest first: sales so far, the proposal and
+    its reasoning, the decision, and the reorder's production order."""
+    query = select(StyleLifecycle).where(StyleLifecycle.style_code == code)
+    if principal.scope_id is not None:
+        query = query.where(StyleLifecycle.team_id == principal.scope_id)
+    rows = session.exec(query.order_by(col(StyleLifecycle.id).desc())).all()
+    ids = [r.id for r in rows]
+    sold: dict[int, dict[str, int]] = {}
+    days: dict[int, int] = {}
+    for lifecycle_id, size, units, n_days in session.execute(
+        sa.select(
+            col(SalesReport.lifecycle_id),
+            col(SalesReport.size),
+            sa.func.sum(col(SalesReport.units)),
+            sa.func.count(sa.distinct(col(SalesReport.day))),
+        )
+        .where(col(SalesReport.lifecycle_id).in_(ids))
+        .group_by(col(SalesReport.lifecycle_id), col(SalesReport.size))
+    ).all():
+        sold.setdefault(lifecycle_id, {})[size] = int(units)
+        days[lifecycle_id] = max(days.get(lifecycle_id, 0), int(n_days))
+    out = []
+    for row in rows:
+        progress = await _progress(client, row)
+        out.append(
+            LifecyclePublic(
+                id=row.id or 0,
+                style_code=row.style_code,
+                colour=row.colour,
+                status=row.status,
+                test_order_id=row.test_order_id,
+                reorder_order_id=row.reorder_order_id,
+                window_closes_at=row.window_closes_at,
+                decision_due_at=progress.decision_due_at if progress else None,
+                units_sold_by_size=sold.get(row.id or 0, {}),
+                days_reported=days.get(row.id or 0, 0),
+                proposal=ReorderProposal.model_validate(row.proposal) if row.proposal else None,
+                decision=row.decision,
+                reason=row.reason,
+            )
+        )
+    return out
+
+
+async def _progress(client: Client, row: StyleLifecycle) -> LifecycleProgress | None:
+    """The running workflow's view (the decision deadline lives there); None once done."""
+    if row.status not in ACTIVE_LIFECYCLE_STATUSES:
+        return None
+    handle = client.get_workflow_handle_for(StyleLifecycleWorkflow.run, row.workflow_id or "")
+    try:
+        return await handle.query(StyleLifecycleWorkflow.progress)
+    except RPCError:
+        return None
