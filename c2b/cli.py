@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
+from c2b.demand_cli import demand_app
 from c2b.settings import get_settings
 from c2b.simulator import FactoryStats, SimulatedFactory, SimulationConfig, run_factory
 from c2b.tokens import IssuedToken, create_token
@@ -38,6 +39,7 @@ bench_app = typer.Typer(
     help="Benchmarks over real processes; results go to bench/results.", no_args_is_help=True
 )
 app.add_typer(bench_app, name="bench")
+app.add_typer(demand_app, name="demand")
 console = Console()
 
 # Options every benchmark over real processes takes.

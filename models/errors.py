@@ -31,6 +31,10 @@ class PayloadTooLarge(DomainError):
     status = 413
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+
+
 class InsufficientFabric(Conflict):
     pass
 

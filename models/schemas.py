@@ -39,6 +39,13 @@ class DemandLineStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class OnError(StrEnum):
+    """What a bad line does to its demand batch at intake."""
+
+    REJECT_BATCH = "reject_batch"
+    ACCEPT_VALID = "accept_valid"
+
+
 class PickDecision(StrEnum):
     GO = "go"
     NO_GO = "no_go"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
@@ -12,9 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 from starlette.types import Message
-from temporalio.client import (
-    Client,
-)
+from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -30,13 +27,14 @@ from api.intake import (
     validate_lines,
 )
 from models.bulk import insert_rows
-from models.errors import InvalidInput, NotFound, PayloadTooLarge
+from models.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from models.schemas import (
     AggregateDemandResult,
     BatchProgress,
     BatchStatus,
     DemandBatchInput,
     DemandLineStatus,
+    OnError,
     SubmitPicksInput,
     SubmitPicksResult,
 )
@@ -44,11 +42,6 @@ from models.tables import DemandBatch, DemandLine, Event, Style
 from workflows.demand_batch import DemandBatchWorkflow
 
 router = APIRouter(prefix="/v1/demand-batches", tags=["buyer teams"])
-
-
-class OnError(StrEnum):
-    REJECT_BATCH = "reject_batch"
-    ACCEPT_VALID = "accept_valid"
 
 
 class DemandBatchCreate(BaseModel):
@@ -164,10 +157,10 @@ async def _rows_from_request(
             raise IntakeError("lines: the batch has no lines", "lines")
         rows = [(i + 1, line.model_dump()) for i, line in enumerate(payload.lines)]
         return rows, payload.pick_window_hours
-    raise IntakeError(
+    raise UnsupportedMediaType(
         f"unsupported content type {content_type!r}: send application/json, text/csv "
         "or a multipart form with a 'file'",
-        "content-type",
+        field="content-type",
     )
 
 
@@ -223,6 +216,7 @@ async def _ensure_workflow(client: Client, batch: DemandBatch, config: ApiConfig
     openapi_extra=INTAKE_BODY,
     responses={
         413: {"description": "The body is larger than the limit"},
+        415: {"description": "The content type is not JSON, CSV or a multipart upload"},
         422: {"description": "Lines were rejected (each with line, field and reason)"},
     },
 )
@@ -233,6 +227,10 @@ async def submit_demand_batch(
     client: TemporalDep,
     runtime: RuntimeDep,
     on_error: OnError = OnError.REJECT_BATCH,
+    pick_window_hours: Annotated[
+        float | None,
+        Query(gt=0, le=24 * 30, description="For a CSV body; a JSON body may carry its own."),
+    ] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> DemandBatchPublic:
     """Submit customer demand as JSON (`{"lines": [...]}`), a CSV body or a CSV upload.
@@ -270,7 +268,7 @@ async def submit_demand_batch(
         idempotency_key=idempotency_key,
         line_count=len(valid),
         rejected_lines=[e.model_dump() for e in errors],
-        pick_window_hours=window_hours or runtime.config.pick_window_hours,
+        pick_window_hours=window_hours or pick_window_hours or runtime.config.pick_window_hours,
     )
     session.add(batch)
     try:

@@ -157,7 +157,7 @@ async def test_malformed_bodies_get_a_4xx_that_says_where(platform: Platform) ->
         ({"content": b"{not json", "headers": {**auth, "Content-Type": "application/json"}}, 422),
         ({"content": b"", "headers": {**auth, "Content-Type": "text/csv"}}, 422),
         ({"content": b"\xff\xfe", "headers": {**auth, "Content-Type": "text/csv"}}, 422),
-        ({"content": b"x", "headers": {**auth, "Content-Type": "image/png"}}, 422),
+        ({"content": b"x", "headers": {**auth, "Content-Type": "image/png"}}, 415),
         ({"json": {"lines": []}, "headers": auth}, 422),
         ({"json": {"lines": "nope"}, "headers": auth}, 422),
         ({"json": {"lines": [line()], "pick_window_hours": 0}, "headers": auth}, 422),

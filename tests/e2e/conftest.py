@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import binary, free_port
+from tests.conftest import binary, clean_database, free_port
+
+CLI = [sys.executable, "-m", "c2b"]
 
 
 @pytest.fixture
@@ -86,3 +91,52 @@ def run_benchmark(name: str, args: list[str], db_url: str, out: Path) -> dict[st
     result: dict[str, Any] = json.loads(run.stdout)
     assert result == json.loads(out.read_text())
     return result
+
+
+def wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            assert p.poll() is None, f"{p.args} exited with {p.returncode}"
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url}/health never answered 200")
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def processes(stack_env: dict[str, str], engine: sa.Engine, tmp_path: Path) -> Iterator[str]:
+    """A Temporal dev server, a worker and the API, each its own process."""
+    clean_database(engine)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs = [
+        spawn(logs, "temporal", dev_server_args(stack_env, tmp_path / "temporal.db"), stack_env)
+    ]
+    upgrade = subprocess.run([*CLI, "db", "upgrade"], env=stack_env, capture_output=True)
+    assert upgrade.returncode == 0, upgrade.stderr
+    procs += [spawn(logs, name, [*CLI, name], stack_env) for name in ("worker", "api")]
+    url = f"http://127.0.0.1:{stack_env['C2B_API_PORT']}"
+    try:
+        wait_healthy(url, procs)
+        yield url
+    finally:
+        stop(list(reversed(procs)))
+        for log in logs.iterdir():
+            text = log.read_text(errors="replace")
+            assert "Traceback" not in text, f"{log.name}:\n{text[-3000:]}"

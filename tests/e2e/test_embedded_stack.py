@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,60 +16,9 @@ from sqlmodel import Session
 from c2b.tokens import issue_demo_tokens
 from tests.api.test_buyer_flow import line
 from tests.api.test_walking_skeleton import assert_trail_shows_every_step, drive_batch_to_done
-from tests.conftest import clean_database
-from tests.e2e.conftest import dev_server_args, spawn
+from tests.e2e.conftest import CLI
 
 pytestmark = pytest.mark.e2e
-CLI = [sys.executable, "-m", "c2b"]
-
-
-def wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            assert p.poll() is None, f"{p.args} exited with {p.returncode}"
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url}/health never answered 200")
-
-
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-@pytest.fixture
-def processes(stack_env: dict[str, str], engine: sa.Engine, tmp_path: Path) -> Iterator[str]:
-    """A Temporal dev server, a worker and the API, each its own process."""
-    clean_database(engine)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    procs = [
-        spawn(logs, "temporal", dev_server_args(stack_env, tmp_path / "temporal.db"), stack_env)
-    ]
-    upgrade = subprocess.run([*CLI, "db", "upgrade"], env=stack_env, capture_output=True)
-    assert upgrade.returncode == 0, upgrade.stderr
-    procs += [spawn(logs, name, [*CLI, name], stack_env) for name in ("worker", "api")]
-    url = f"http://127.0.0.1:{stack_env['C2B_API_PORT']}"
-    try:
-        wait_healthy(url, procs)
-        yield url
-    finally:
-        stop(list(reversed(procs)))
-        for log in logs.iterdir():
-            text = log.read_text(errors="replace")
-            assert "Traceback" not in text, f"{log.name}:\n{text[-3000:]}"
 
 
 async def test_the_walking_skeleton_runs_through_real_processes_over_http(

@@ -1,0 +1,195 @@
+"""``c2b demand``: a buyer team's commands against the running API (a client like any other:
+it speaks HTTP with the team's token and never touches the database)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from c2b.settings import get_settings
+from models.schemas import OnError
+
+demand_app = typer.Typer(
+    help="Buyer teams: submit demand batches and follow them (uses the API).",
+    no_args_is_help=True,
+)
+console = Console()
+CHUNK = 64 * 1024
+
+ApiUrl = Annotated[
+    str | None, typer.Option(envvar="C2B_API_URL", help="Default: the settings' API address.")
+]
+Token = Annotated[
+    str,
+    typer.Option(
+        envvar="C2B_TOKEN",
+        help="The buyer team's bearer token (c2b token create --role buyer --scope TEAM).",
+    ),
+]
+
+
+def _client(api_url: str | None, token: str) -> httpx.Client:
+    settings = get_settings()
+    url = api_url or f"http://{settings.api_host}:{settings.api_port}"
+    return httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=httpx.Timeout(300.0)
+    )
+
+
+def _fail(resp: httpx.Response) -> typer.Exit:
+    """Print the API's refusal as it said it (the field or line it names) and exit 1."""
+    try:
+        detail: Any = resp.json().get("detail", resp.text)
+    except ValueError:
+        detail = resp.text
+    if isinstance(detail, dict):
+        console.print(f"[red]{resp.status_code}[/] {detail.get('message', '')}")
+        if detail.get("rejected_lines"):
+            console.print(rejects_table(detail["rejected_lines"]))
+    else:
+        field = ""
+        try:
+            field = resp.json().get("field") or ""
+        except ValueError:
+            pass
+        console.print(
+            f"[red]{resp.status_code}[/] {detail}" + (f" (field: {field})" if field else "")
+        )
+    return typer.Exit(1)
+
+
+def rejects_table(rejects: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len({r['line'] for r in rejects})} rejected lines")
+    for column in ("line", "field", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in rejects:
+        table.add_row(str(r["line"]), r["field"], r["reason"])
+    return table
+
+
+def _chunks(data: bytes, progress: Progress, task: Any) -> Iterator[bytes]:
+    for start in range(0, len(data), CHUNK):
+        chunk = data[start : start + CHUNK]
+        yield chunk
+        progress.update(task, advance=len(chunk))
+
+
+@demand_app.command("submit")
+def submit(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    token: Token,
+    on_error: Annotated[
+        OnError,
+        typer.Option(help="reject_batch: one bad line rejects all; accept_valid: keep the good."),
+    ] = OnError.REJECT_BATCH,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(help="Default: the file's SHA-256, so submitting it again creates nothing."),
+    ] = None,
+    pick_window_hours: Annotated[
+        float | None, typer.Option(min=0.0001, help="Default: the platform's (48 h).")
+    ] = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Upload a CSV demand batch and print what was accepted and every rejected line."""
+    data = file.read_bytes()
+    key = idempotency_key or f"sha256-{hashlib.sha256(data).hexdigest()}"
+    with (
+        _client(api_url, token) as http,
+        Progress(
+            TextColumn(f"uploading {file.name}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task("upload", total=len(data))
+        resp = http.post(
+            "/v1/demand-batches",
+            params={"on_error": on_error.value}
+            | ({"pick_window_hours": pick_window_hours} if pick_window_hours else {}),
+            content=_chunks(data, progress, task),
+            headers={
+                "Content-Type": "text/csv",
+                "Content-Length": str(len(data)),
+                "Idempotency-Key": key,
+            },
+        )
+    if resp.status_code != 201:
+        raise _fail(resp)
+    batch = resp.json()
+    console.print(
+        f"batch [bold]{batch['batch_id']}[/]: {batch['accepted_lines']} lines accepted, "
+        f"status {batch['status']}"
+    )
+    if batch["rejected_lines"]:
+        console.print(rejects_table(batch["rejected_lines"]))
+    console.print(f"follow it with: c2b demand status {batch['batch_id']}")
+
+
+@demand_app.command("status")
+def status(
+    batch_id: Annotated[int, typer.Argument(min=1)],
+    token: Token,
+    api_url: ApiUrl = None,
+) -> None:
+    """A batch's lines by state, its quantities, its pick window and production orders."""
+    with _client(api_url, token) as http:
+        resp = http.get(f"/v1/demand-batches/{batch_id}")
+        if resp.status_code != 200:
+            raise _fail(resp)
+        batch = resp.json()
+        aggregate = http.get(f"/v1/demand-batches/{batch_id}/aggregate")
+    console.print(batch_summary(batch))
+    if aggregate.status_code == 200:
+        console.print(aggregate_table(aggregate.json()))
+
+
+def batch_summary(batch: dict[str, Any]) -> Table:
+    progress = batch.get("progress") or {}
+    q = batch["quantities"]
+    table = Table(title=f"demand batch {batch['batch_id']}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    table.add_row("status", progress.get("status") or batch["status"])
+    table.add_row("pick window closes", str(progress.get("window_closes_at") or "-"))
+    lines = ", ".join(f"{n} {state}" for state, n in batch["lines_by_status"].items() if n)
+    table.add_row("lines", lines or "none")
+    table.add_row(
+        "pieces",
+        f"{q['accepted']} accepted = {q['picked']} picked + {q['declined']} declined "
+        f"+ {q['open']} open ({q['shipped']} shipped)",
+    )
+    orders = progress.get("production_order_ids") or []
+    table.add_row("production orders", ", ".join(map(str, orders)) or "-")
+    return table
+
+
+def aggregate_table(aggregate: dict[str, Any]) -> Table:
+    table = Table(title="demand by style and colour")
+    for column in ("style", "colour", "pieces", "MOQ", "sizes", "earliest feasible due"):
+        table.add_column(column)
+    for d in aggregate["by_style_colour"]:
+        sizes = " ".join(f"{s['size']}:{s['quantity']}" for s in d["sizes"])
+        moq = f"{d['min_order_qty']} " + (
+            "met" if d["quantity"] >= d["min_order_qty"] else "not met"
+        )
+        table.add_row(
+            d["style_code"],
+            d["colour"],
+            str(d["quantity"]),
+            moq,
+            sizes,
+            str(d.get("earliest_feasible_due") or "-"),
+        )
+    return table
