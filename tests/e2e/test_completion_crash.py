@@ -17,8 +17,7 @@ from models.schemas import WorkOrderStatus
 from models.tables import Event, WorkOrder
 from tests.api.test_buyer_flow import line
 from tests.conftest import clean_database
-from tests.e2e.conftest import dev_server_args, spawn, wait_for_picking
-from tests.e2e.test_embedded_stack import CLI, stop, wait_healthy
+from tests.e2e.conftest import CLI, dev_server_args, spawn, stop, wait_for_picking, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
