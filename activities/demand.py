@@ -17,7 +17,7 @@ from models.rules import (
     allocate_lines,
     earliest_feasible_due,
     fabric_requirement,
-    split_proportionally,
+    run_sizes,
 )
 from models.schemas import (
     ACTIVE_LIFECYCLE_STATUSES,
@@ -263,7 +263,7 @@ class DemandActivities:
                     pick_id=pick_row.id,
                     style_code=pick.style_code,
                     colour=pick.colour,
-                    size_breakdown=split_proportionally(quantity, dict(demand)),
+                    size_breakdown=run_sizes(quantity, _sizes_of(key_lines), dict(demand)),
                     quantity=quantity,
                     due_date=due,
                     priority=pick.priority,
@@ -346,6 +346,13 @@ class DemandActivities:
                     data=dict(inp.data),
                 )
             )
+
+
+def _sizes_of(lines: list[DemandLine]) -> dict[str, int]:
+    sizes: dict[str, int] = defaultdict(int)
+    for line in lines:
+        sizes[line.size] += line.quantity
+    return dict(sizes)
 
 
 def _start_lifecycle(session: Session, team_id: int, order: ProductionOrder) -> int | None:

@@ -10,7 +10,7 @@ from temporalio import activity
 
 from activities.base import SessionFactory, add_event, style_by_code, translate_domain_errors
 from models.errors import Conflict, InvalidInput, NotFound
-from models.rules import allocate_lines, propose_reorder, split_proportionally
+from models.rules import allocate_lines, propose_reorder, run_sizes
 from models.schemas import (
     CreatedProductionOrder,
     CreateReorderInput,
@@ -196,14 +196,16 @@ class LifecycleActivities:
             test = session.get(ProductionOrder, lifecycle.test_order_id)
             assert test is not None
             proposal = ReorderProposal.model_validate(lifecycle.proposal)
-            curve = proposal.size_breakdown or test.size_breakdown
-            sizes = (
-                proposal.size_breakdown
-                if inp.quantity == proposal.quantity
-                else split_proportionally(inp.quantity, curve)
-            )
             waiting = _waiting_lines(session, lifecycle)
             served, left = allocate_lines([(x.id or 0, x.quantity) for x in waiting], inp.quantity)
+            served_ids, served_sizes = set(served), dict[str, int]()
+            for line in waiting:
+                if line.id in served_ids:
+                    served_sizes[line.size] = served_sizes.get(line.size, 0) + line.quantity
+            # The waiting customers' sizes exactly; the rest as the test batch sold.
+            sizes = run_sizes(
+                inp.quantity, served_sizes, proposal.size_breakdown or test.size_breakdown
+            )
             order = ProductionOrder(
                 batch_id=test.batch_id,
                 team_id=test.team_id,

@@ -170,8 +170,12 @@ def batch_summary(batch: dict[str, Any]) -> Table:
         f"{q['accepted']} accepted = {q['picked']} picked + {q['declined']} declined "
         f"+ {q['open']} open ({q['shipped']} shipped)",
     )
-    orders = progress.get("production_order_ids") or []
-    table.add_row("production orders", ", ".join(map(str, orders)) or "-")
+    orders = [
+        f"{o['id']} {o['style_code']}/{o['colour']} {o['quantity']} pcs {o['status']}"
+        + (" (reorder)" if o["reorder_round"] else "")
+        for o in batch["production_orders"]
+    ]
+    table.add_row("production orders", "\n".join(orders) or "-")
     return table
 
 

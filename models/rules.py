@@ -27,6 +27,20 @@ def split_proportionally(total: int, weights: dict[str, int]) -> dict[str, int]:
     return result
 
 
+def run_sizes(quantity: int, served: dict[str, int], curve: dict[str, int]) -> dict[str, int]:
+    """The sizes of a run of ``quantity`` pieces: exactly what the customers it serves
+    ordered (``served``), and the rest spread over ``curve`` (the demand's or the sales'
+    size curve). A run that serves every line of its demand is that demand."""
+    rest = quantity - sum(served.values())
+    if rest < 0:
+        raise ValueError(f"the run of {quantity} is smaller than the lines it serves")
+    sizes = dict(served)
+    if rest and sum(curve.values()) > 0:
+        for size, n in split_proportionally(rest, curve).items():
+            sizes[size] = sizes.get(size, 0) + n
+    return {size: n for size, n in sizes.items() if n}
+
+
 def fabric_requirement(
     breakdown: dict[str, int], consumption_by_size: dict[str, float], wastage_pct: float
 ) -> float:
@@ -88,7 +102,8 @@ def propose_reorder(
     - otherwise the proposal covers ``settings.cover_days`` of sales at the daily rate,
       less the pieces still in stock, raised to the style's minimum order quantity, and
       split over sizes in proportion to what each size sold;
-    - if the stock left covers those days, nothing is proposed.
+    - if the stock left covers those days, nothing is proposed;
+    - no proposal exceeds ``settings.max_reorder_factor`` times the pieces received.
     """
     sold = sum(sold_by_size.values())
     sell_through = sold / received if received > 0 else 0.0
@@ -128,4 +143,8 @@ def propose_reorder(
     )
     if quantity > need:
         why += f"; raised from {need} to the minimum order quantity of {min_order_qty}"
+    cap = math.floor(received * settings.max_reorder_factor)
+    if quantity > cap:
+        why += f"; capped at {settings.max_reorder_factor:g} times the {received} received"
+        quantity = cap if cap >= min_order_qty else 0
     return proposal(quantity, why)

@@ -138,6 +138,8 @@ class LifecycleSettings(BaseModel):
     sales_wait_days: float = Field(default=60.0, gt=0)
     cover_days: int = Field(default=28, ge=1)
     min_sell_through: float = Field(default=0.5, ge=0, le=1)
+    # A day of wild sales (or a feed counting twice) must not order a mountain of stock.
+    max_reorder_factor: float = Field(default=10.0, gt=0)
 
 
 class DemandBatchInput(BaseModel):

@@ -35,10 +35,11 @@ from models.schemas import (
     DemandBatchInput,
     DemandLineStatus,
     OnError,
+    ProductionOrderStatus,
     SubmitPicksInput,
     SubmitPicksResult,
 )
-from models.tables import DemandBatch, DemandLine, Event, Style
+from models.tables import DemandBatch, DemandLine, Event, ProductionOrder, Style
 from workflows.demand_batch import DemandBatchWorkflow
 
 router = APIRouter(prefix="/v1/demand-batches", tags=["buyer teams"])
@@ -69,9 +70,22 @@ class BatchQuantities(BaseModel):
     shipped: int
 
 
+class ProductionOrderBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    style_code: str
+    colour: str
+    quantity: int
+    status: ProductionOrderStatus
+    reorder_round: int
+
+
 class DemandBatchDetail(DemandBatchPublic):
     lines_by_status: dict[str, int]
     quantities: BatchQuantities
+    # The picks' orders and any reorder a test batch earned.
+    production_orders: list[ProductionOrderBrief]
     progress: BatchProgress | None
 
 
@@ -342,10 +356,16 @@ async def get_demand_batch(
         progress = await handle.query(DemandBatchWorkflow.progress)
     except RPCError:
         progress = None
+    orders = session.exec(
+        select(ProductionOrder)
+        .where(ProductionOrder.batch_id == batch_id)
+        .order_by(col(ProductionOrder.id))
+    ).all()
     return DemandBatchDetail(
         **_public(batch).model_dump(),
         lines_by_status=by_status,
         quantities=quantities,
+        production_orders=[ProductionOrderBrief.model_validate(o) for o in orders],
         progress=progress,
     )
 

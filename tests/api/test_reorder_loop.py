@@ -127,3 +127,7 @@ async def test_a_test_batch_sells_and_its_changed_reorder_serves_the_waiting_cus
     }
     detail = (await p.http.get(f"/v1/demand-batches/{batch_id}", headers=buyer)).json()
     assert detail["quantities"]["picked"] == detail["quantities"]["accepted"] == 110
+    assert [(o["quantity"], o["reorder_round"]) for o in detail["production_orders"]] == [
+        (30, 0),
+        (110, 1),
+    ]

@@ -7,7 +7,7 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.rules import allocate_lines, earliest_feasible_due, propose_reorder
+from models.rules import allocate_lines, earliest_feasible_due, propose_reorder, run_sizes
 from models.schemas import LifecycleSettings
 
 SETTINGS = LifecycleSettings(observation_days=14, cover_days=28, min_sell_through=0.5)
@@ -82,3 +82,38 @@ def test_the_earliest_feasible_due_date_waits_for_the_slowest_short_fabric() -> 
     today = date(2026, 11, 23)
     assert earliest_feasible_due(today, []) == date(2026, 11, 26)
     assert earliest_feasible_due(today, [5, 12]) == date(2026, 12, 8)
+
+
+def test_a_proposal_is_capped_at_a_multiple_of_the_test_batch() -> None:
+    # 30 of 40 sold in a day: 28 days would need 840 pieces; the cap is 10 x 40 = 400.
+    p = propose_reorder(40, {"M": 30}, 1, 100, SETTINGS)
+    assert p.quantity == 400 and p.reason.endswith("capped at 10 times the 40 received")
+
+
+def test_a_cap_below_the_moq_proposes_nothing() -> None:
+    # 9 of 10 sold in a day: the cap is 100 pieces, under the MOQ of 150: nothing is made.
+    p = propose_reorder(10, {"M": 9}, 1, 150, SETTINGS)
+    assert p.quantity == 0 and "capped at 10 times the 10 received" in p.reason
+
+
+def test_a_run_makes_its_customers_sizes_and_spreads_the_rest_over_the_curve() -> None:
+    # A test batch of 40 serves one customer's 40 L exactly.
+    assert run_sizes(40, {"L": 40}, {"S": 50, "M": 60, "L": 40}) == {"L": 40}
+    # 100 pieces serving 50 S: the other 50 follow the curve 1:1.
+    assert run_sizes(100, {"S": 50}, {"S": 1, "M": 1}) == {"S": 75, "M": 25}
+    # Serving every line of the demand is the demand itself.
+    assert run_sizes(110, {"S": 50, "M": 60}, {"S": 50, "M": 60}) == {"S": 50, "M": 60}
+
+
+@given(
+    st.dictionaries(st.sampled_from(["S", "M", "L"]), st.integers(0, 50)),
+    st.dictionaries(st.sampled_from(["S", "M", "L"]), st.integers(1, 50), min_size=1),
+    st.integers(0, 300),
+)
+def test_a_run_adds_up_and_never_shorts_a_served_customer(
+    served: dict[str, int], curve: dict[str, int], extra: int
+) -> None:
+    quantity = sum(served.values()) + extra
+    sizes = run_sizes(quantity, served, curve)
+    assert sum(sizes.values()) == quantity
+    assert all(sizes.get(size, 0) >= n for size, n in served.items())

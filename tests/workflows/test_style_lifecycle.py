@@ -145,7 +145,8 @@ async def test_sales_of_a_test_batch_become_a_reorder_when_the_team_accepts(
     assert row.status == LifecycleStatus.REORDERED and row.decision == "accept"
     reorder = session.get(ProductionOrder, row.reorder_order_id)
     assert reorder is not None and reorder.reorder_round == 1
-    assert reorder.quantity == 100 and reorder.size_breakdown == {"S": 38, "M": 62}
+    # The waiting S line's 50 pieces exactly; the other 50 as the test batch sold (38:62).
+    assert reorder.quantity == 100 and reorder.size_breakdown == {"S": 69, "M": 31}
     # The reorder serves the S line (50) first-come; the M line (70) no longer fits.
     lines = waiting_lines(session)
     assert [(x.status, x.production_order_id) for x in lines] == [
