@@ -68,13 +68,16 @@ def database_session() -> Iterator[Session]:
         engine.dispose()
 
 
-def tokens_table(tokens: list[IssuedToken]) -> Table:
-    table = Table(title="Bearer tokens (shown once; only their hashes are stored)")
-    for column in ("principal", "role", "scope", "token"):
-        table.add_column(column, overflow="fold")
+def print_tokens(out: Console, tokens: list[IssuedToken]) -> None:
+    """One line per token, never folded: a token split over two lines cannot be copied
+    (the terminal may wrap a long line; it inserts no newline)."""
+    out.print("[bold]Bearer tokens[/] (shown once; only their hashes are stored)")
+    out.print(f"{'principal':<16} {'role':<9} {'scope':<6} token", style="dim")
     for t in tokens:
-        table.add_row(t.name, t.role.value, "" if t.scope_id is None else str(t.scope_id), t.token)
-    return table
+        scope = "" if t.scope_id is None else str(t.scope_id)
+        out.print(
+            f"{t.name:<16} {t.role.value:<9} {scope:<6} {t.token}", soft_wrap=True, highlight=False
+        )
 
 
 @app.command()

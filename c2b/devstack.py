@@ -180,9 +180,9 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
             console.print(f"[red]the API did not become healthy; see {data / 'api.log'}[/]")
             return 1
 
-        from c2b.cli import tokens_table
+        from c2b.cli import print_tokens
 
-        console.print(tokens_table(tokens))
+        print_tokens(console, tokens)
         console.print(f"API:         {api_url}  (docs: {api_url}/docs)")
         console.print(f"Temporal UI: http://{host}:{ui_port}")
         console.print(f"Logs:        {data}/{{temporal,worker,api}}.log")

@@ -81,3 +81,19 @@ def test_solve_names_the_file_it_cannot_read(tmp_path: Path) -> None:
     run = CliRunner().invoke(app, ["solve", str(broken), "--format", "fjsp"])
     assert run.exit_code == 2
     assert "broken.fjs: ends in the middle of job 1" in " ".join(run.output.split())
+
+
+def test_tokens_are_printed_whole_even_on_a_narrow_terminal() -> None:
+    from rich.console import Console
+
+    from c2b.cli import print_tokens
+    from c2b.tokens import IssuedToken
+    from models.schemas import Role
+
+    token = "c2b_" + "x" * 43
+    out = Console(width=40, record=True)
+    print_tokens(
+        out, [IssuedToken(name="demo:team-nova", role=Role.BUYER, scope_id=1, token=token)]
+    )
+    lines = out.export_text().splitlines()
+    assert any(line.endswith(token) and line.startswith("demo:team-nova") for line in lines)
