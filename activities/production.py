@@ -21,6 +21,7 @@ from models.schemas import (
     CompleteWorkOrderResult,
     CreateWorkOrdersResult,
     DemandLineStatus,
+    DesignGateEventInput,
     PlannedOperation,
     PlanStatus,
     ProductionOrderInput,
@@ -38,6 +39,7 @@ from models.schemas import (
 from models.tables import (
     BomLine,
     DemandLine,
+    Event,
     Fabric,
     FabricReservation,
     Factory,
@@ -149,6 +151,61 @@ class ProductionActivities:
             has_routing = bool(_routing(session, style.code))
             approved = style.tech_pack_status == TechPackStatus.APPROVED and has_routing
             return CheckDesignGateResult(style_code=style.code, approved=approved)
+
+    @activity.defn
+    @translate_domain_errors
+    def await_design(self, inp: ProductionOrderInput) -> None:
+        """The order waits for its style's tech pack: say so on the order and its trail."""
+        with self._sessions() as session, session.begin():
+            order = _load_order(session, inp.production_order_id)
+            if order.status == ProductionOrderStatus.CREATED:
+                _set_order_status(session, order, ProductionOrderStatus.AWAITING_DESIGN)
+
+    @activity.defn
+    @translate_domain_errors
+    def escalate_design_gate(self, inp: DesignGateEventInput) -> None:
+        """The tech pack is overdue: one ``design_gate_escalated`` event for the designers."""
+        with self._sessions() as session, session.begin():
+            order = _load_order(session, inp.production_order_id)
+            already = session.exec(
+                select(Event).where(
+                    Event.entity == "production_order",
+                    Event.entity_id == order.id,
+                    Event.kind == "design_gate_escalated",
+                )
+            ).first()
+            if already is None:
+                add_event(
+                    session,
+                    "production_order",
+                    order.id or 0,
+                    "design_gate_escalated",
+                    style=order.style_code,
+                    waited_hours=inp.waited_hours,
+                )
+
+    @activity.defn
+    @translate_domain_errors
+    def cancel_for_design_gate(self, inp: DesignGateEventInput) -> None:
+        """No tech pack in time: the order is cancelled (nothing was reserved or released
+        yet) and its customers' lines are declined with the reason."""
+        with self._sessions() as session, session.begin():
+            order = _load_order(session, inp.production_order_id)
+            if order.status == ProductionOrderStatus.CANCELLED:
+                return
+            reason = (
+                f"the tech pack of {order.style_code} was not approved within "
+                f"{inp.waited_hours:g} hours"
+            )
+            for line in session.exec(
+                select(DemandLine).where(
+                    DemandLine.production_order_id == order.id,
+                    DemandLine.status == DemandLineStatus.IN_PRODUCTION,
+                )
+            ):
+                line.status, line.reason = DemandLineStatus.DECLINED, reason
+            _set_order_status(session, order, ProductionOrderStatus.CANCELLED)
+            add_event(session, "production_order", order.id or 0, "cancelled", reason=reason)
 
     @activity.defn
     @translate_domain_errors

@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from api.notifier import WorkNotifier
 from models.rules import hash_token
-from models.schemas import LifecycleSettings, Role
+from models.schemas import DesignGateSettings, LifecycleSettings, Role
 from models.tables import ApiToken
 
 
@@ -33,6 +33,7 @@ class ApiConfig:
     lease_minutes: float = 15.0
     # How test batches are judged (observation window, decision window, reorder rule).
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    design_gate: DesignGateSettings = field(default_factory=DesignGateSettings)
 
 
 @dataclass(frozen=True)
@@ -177,4 +178,5 @@ def require(*roles: Role, admin: bool = True) -> Callable[..., Awaitable[Princip
 
 BuyerDep = Annotated[Principal, Depends(require(Role.BUYER))]
 FactoryDep = Annotated[Principal, Depends(require(Role.FACTORY, admin=False))]
+DesignerDep = Annotated[Principal, Depends(require(Role.DESIGNER))]
 AnyPrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     lease_minutes: float = Field(default=15.0, gt=0, alias="C2B_LEASE_MINUTES")
     observation_days: float = Field(default=14.0, gt=0, alias="C2B_OBSERVATION_DAYS")
     decision_hours: float = Field(default=72.0, gt=0, alias="C2B_DECISION_HOURS")
+    design_escalate_hours: float = Field(default=24.0, gt=0, alias="C2B_DESIGN_ESCALATE_HOURS")
+    design_cancel_hours: float = Field(default=120.0, gt=0, alias="C2B_DESIGN_CANCEL_HOURS")
 
     @property
     def effective_database_url(self) -> str:

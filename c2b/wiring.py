@@ -11,7 +11,7 @@ from api.notifier import notifier_for
 from c2b.db import make_engine, make_session_factory
 from c2b.settings import Settings, get_settings
 from c2b.temporal_client import connect_temporal
-from models.schemas import LifecycleSettings
+from models.schemas import DesignGateSettings, LifecycleSettings
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -34,6 +34,10 @@ def build_runtime(settings: Settings) -> Runtime:
             lifecycle=LifecycleSettings(
                 observation_days=settings.observation_days,
                 decision_hours=settings.decision_hours,
+            ),
+            design_gate=DesignGateSettings(
+                escalate_hours=settings.design_escalate_hours,
+                cancel_hours=settings.design_cancel_hours,
             ),
         ),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Role(StrEnum):
@@ -77,6 +77,7 @@ class ReorderDecision(StrEnum):
 
 class ProductionOrderStatus(StrEnum):
     CREATED = "created"
+    AWAITING_DESIGN = "awaiting_design"
     FABRIC_RESERVED = "fabric_reserved"
     SCHEDULED = "scheduled"
     IN_PRODUCTION = "in_production"
@@ -142,11 +143,27 @@ class LifecycleSettings(BaseModel):
     max_reorder_factor: float = Field(default=10.0, gt=0)
 
 
+class DesignGateSettings(BaseModel):
+    """How long an order waits for its style's tech pack: the designers are reminded (an
+    ``escalated`` event) after ``escalate_hours``, the order is cancelled after
+    ``cancel_hours``."""
+
+    escalate_hours: float = Field(default=24.0, gt=0)
+    cancel_hours: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _escalate_before_cancel(self) -> DesignGateSettings:
+        if self.cancel_hours <= self.escalate_hours:
+            raise ValueError("cancel_hours must be longer than escalate_hours")
+        return self
+
+
 class DemandBatchInput(BaseModel):
     batch_id: int
     team_id: int
     pick_window_hours: float = Field(default=48.0, gt=0)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    design_gate: DesignGateSettings = Field(default_factory=DesignGateSettings)
 
 
 class DemandBatchResult(BaseModel):
@@ -295,6 +312,12 @@ class RecordEventInput(BaseModel):
 
 class ProductionOrderInput(BaseModel):
     production_order_id: int
+    design_gate: DesignGateSettings = Field(default_factory=DesignGateSettings)
+
+
+class DesignGateEventInput(BaseModel):
+    production_order_id: int
+    waited_hours: float
 
 
 class ProductionOrderResult(BaseModel):

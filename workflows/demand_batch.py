@@ -89,7 +89,7 @@ class DemandBatchWorkflow:
             *(
                 workflow.execute_child_workflow(
                     ProductionOrderWorkflow.run,
-                    ProductionOrderInput(production_order_id=order_id),
+                    ProductionOrderInput(production_order_id=order_id, design_gate=inp.design_gate),
                     id=f"production-order-{order_id}",
                 )
                 for order_id in self._order_ids

@@ -9,6 +9,7 @@ writer and no completion is lost between the API and the workflow.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -20,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from models.schemas import (
         CompleteWorkOrderInput,
         CompleteWorkOrderResult,
+        DesignGateEventInput,
         Disruption,
         DisruptionKind,
         LeaseExpired,
@@ -31,6 +33,11 @@ with workflow.unsafe.imports_passed_through():
         RejectWorkOrderResult,
         ReleaseWorkOrderInput,
     )
+
+
+# Orders started before the design gate had its escalation and cancel timers replay
+# without them.
+DESIGN_GATE_TIMERS = "design-gate-timers"
 
 
 @workflow.defn
@@ -47,7 +54,14 @@ class ProductionOrderWorkflow:
     @workflow.run
     async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
         self._order_id = inp.production_order_id
-        await self._pass_design_gate(inp)
+        if not await self._pass_design_gate(inp):
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return ProductionOrderResult(
+                production_order_id=self._order_id,
+                status=self._status,
+                good_quantity=0,
+                shipped_lines=0,
+            )
         await run_db_step(ProductionActivities.reserve_fabric, inp)
         self._status = ProductionOrderStatus.FABRIC_RESERVED
         await run_db_step(ProductionActivities.schedule_order, inp)
@@ -66,11 +80,49 @@ class ProductionOrderWorkflow:
             shipped_lines=shipped.shipped_lines,
         )
 
-    async def _pass_design_gate(self, inp: ProductionOrderInput) -> None:
+    async def _pass_design_gate(self, inp: ProductionOrderInput) -> bool:
+        """True once the style's tech pack is approved; False if the order was cancelled
+        because it was not approved in time."""
         gate = await run_db_step(ProductionActivities.check_design_gate, inp)
-        if not gate.approved:
-            # Issue 5 adds the designer's approval endpoint, escalation and cancel timers.
+        if gate.approved:
+            return True
+        if not workflow.patched(DESIGN_GATE_TIMERS):
             await workflow.wait_condition(lambda: self._tech_pack_approved)
+            return True
+        await run_db_step(ProductionActivities.await_design, inp)
+        self._status = ProductionOrderStatus.AWAITING_DESIGN
+        settings = inp.design_gate
+        if await self._approved_within(inp, settings.escalate_hours):
+            return True
+        await run_db_step(
+            ProductionActivities.escalate_design_gate,
+            DesignGateEventInput(
+                production_order_id=inp.production_order_id,
+                waited_hours=settings.escalate_hours,
+            ),
+        )
+        if await self._approved_within(inp, settings.cancel_hours - settings.escalate_hours):
+            return True
+        await run_db_step(
+            ProductionActivities.cancel_for_design_gate,
+            DesignGateEventInput(
+                production_order_id=inp.production_order_id, waited_hours=settings.cancel_hours
+            ),
+        )
+        self._status = ProductionOrderStatus.CANCELLED
+        return False
+
+    async def _approved_within(self, inp: ProductionOrderInput, hours: float) -> bool:
+        """Wait up to ``hours`` for the approval signal; at the deadline ask the database
+        too, in case the API committed an approval but its signal was lost."""
+        try:
+            await workflow.wait_condition(
+                lambda: self._tech_pack_approved, timeout=timedelta(hours=hours)
+            )
+            return True
+        except TimeoutError:
+            gate = await run_db_step(ProductionActivities.check_design_gate, inp)
+            return gate.approved
 
     async def _execute_in_routing_order(self) -> None:
         # A work order is released only when its predecessor's output is there.

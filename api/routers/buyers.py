@@ -208,6 +208,7 @@ async def _ensure_workflow(client: Client, batch: DemandBatch, config: ApiConfig
                 team_id=batch.team_id,
                 pick_window_hours=batch.pick_window_hours,
                 lifecycle=config.lifecycle,
+                design_gate=config.design_gate,
             ),
             id=batch.workflow_id,
             task_queue=config.orchestration_task_queue,

@@ -1,4 +1,5 @@
-"""Buyer teams after the test batch: report its daily sales, answer the reorder proposal,
+"""Styles: designers approve a style's tech pack (the design gate of its production
+orders); buyer teams report a test batch's daily sales, answer the reorder proposal and
 follow the style's lifecycle (workflows/style_lifecycle.py)."""
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from api.deps import BuyerDep, SessionDep, TemporalDep
+from api.deps import BuyerDep, DesignerDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
-from models.errors import InvalidInput, NotFound
+from models.errors import Conflict, InvalidInput, NotFound
 from models.schemas import (
     ACTIVE_LIFECYCLE_STATUSES,
     LifecycleProgress,
     LifecycleStatus,
+    ProductionOrderStatus,
     ReorderDecision,
     ReorderDecisionInput,
     ReorderDecisionResult,
@@ -29,8 +31,18 @@ from models.schemas import (
     SalesReportInput,
     SalesReportResult,
     SizeUnits,
+    TechPackStatus,
 )
-from models.tables import SalesReport, StyleLifecycle
+from models.tables import (
+    BomLine,
+    Event,
+    ProductionOrder,
+    RoutingStep,
+    SalesReport,
+    Style,
+    StyleLifecycle,
+)
+from workflows.production_order import ProductionOrderWorkflow
 from workflows.style_lifecycle import StyleLifecycleWorkflow
 
 router = APIRouter(prefix="/v1/styles", tags=["buyer teams"])
@@ -51,6 +63,13 @@ class ReorderDecisionIn(BaseModel):
     decision: ReorderDecision
     quantity: int | None = Field(default=None, ge=1, le=1_000_000)
     due_date: date | None = None
+
+
+class TechPackApproval(BaseModel):
+    style_code: str
+    tech_pack_status: TechPackStatus
+    # Production orders that were waiting at the design gate and were told to go on.
+    released_orders: list[int]
 
 
 class LifecyclePublic(BaseModel):
@@ -197,3 +216,64 @@ async def _progress(client: Client, row: StyleLifecycle) -> LifecycleProgress | 
         return await handle.query(StyleLifecycleWorkflow.progress)
     except RPCError:
         return None
+
+
+@router.post(
+    "/{code}/tech-pack/approve",
+    response_model=TechPackApproval,
+    tags=["designers"],
+    responses={409: {"description": "The tech pack has no routing or bill of materials"}},
+)
+async def approve_tech_pack(
+    code: str, principal: DesignerDep, session: SessionDep, client: TemporalDep
+) -> TechPackApproval:
+    """Approve the style's tech pack (its bill of materials and routing). Production orders
+    waiting at the design gate go on to fabric and scheduling. Approving again changes
+    nothing and tells any order still waiting once more."""
+    style = session.exec(select(Style).where(Style.code == code)).one_or_none()
+    if style is None:
+        raise NotFound(f"style {code} not found", field="code")
+    missing = [
+        what
+        for what, table in (("routing", RoutingStep), ("bill of materials", BomLine))
+        if session.exec(select(table).where(table.style_id == style.id)).first() is None
+    ]
+    if missing:
+        raise Conflict(
+            f"the tech pack of {code} has no {' and no '.join(missing)}; it cannot be approved",
+            field="code",
+        )
+    if style.tech_pack_status != TechPackStatus.APPROVED:
+        style.tech_pack_status = TechPackStatus.APPROVED
+        session.add(
+            Event(
+                actor=principal.name,
+                entity="style",
+                entity_id=style.id or 0,
+                kind="tech_pack_approved",
+                data={"style": code},
+            )
+        )
+        session.commit()
+    waiting = session.exec(
+        select(ProductionOrder.id, ProductionOrder.workflow_id).where(
+            ProductionOrder.style_code == code,
+            col(ProductionOrder.status).in_(
+                [ProductionOrderStatus.CREATED, ProductionOrderStatus.AWAITING_DESIGN]
+            ),
+        )
+    ).all()
+    session.close()  # the signals below wait on Temporal: hold no connection meanwhile
+    released = []
+    for order_id, workflow_id in waiting:
+        handle = client.get_workflow_handle_for(
+            ProductionOrderWorkflow.run, workflow_id or f"production-order-{order_id}"
+        )
+        try:
+            await handle.signal(ProductionOrderWorkflow.tech_pack_approved)
+        except RPCError:
+            continue  # not running (yet): it reads the approval when it reaches the gate
+        released.append(order_id or 0)
+    return TechPackApproval(
+        style_code=code, tech_pack_status=TechPackStatus.APPROVED, released_orders=released
+    )
