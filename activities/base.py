@@ -54,3 +54,17 @@ def add_event(
 ) -> None:
     """One row of the audit trail, in the caller's transaction."""
     session.add(Event(actor=actor, entity=entity, entity_id=entity_id, kind=kind, data=data))
+
+
+def add_event_once(
+    session: Session, entity: str, entity_id: int, kind: str, **data: object
+) -> None:
+    """``add_event``, unless the entity has an event of that kind already (an escalation
+    is said once, however often its activity is retried)."""
+    already = session.exec(
+        select(Event).where(
+            Event.entity == entity, Event.entity_id == entity_id, Event.kind == kind
+        )
+    ).first()
+    if already is None:
+        add_event(session, entity, entity_id, kind, "system", **data)

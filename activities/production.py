@@ -10,8 +10,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.base import SessionFactory, add_event, style_by_code, translate_domain_errors
-from models.errors import Conflict, InsufficientFabric, InvalidInput, LeaseNotHeld, NotFound
+from activities.base import (
+    SessionFactory,
+    add_event,
+    add_event_once,
+    style_by_code,
+    translate_domain_errors,
+)
+from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.outcomes import completion_of, rejection_of
 from models.rules import fabric_requirement, total
 from models.schemas import (
@@ -22,10 +28,13 @@ from models.schemas import (
     CreateWorkOrdersResult,
     DemandLineStatus,
     DesignGateEventInput,
+    FabricLateInput,
+    FabricPurchase,
     PlannedOperation,
     PlanStatus,
     ProductionOrderInput,
     ProductionOrderStatus,
+    PurchaseOrderStatus,
     RejectWorkOrderInput,
     RejectWorkOrderResult,
     ReleaseWorkOrderInput,
@@ -39,8 +48,8 @@ from models.schemas import (
 from models.tables import (
     BomLine,
     DemandLine,
-    Event,
     Fabric,
+    FabricPurchaseOrder,
     FabricReservation,
     Factory,
     Plan,
@@ -167,22 +176,14 @@ class ProductionActivities:
         """The tech pack is overdue: one ``design_gate_escalated`` event for the designers."""
         with self._sessions() as session, session.begin():
             order = _load_order(session, inp.production_order_id)
-            already = session.exec(
-                select(Event).where(
-                    Event.entity == "production_order",
-                    Event.entity_id == order.id,
-                    Event.kind == "design_gate_escalated",
-                )
-            ).first()
-            if already is None:
-                add_event(
-                    session,
-                    "production_order",
-                    order.id or 0,
-                    "design_gate_escalated",
-                    style=order.style_code,
-                    waited_hours=inp.waited_hours,
-                )
+            add_event_once(
+                session,
+                "production_order",
+                order.id or 0,
+                "design_gate_escalated",
+                style=order.style_code,
+                waited_hours=inp.waited_hours,
+            )
 
     @activity.defn
     @translate_domain_errors
@@ -212,61 +213,90 @@ class ProductionActivities:
     def reserve_fabric(self, inp: ProductionOrderInput) -> ReserveFabricResult:
         """Reserve every fabric of the bill of materials, all or nothing. The stock check and
         the decrement are one conditional UPDATE, so two orders racing for the last metres
-        cannot both get them."""
+        cannot both get them. If the stock is short, nothing is reserved and a purchase
+        order goes to the supplier of each short fabric (one open purchase per fabric and
+        order: asked again, it returns the open ones)."""
         order_id = inp.production_order_id
-        with self._sessions() as session, session.begin():
-            order = _load_order(session, order_id)
-            existing = session.exec(
-                select(FabricReservation).where(FabricReservation.production_order_id == order_id)
-            ).all()
-            if existing:
+        try:
+            with self._sessions() as session, session.begin():
+                return self._reserve(session, order_id)
+        except _Shortage as short:
+            with self._sessions() as session, session.begin():
                 return ReserveFabricResult(
-                    reservation_ids=[r.id or 0 for r in existing],
-                    metres=sum(r.metres for r in existing),
+                    reservation_ids=[],
+                    metres=0.0,
+                    purchase_orders=_purchase(session, order_id, short.needs),
                 )
-            style = style_by_code(session, order.style_code)
-            bom = session.exec(select(BomLine).where(BomLine.style_id == style.id)).all()
-            reservations: list[FabricReservation] = []
-            for line in bom:
-                try:
-                    metres = fabric_requirement(
-                        order.size_breakdown, line.consumption_by_size, line.wastage_pct
-                    )
-                except ValueError as err:
-                    raise InvalidInput(str(err), field="bill_of_materials") from err
-                taken = session.execute(
-                    sa.update(Fabric)
-                    .where(col(Fabric.id) == line.fabric_id, col(Fabric.metres_on_hand) >= metres)
-                    .values(metres_on_hand=col(Fabric.metres_on_hand) - metres)
-                    .returning(col(Fabric.id))
-                ).scalar_one_or_none()
-                if taken is None:
-                    fabric = session.get(Fabric, line.fabric_id)
-                    on_hand = fabric.metres_on_hand if fabric else 0.0
-                    # Raising rolls back the reservations taken so far in this transaction.
-                    raise InsufficientFabric(
-                        f"fabric {fabric.code if fabric else line.fabric_id}: need {metres} m, "
-                        f"{on_hand} m on hand",
-                        field="fabric",
-                    )
-                reservations.append(
-                    FabricReservation(
-                        production_order_id=order_id, fabric_id=line.fabric_id, metres=metres
-                    )
+
+    def _reserve(self, session: Session, order_id: int) -> ReserveFabricResult:
+        order = _load_order(session, order_id)
+        existing = session.exec(
+            select(FabricReservation).where(FabricReservation.production_order_id == order_id)
+        ).all()
+        if existing:
+            return ReserveFabricResult(
+                reservation_ids=[r.id or 0 for r in existing],
+                metres=sum(r.metres for r in existing),
+            )
+        style = style_by_code(session, order.style_code)
+        bom = session.exec(select(BomLine).where(BomLine.style_id == style.id)).all()
+        reservations: list[FabricReservation] = []
+        short: list[tuple[int, float]] = []
+        for line in bom:
+            try:
+                metres = fabric_requirement(
+                    order.size_breakdown, line.consumption_by_size, line.wastage_pct
                 )
-            session.add_all(reservations)
-            _set_order_status(session, order, ProductionOrderStatus.FABRIC_RESERVED)
-            session.flush()
-            add_event(
+            except ValueError as err:
+                raise InvalidInput(str(err), field="bill_of_materials") from err
+            if short:  # already short: only find out which other fabrics are short too
+                fabric = session.get(Fabric, line.fabric_id)
+                if fabric is None or fabric.metres_on_hand < metres:
+                    short.append((line.fabric_id, metres))
+                continue
+            taken = session.execute(
+                sa.update(Fabric)
+                .where(col(Fabric.id) == line.fabric_id, col(Fabric.metres_on_hand) >= metres)
+                .values(metres_on_hand=col(Fabric.metres_on_hand) - metres)
+                .returning(col(Fabric.id))
+            ).scalar_one_or_none()
+            if taken is None:
+                short.append((line.fabric_id, metres))
+                continue
+            reservations.append(
+                FabricReservation(
+                    production_order_id=order_id, fabric_id=line.fabric_id, metres=metres
+                )
+            )
+        if short:
+            raise _Shortage(short)  # rolls back the metres taken so far in this transaction
+        session.add_all(reservations)
+        _set_order_status(session, order, ProductionOrderStatus.FABRIC_RESERVED)
+        session.flush()
+        add_event(
+            session,
+            "production_order",
+            order_id,
+            "fabric_reserved",
+            metres=round(sum(r.metres for r in reservations), 3),
+        )
+        return ReserveFabricResult(
+            reservation_ids=[r.id or 0 for r in reservations],
+            metres=sum(r.metres for r in reservations),
+        )
+
+    @activity.defn
+    @translate_domain_errors
+    def escalate_fabric_late(self, inp: FabricLateInput) -> None:
+        """A purchase is overdue (lead time plus slack): one ``fabric_late`` event."""
+        with self._sessions() as session, session.begin():
+            order = _load_order(session, inp.production_order_id)
+            add_event_once(
                 session,
                 "production_order",
-                order_id,
-                "fabric_reserved",
-                metres=round(sum(r.metres for r in reservations), 3),
-            )
-            return ReserveFabricResult(
-                reservation_ids=[r.id or 0 for r in reservations],
-                metres=sum(r.metres for r in reservations),
+                order.id or 0,
+                "fabric_late",
+                purchase_orders=",".join(map(str, inp.purchase_order_ids)),
             )
 
     @activity.defn
@@ -539,6 +569,65 @@ class ProductionActivities:
                     good=good,
                 )
             return ShipOrderResult(shipped_lines=len(lines), good_quantity=good)
+
+
+class _Shortage(Exception):
+    """Raised inside the reservation's transaction to roll it back: (fabric id, metres)."""
+
+    def __init__(self, needs: list[tuple[int, float]]) -> None:
+        super().__init__(f"short of {len(needs)} fabrics")
+        self.needs = needs
+
+
+def _purchase(
+    session: Session, order_id: int, needs: list[tuple[int, float]]
+) -> list[FabricPurchase]:
+    """The open purchase of each short fabric for this order, made if there is none."""
+    order = _load_order(session, order_id)
+    purchases = []
+    for fabric_id, metres in needs:
+        fabric = session.get(Fabric, fabric_id)
+        if fabric is None:
+            raise NotFound(f"fabric {fabric_id} not found", field="bill_of_materials")
+        po = session.exec(
+            select(FabricPurchaseOrder).where(
+                FabricPurchaseOrder.production_order_id == order_id,
+                FabricPurchaseOrder.fabric_id == fabric_id,
+                FabricPurchaseOrder.status == PurchaseOrderStatus.ORDERED,
+            )
+        ).first()
+        if po is None:
+            po = FabricPurchaseOrder(
+                production_order_id=order_id,
+                fabric_id=fabric_id,
+                supplier=fabric.supplier,
+                metres=metres,
+                expected_at=datetime.now(UTC) + timedelta(days=fabric.lead_time_days),
+            )
+            session.add(po)
+            session.flush()
+            add_event(
+                session,
+                "production_order",
+                order_id,
+                "fabric_ordered",
+                purchase_order_id=po.id,
+                fabric=fabric.code,
+                metres=metres,
+                on_hand=fabric.metres_on_hand,
+                expected_at=po.expected_at.isoformat(),
+            )
+        purchases.append(
+            FabricPurchase(
+                purchase_order_id=po.id or 0,
+                fabric_code=fabric.code,
+                metres=po.metres,
+                expected_at=po.expected_at,
+                due_in_hours=max(0.0, (po.expected_at - datetime.now(UTC)).total_seconds() / 3600),
+            )
+        )
+    _set_order_status(session, order, ProductionOrderStatus.AWAITING_FABRIC)
+    return purchases
 
 
 def _minutes(at: datetime, origin: datetime) -> int:

@@ -179,4 +179,5 @@ def require(*roles: Role, admin: bool = True) -> Callable[..., Awaitable[Princip
 BuyerDep = Annotated[Principal, Depends(require(Role.BUYER))]
 FactoryDep = Annotated[Principal, Depends(require(Role.FACTORY, admin=False))]
 DesignerDep = Annotated[Principal, Depends(require(Role.DESIGNER))]
+PlannerDep = Annotated[Principal, Depends(require(Role.PLANNER))]
 AnyPrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -78,6 +78,7 @@ class ReorderDecision(StrEnum):
 class ProductionOrderStatus(StrEnum):
     CREATED = "created"
     AWAITING_DESIGN = "awaiting_design"
+    AWAITING_FABRIC = "awaiting_fabric"
     FABRIC_RESERVED = "fabric_reserved"
     SCHEDULED = "scheduled"
     IN_PRODUCTION = "in_production"
@@ -97,6 +98,12 @@ class WorkOrderStatus(StrEnum):
 
 # A work order in these states is held by a claimant under a lease.
 LEASED_STATUSES = (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED)
+
+
+class PurchaseOrderStatus(StrEnum):
+    ORDERED = "ordered"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
 
 
 class ReservationStatus(StrEnum):
@@ -313,6 +320,8 @@ class RecordEventInput(BaseModel):
 class ProductionOrderInput(BaseModel):
     production_order_id: int
     design_gate: DesignGateSettings = Field(default_factory=DesignGateSettings)
+    # A fabric purchase not delivered this long after its supplier's lead time escalates.
+    fabric_slack_hours: float = Field(default=48.0, gt=0)
 
 
 class DesignGateEventInput(BaseModel):
@@ -332,9 +341,26 @@ class CheckDesignGateResult(BaseModel):
     approved: bool
 
 
+class FabricPurchase(BaseModel):
+    purchase_order_id: int
+    fabric_code: str
+    metres: float
+    expected_at: datetime
+    # Hours from the activity's answer to ``expected_at``: the workflow times its wait by
+    # this, not by comparing a wall-clock time with its own (replayable) clock.
+    due_in_hours: float = 0.0
+
+
 class ReserveFabricResult(BaseModel):
     reservation_ids: list[int]
     metres: float
+    # Not enough stock: nothing was reserved, and these purchases are on their way.
+    purchase_orders: list[FabricPurchase] = Field(default_factory=list)
+
+
+class FabricLateInput(BaseModel):
+    production_order_id: int
+    purchase_order_ids: list[int]
 
 
 class ScheduleOrderInput(BaseModel):

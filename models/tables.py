@@ -21,6 +21,7 @@ from models.schemas import (
     PickDecision,
     PlanStatus,
     ProductionOrderStatus,
+    PurchaseOrderStatus,
     ReservationStatus,
     Role,
     TechPackStatus,
@@ -347,6 +348,28 @@ class FabricReservation(SQLModel, table=True):
     fabric_id: int = Field(foreign_key="fabric.id")
     metres: float
     status: ReservationStatus = _enum(ReservationStatus, ReservationStatus.RESERVED)
+
+
+class FabricPurchaseOrder(SQLModel, table=True):
+    """Fabric bought for one production order whose need the stock could not cover."""
+
+    __tablename__ = "fabric_purchase_order"
+    id: int | None = Field(default=None, primary_key=True)
+    production_order_id: int = Field(foreign_key="production_order.id", index=True)
+    fabric_id: int = Field(foreign_key="fabric.id")
+    supplier: str
+    metres: float
+    status: PurchaseOrderStatus = _enum(
+        PurchaseOrderStatus, PurchaseOrderStatus.ORDERED, index=True
+    )
+    ordered_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    expected_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    delivered_at: datetime | None = _ts()
+    metres_delivered: float | None = None
+    # The supplier's reference of the delivery: a re-sent confirmation counts once.
+    delivery_ref: str | None = Field(default=None, unique=True)
 
 
 class Plan(SQLModel, table=True):

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         DesignGateEventInput,
         Disruption,
         DisruptionKind,
+        FabricLateInput,
         LeaseExpired,
         OrderProgress,
         ProductionOrderInput,
@@ -49,6 +50,7 @@ class ProductionOrderWorkflow:
         self._released: set[int] = set()
         self._completed: dict[int, CompleteWorkOrderResult] = {}
         self._tech_pack_approved = False
+        self._fabric_delivered = False
         self._disruptions: list[Disruption] = []
 
     @workflow.run
@@ -62,7 +64,7 @@ class ProductionOrderWorkflow:
                 good_quantity=0,
                 shipped_lines=0,
             )
-        await run_db_step(ProductionActivities.reserve_fabric, inp)
+        await self._reserve_fabric(inp)
         self._status = ProductionOrderStatus.FABRIC_RESERVED
         await run_db_step(ProductionActivities.schedule_order, inp)
         self._status = ProductionOrderStatus.SCHEDULED
@@ -112,6 +114,33 @@ class ProductionOrderWorkflow:
         self._status = ProductionOrderStatus.CANCELLED
         return False
 
+    async def _reserve_fabric(self, inp: ProductionOrderInput) -> None:
+        """Reserve the fabric; while the stock is short, wait for the purchases to arrive
+        (a ``fabric_delivered`` signal per delivery) and try again. A purchase overdue by
+        its lead time plus the slack escalates once; the order keeps waiting.
+
+        (Before purchases existed a shortage failed the activity and so the order; no
+        running order can replay into this loop, so it needs no patch.)"""
+        while True:
+            result = await run_db_step(ProductionActivities.reserve_fabric, inp)
+            if not result.purchase_orders:
+                return
+            self._status = ProductionOrderStatus.AWAITING_FABRIC
+            self._fabric_delivered = False
+            due_in = max(po.due_in_hours for po in result.purchase_orders)
+            wait = timedelta(hours=due_in + inp.fabric_slack_hours)
+            try:
+                await workflow.wait_condition(lambda: self._fabric_delivered, timeout=wait)
+            except TimeoutError:
+                await run_db_step(
+                    ProductionActivities.escalate_fabric_late,
+                    FabricLateInput(
+                        production_order_id=inp.production_order_id,
+                        purchase_order_ids=[po.purchase_order_id for po in result.purchase_orders],
+                    ),
+                )
+                await workflow.wait_condition(lambda: self._fabric_delivered)
+
     async def _approved_within(self, inp: ProductionOrderInput, hours: float) -> bool:
         """Wait up to ``hours`` for the approval signal; at the deadline ask the database
         too, in case the API committed an approval but its signal was lost."""
@@ -142,6 +171,11 @@ class ProductionOrderWorkflow:
     @workflow.signal
     def tech_pack_approved(self) -> None:
         self._tech_pack_approved = True
+
+    @workflow.signal
+    def fabric_delivered(self) -> None:
+        """A purchase for this order arrived: try the reservation again."""
+        self._fabric_delivered = True
 
     @workflow.signal
     def lease_expired(self, lease: LeaseExpired) -> None:

@@ -63,6 +63,17 @@ async def submit_and_pick(platform: Platform, quantity: int = 60) -> int:
     return batch_id
 
 
+async def pick_and_close(p: Platform, batch_id: int, *picks: dict[str, Any]) -> None:
+    """The team's picks with the window closed at once, once the batch is aggregated."""
+    await aggregate_of(p, batch_id)
+    r = await p.http.post(
+        f"/v1/demand-batches/{batch_id}/picks",
+        json={"picks": list(picks), "close_window": True},
+        headers=p.auth("team-nova"),
+    )
+    assert r.status_code == 200, r.text
+
+
 def count_batches(p: Platform) -> int:
     with p.session_factory() as s:
         return s.exec(select(func.count()).select_from(DemandBatch)).one()

@@ -10,7 +10,7 @@ from sqlmodel import select
 from models.schemas import TechPackStatus
 from models.tables import Style
 from tests.api.conftest import Platform
-from tests.api.test_buyer_flow import aggregate_of, eventually, line, submit
+from tests.api.test_buyer_flow import eventually, line, pick_and_close, submit
 
 APPROVE = "/v1/styles/{}/tech-pack/approve"
 
@@ -39,13 +39,7 @@ async def test_an_order_waiting_at_the_design_gate_goes_on_when_the_designer_app
     http, buyer = platform.http, platform.auth("team-nova")
     chinos = line(style="TR-CHINO", colour="khaki", size="32", quantity=80)
     batch_id = (await submit(platform, {"lines": [chinos]})).json()["batch_id"]
-    await aggregate_of(platform, batch_id)
-    picked = await http.post(
-        f"/v1/demand-batches/{batch_id}/picks",
-        json={"picks": [{"style": "TR-CHINO", "colour": "khaki"}], "close_window": True},
-        headers=buyer,
-    )
-    assert picked.status_code == 200, picked.text
+    await pick_and_close(platform, batch_id, {"style": "TR-CHINO", "colour": "khaki"})
 
     async def order_in(*states: str) -> dict[str, Any] | None:
         detail = (await http.get(f"/v1/demand-batches/{batch_id}", headers=buyer)).json()

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -100,10 +101,22 @@ async def mixed_batch_workflow(
     handle = await start_batch(time_skipping_env.client, worker_queue, batch_id, team_id)
     yield handle
     await handle.terminate("test over")
-    # A test batch's lifecycle outlives its batch: end it too, or its timers fire later.
+    await end_children(time_skipping_env, session)
+
+
+async def end_children(env: WorkflowEnvironment, session: Session) -> None:
+    """End what a terminated batch started: its test batches' lifecycles (they outlive
+    it by design) and its production orders. Left running, their timers and their tasks
+    on this test's task queue, which no worker polls any more, stop the time-skipping
+    server from skipping time in later tests."""
     session.expire_all()
-    for row in session.exec(select(StyleLifecycle)):
-        await time_skipping_env.client.get_workflow_handle(row.workflow_id or "").terminate()
+    ids = [row.workflow_id for row in session.exec(select(StyleLifecycle))]
+    ids += [row.workflow_id for row in session.exec(select(ProductionOrder))]
+    for workflow_id in ids:
+        try:
+            await env.client.get_workflow_handle(workflow_id or "").terminate("test over")
+        except RPCError:
+            pass  # finished already
 
 
 async def test_when_nobody_picks_the_default_rule_goes_where_the_moq_is_met(

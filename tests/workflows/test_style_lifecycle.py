@@ -26,6 +26,7 @@ from models.schemas import (
 from models.tables import DemandLine, ProductionOrder, StyleLifecycle
 from tests.workflows.test_demand_batch_workflow import (
     HISTORIES,
+    end_children,
     mixed_batch,
     replayer,
     start_batch,
@@ -79,6 +80,7 @@ async def lifecycle(
             await h.terminate("test over")
         except Exception:  # noqa: BLE001 - already finished
             pass
+    await end_children(time_skipping_env, session)
 
 
 async def report(
