@@ -3,7 +3,8 @@ planners and admins."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -12,8 +13,23 @@ from sqlmodel import col, select
 
 from api.deps import AnyPrincipalDep, SessionDep
 from models.errors import NotFound
-from models.schemas import ProductionOrderStatus, Role, WorkOrderStatus
-from models.tables import Event, ProductionOrder, WorkOrder
+from models.schemas import (
+    DemandLineStatus,
+    ProductionOrderStatus,
+    PurchaseOrderStatus,
+    ReservationStatus,
+    Role,
+    WorkOrderStatus,
+)
+from models.tables import (
+    DemandLine,
+    Event,
+    Fabric,
+    FabricPurchaseOrder,
+    FabricReservation,
+    ProductionOrder,
+    WorkOrder,
+)
 
 router = APIRouter(prefix="/v1/production-orders", tags=["production orders"])
 
@@ -41,6 +57,40 @@ class WorkOrderSummary(BaseModel):
     defective_quantity: int | None
 
 
+class StagePublic(BaseModel):
+    """Time the order spent in one status: its lead time, stage by stage."""
+
+    status: ProductionOrderStatus
+    entered_at: datetime
+    left_at: datetime | None = Field(description="None: the order is in this stage now.")
+    hours: float
+
+
+class ReservationPublic(BaseModel):
+    fabric_code: str
+    metres: float
+    status: ReservationStatus
+
+
+class PurchasePublic(BaseModel):
+    id: int
+    fabric_code: str
+    metres: float
+    status: PurchaseOrderStatus
+    expected_at: datetime
+    delivered_at: datetime | None
+
+
+class ShippedLine(BaseModel):
+    """A customer's line and the pieces that went to that customer."""
+
+    line_no: int
+    customer_ref: str
+    size: str
+    quantity: int
+    personalisation: str | None
+
+
 class ProductionOrderDetail(BaseModel):
     id: int
     batch_id: int
@@ -54,7 +104,12 @@ class ProductionOrderDetail(BaseModel):
     good_quantity: int
     created_at: datetime
     completed_at: datetime | None
+    lead_time_hours: float = Field(description="From creation to shipping (or to now).")
+    stages: list[StagePublic]
     work_orders: list[WorkOrderSummary]
+    reservations: list[ReservationPublic]
+    purchase_orders: list[PurchasePublic]
+    shipped_lines: list[ShippedLine]
     events: list[EventPublic]
 
 
@@ -84,8 +139,73 @@ def get_production_order(
         )
         .order_by(col(Event.at), col(Event.id))
     ).all()
+    fabric_codes = dict(session.exec(select(Fabric.id, Fabric.code)).all())
+    reservations = session.exec(
+        select(FabricReservation).where(FabricReservation.production_order_id == order_id)
+    ).all()
+    purchases = session.exec(
+        select(FabricPurchaseOrder)
+        .where(FabricPurchaseOrder.production_order_id == order_id)
+        .order_by(col(FabricPurchaseOrder.id))
+    ).all()
+    shipped = session.exec(
+        select(DemandLine)
+        .where(
+            DemandLine.production_order_id == order_id,
+            DemandLine.status == DemandLineStatus.SHIPPED,
+        )
+        .order_by(col(DemandLine.line_no))
+    ).all()
+    stages = stages_of(order.created_at, events, datetime.now(UTC))
+    end = order.completed_at or datetime.now(UTC)
     return ProductionOrderDetail(
         **order.model_dump(exclude={"work_orders", "events"}),
+        lead_time_hours=round((end - order.created_at).total_seconds() / 3600, 3),
+        stages=stages,
         work_orders=[WorkOrderSummary.model_validate(w, from_attributes=True) for w in work_orders],
+        reservations=[
+            ReservationPublic(
+                fabric_code=fabric_codes.get(r.fabric_id, "?"), metres=r.metres, status=r.status
+            )
+            for r in reservations
+        ],
+        purchase_orders=[
+            PurchasePublic(
+                id=po.id or 0,
+                fabric_code=fabric_codes.get(po.fabric_id, "?"),
+                metres=po.metres,
+                status=po.status,
+                expected_at=po.expected_at,
+                delivered_at=po.delivered_at,
+            )
+            for po in purchases
+        ],
+        shipped_lines=[ShippedLine.model_validate(x, from_attributes=True) for x in shipped],
         events=[EventPublic.model_validate(e, from_attributes=True) for e in events],
     )
+
+
+TERMINAL = (ProductionOrderStatus.DONE, ProductionOrderStatus.CANCELLED)
+
+
+def stages_of(created_at: datetime, events: Sequence[Event], now: datetime) -> list[StagePublic]:
+    """The order's status history, from its ``status:…`` events: how long each stage took.
+    The order starts ``created``; a terminal status (done, cancelled) is the last stage and
+    takes no time."""
+    changes = [
+        (e.at, ProductionOrderStatus(e.kind.removeprefix("status:")))
+        for e in events
+        if e.entity == "production_order" and e.kind.startswith("status:")
+    ]
+    stages: list[StagePublic] = []
+    entered, current = created_at, ProductionOrderStatus.CREATED
+    for at, status in [*changes, (None, None)]:
+        left = at if at is not None else (entered if current in TERMINAL else None)
+        hours = ((left or now) - entered).total_seconds() / 3600
+        stages.append(
+            StagePublic(status=current, entered_at=entered, left_at=left, hours=round(hours, 3))
+        )
+        if at is None or status is None:
+            break
+        entered, current = at, status
+    return stages

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line
@@ -127,6 +128,15 @@ def assert_trail_shows_every_step(order: dict[str, Any]) -> None:
     assert kinds.index(("production_order", "shipped")) > max(
         i for i, k in enumerate(kinds) if k == ("work_order", "completed")
     )
+    # The read side: lead time stage by stage, fabric, and each customer's shipped line.
+    stages = [x["status"] for x in order["stages"]]
+    assert stages == ["created", "fabric_reserved", "scheduled", "in_production", "done"]
+    assert order["stages"][-1]["hours"] == 0 and order["stages"][-1]["left_at"] is not None
+    assert sum(x["hours"] for x in order["stages"]) == pytest.approx(
+        order["lead_time_hours"], abs=0.01
+    )
+    assert [r["status"] for r in order["reservations"]] == ["consumed"]
+    assert sum(x["quantity"] for x in order["shipped_lines"]) == 120
 
 
 async def test_one_batch_travels_from_intake_to_a_shipped_order(
