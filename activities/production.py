@@ -30,6 +30,8 @@ from models.schemas import (
     DesignGateEventInput,
     FabricLateInput,
     FabricPurchase,
+    MakeUpInput,
+    MakeUpResult,
     PlannedOperation,
     PlanStatus,
     ProductionOrderInput,
@@ -63,6 +65,8 @@ from optimizer.placement import OperationToPlace, PlacementProblem, WorkCentreSl
 
 # Good plus defective may exceed the planned quantity by this share (cutting over-allowance).
 COMPLETION_TOLERANCE = 0.05
+# Attempts of one operation (the first and its make-ups) before a shortfall is accepted.
+MAX_ATTEMPTS = 3
 TRANSFER_MINUTES = 12 * 60
 
 
@@ -492,6 +496,9 @@ class ProductionActivities:
                 )
             wo.status = WorkOrderStatus.COMPLETED
             wo.good_quantity, wo.defective_quantity = good, defective
+            wo.good_by_size = {}
+            for entry in inp.good:
+                wo.good_by_size[entry.size] = wo.good_by_size.get(entry.size, 0) + entry.quantity
             wo.completion_key = inp.idempotency_key
             wo.completed_at = datetime.now(UTC)
             wo.lease_holder, wo.lease_expires_at = None, None
@@ -505,6 +512,79 @@ class ProductionActivities:
                 factory_id=wo.factory_id,
             )
             return completion_of(wo)
+
+    @activity.defn
+    @translate_domain_errors
+    def plan_make_up(self, inp: MakeUpInput) -> MakeUpResult:
+        """A completed work order short of good pieces gets a make-up work order for the
+        shortfall, size by size, at the same work centre: a recut for the cutting (new
+        panels; the fabric comes out of the cutting over-allowance), a rework for a later
+        operation. Planned, not released: the workflow releases it. After
+        ``MAX_ATTEMPTS`` attempts of one operation the shortfall is accepted (an event
+        says so) and the order goes on with the pieces it has. Asked again, it returns
+        the make-up it made."""
+        with self._sessions() as session, session.begin():
+            wo = session.get(WorkOrder, inp.work_order_id)
+            if wo is None:
+                raise NotFound(f"work order {inp.work_order_id} not found")
+            if wo.status != WorkOrderStatus.COMPLETED:
+                raise Conflict(f"work order {wo.id} is {wo.status.value}, not completed")
+            good = wo.good_by_size or {}
+            short = {
+                size: planned - good.get(size, 0)
+                for size, planned in wo.size_breakdown.items()
+                if planned > good.get(size, 0)
+            }
+            quantity = sum(short.values())
+            if not quantity:
+                return MakeUpResult(work_order_id=None)
+            kind = "recut" if wo.seq == 1 else "rework"
+            made = session.exec(
+                select(WorkOrder).where(
+                    WorkOrder.production_order_id == wo.production_order_id,
+                    WorkOrder.seq == wo.seq,
+                    WorkOrder.attempt == wo.attempt + 1,
+                )
+            ).first()
+            if made is not None:
+                return MakeUpResult(work_order_id=made.id, kind=kind, quantity=made.quantity)
+            if wo.attempt >= MAX_ATTEMPTS:
+                add_event_once(
+                    session,
+                    "production_order",
+                    wo.production_order_id,
+                    f"shortfall_accepted:{wo.seq}",
+                    work_order_id=wo.id,
+                    short=quantity,
+                )
+                return MakeUpResult(work_order_id=None)
+            now = datetime.now(UTC)
+            share = quantity / wo.quantity if wo.quantity else 1.0
+            made = WorkOrder(
+                production_order_id=wo.production_order_id,
+                seq=wo.seq,
+                attempt=wo.attempt + 1,
+                operation_kind=wo.operation_kind,
+                factory_id=wo.factory_id,
+                work_centre_id=wo.work_centre_id,
+                quantity=quantity,
+                size_breakdown=short,
+                planned_start=now,
+                planned_end=now + (wo.planned_end - wo.planned_start) * share,
+            )
+            session.add(made)
+            session.flush()
+            add_event(
+                session,
+                "production_order",
+                wo.production_order_id,
+                kind,
+                work_order_id=made.id,
+                of_work_order=wo.id,
+                quantity=quantity,
+            )
+            add_event(session, "work_order", made.id or 0, "created", "system", **{kind: wo.id})
+            return MakeUpResult(work_order_id=made.id, kind=kind, quantity=quantity)
 
     @activity.defn
     @translate_domain_errors
@@ -532,15 +612,15 @@ class ProductionActivities:
         """Close the order: its customers' lines shipped, fabric consumed, order done."""
         with self._sessions() as session, session.begin():
             order = _load_order(session, inp.production_order_id)
-            last = session.exec(
-                select(WorkOrder)
-                .where(
+            completed = session.exec(
+                select(WorkOrder).where(
                     WorkOrder.production_order_id == order.id,
                     WorkOrder.status == WorkOrderStatus.COMPLETED,
                 )
-                .order_by(col(WorkOrder.seq).desc())
-            ).first()
-            good = last.good_quantity or 0 if last else 0
+            ).all()
+            # The last operation's good pieces, its make-ups included.
+            last_seq = max((w.seq for w in completed), default=0)
+            good = sum(w.good_quantity or 0 for w in completed if w.seq == last_seq)
             lines = session.exec(
                 select(DemandLine).where(
                     DemandLine.production_order_id == order.id,

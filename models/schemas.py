@@ -412,6 +412,19 @@ class CompleteWorkOrderResult(BaseModel):
     defective_quantity: int
 
 
+class MakeUpInput(BaseModel):
+    work_order_id: int
+
+
+class MakeUpResult(BaseModel):
+    """The work order that makes up a completion's shortfall (a recut of the cutting, a
+    rework of a later operation), or None when nothing is short or the attempts ran out."""
+
+    work_order_id: int | None
+    kind: str = ""
+    quantity: int = 0
+
+
 class ShipOrderResult(BaseModel):
     shipped_lines: int
     good_quantity: int

@@ -333,6 +333,8 @@ class WorkOrder(SQLModel, table=True):
     progress_quantity: int | None = None
     released_at: datetime | None = _ts()
     good_quantity: int | None = None
+    # The good pieces by size: what a recut or rework must make up for, size by size.
+    good_by_size: dict[str, int] | None = Field(default=None, sa_column=Column(JSON))
     defective_quantity: int | None = None
     completion_key: str | None = None
     completed_at: datetime | None = _ts()

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         DisruptionKind,
         FabricLateInput,
         LeaseExpired,
+        MakeUpInput,
         OrderProgress,
         ProductionOrderInput,
         ProductionOrderResult,
@@ -39,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
 # Orders started before the design gate had its escalation and cancel timers replay
 # without them.
 DESIGN_GATE_TIMERS = "design-gate-timers"
+# Orders started before shortfalls were made up replay without the make-up step.
+MAKE_UP_SHORTFALLS = "make-up-shortfalls"
 
 
 @workflow.defn
@@ -155,15 +158,35 @@ class ProductionOrderWorkflow:
 
     async def _execute_in_routing_order(self) -> None:
         # A work order is released only when its predecessor's output is there.
-        for wo_id in self._work_orders:
-            # Counted as released before the activity reports back: once it commits, a
-            # factory may claim and complete the work order before that report arrives.
-            # (No command changes, so running workflows replay as before.)
-            self._released.add(wo_id)
-            await run_db_step(
-                ProductionActivities.release_work_order, ReleaseWorkOrderInput(work_order_id=wo_id)
+        for wo_id in list(self._work_orders):
+            await self._release_and_wait(wo_id)
+            if workflow.patched(MAKE_UP_SHORTFALLS):
+                await self._make_up_shortfall(wo_id)
+
+    async def _release_and_wait(self, wo_id: int) -> None:
+        # Counted as released before the activity reports back: once it commits, a
+        # factory may claim and complete the work order before that report arrives.
+        # (No command changes, so running workflows replay as before.)
+        self._released.add(wo_id)
+        await run_db_step(
+            ProductionActivities.release_work_order, ReleaseWorkOrderInput(work_order_id=wo_id)
+        )
+        await workflow.wait_condition(self._completion_of(wo_id))
+
+    async def _make_up_shortfall(self, wo_id: int) -> None:
+        """Fewer good pieces than planned: a recut or rework for the shortfall, and its
+        own shortfall in turn, until none is left or the attempts run out; only then does
+        the next operation start."""
+        current = wo_id
+        while True:
+            made = await run_db_step(
+                ProductionActivities.plan_make_up, MakeUpInput(work_order_id=current)
             )
-            await workflow.wait_condition(self._completion_of(wo_id))
+            if made.work_order_id is None:
+                return
+            self._work_orders.append(made.work_order_id)
+            await self._release_and_wait(made.work_order_id)
+            current = made.work_order_id
 
     def _completion_of(self, wo_id: int) -> Callable[[], bool]:
         return lambda: wo_id in self._completed

@@ -8,10 +8,11 @@ from sqlmodel import Session, col, select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.production import ProductionActivities
+from activities.production import MAX_ATTEMPTS, ProductionActivities
 from c2b.db import SessionFactory
 from models.schemas import (
     CompleteWorkOrderInput,
+    MakeUpInput,
     ProductionOrderInput,
     ProductionOrderStatus,
     ReleaseWorkOrderInput,
@@ -30,7 +31,7 @@ from models.tables import (
     Style,
     WorkOrder,
 )
-from tests.factories import make_order
+from tests.factories import make_order, make_work_order
 
 
 def tee_fabric(session: Session) -> Fabric:
@@ -216,3 +217,48 @@ def test_a_completion_is_refused_with_the_reason(
     with pytest.raises(ApplicationError, match=needle) as caught:
         acts.record_completion(completion(wo, holder=holder, **change))
     assert caught.value.type == error_type and caught.value.non_retryable
+
+
+def test_a_shortfall_is_made_up_size_by_size_until_the_attempts_run_out(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    acts = ProductionActivities(session_factory)
+    order = make_order(session, team_id)  # S 20, M 40, L 20
+    cut = make_work_order(
+        session,
+        order,
+        status=WorkOrderStatus.COMPLETED,
+        good_quantity=74,
+        good_by_size={"S": 20, "M": 36, "L": 18},
+    )
+    made = acts.plan_make_up(MakeUpInput(work_order_id=cut.id or 0))
+    assert made.kind == "recut" and made.quantity == 6
+    assert acts.plan_make_up(MakeUpInput(work_order_id=cut.id or 0)) == made  # a retry
+    session.expire_all()
+    recut = session.get(WorkOrder, made.work_order_id)
+    assert recut is not None and recut.size_breakdown == {"M": 4, "L": 2}
+    assert (recut.attempt, recut.status) == (2, WorkOrderStatus.PLANNED)
+
+    # The last attempt still short: accepted once, no further make-up.
+    last = make_work_order(
+        session,
+        order,
+        attempt=MAX_ATTEMPTS,
+        status=WorkOrderStatus.COMPLETED,
+        quantity=6,
+        size_breakdown={"M": 4, "L": 2},
+        good_by_size={"M": 4},
+    )
+    assert acts.plan_make_up(MakeUpInput(work_order_id=last.id or 0)).work_order_id is None
+    assert acts.plan_make_up(MakeUpInput(work_order_id=last.id or 0)).work_order_id is None
+    kinds = session.exec(select(Event.kind).where(Event.entity_id == order.id)).all()
+    assert kinds.count("shortfall_accepted:1") == 1
+
+    whole = make_work_order(
+        session,
+        order,
+        seq=2,
+        status=WorkOrderStatus.COMPLETED,
+        good_by_size={"S": 20, "M": 40, "L": 20},
+    )
+    assert acts.plan_make_up(MakeUpInput(work_order_id=whole.id or 0)).work_order_id is None

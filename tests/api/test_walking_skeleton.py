@@ -8,18 +8,24 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 
+from models.tables import Factory
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line
 from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
 
 
 async def drive_batch_to_done(
-    http: httpx.AsyncClient, auth: dict[str, dict[str, str]], factory_codes: dict[int, str]
+    http: httpx.AsyncClient,
+    auth: dict[str, dict[str, str]],
+    factory_codes: dict[int, str],
+    short_at_cutting: int = 0,
 ) -> dict[str, Any]:
     """The walking skeleton as a buyer team and its factories would drive it over HTTP.
-    ``auth`` holds headers per demo principal (factories by code). Returns the finished
-    production order. Shared with the e2e test over real HTTP."""
+    ``auth`` holds headers per demo principal (factories by code). The cutting reports
+    ``short_at_cutting`` M pieces defective. Returns the finished production order. Shared
+    with the e2e test over real HTTP."""
     lines = [
         line(customer_ref="C-1", size="S", quantity=40),
         line(customer_ref="C-2", size="M", quantity=50),
@@ -77,18 +83,24 @@ async def drive_batch_to_done(
         assert claimed["id"] == wo["id"] and claimed["status"] == "claimed"
         started = await http.post(f"/v1/factory/work-orders/{wo['id']}/start", headers=factory_auth)
         assert started.status_code == 200 and started.json()["status"] == "started"
-        good = [{"size": s, "quantity": q} for s, q in claimed["size_breakdown"].items()]
+        short = short_at_cutting if not completed else 0
+        good = [
+            {"size": size, "quantity": q - (short if size == "M" else 0)}
+            for size, q in claimed["size_breakdown"].items()
+        ]
+        defective = [{"size": "M", "quantity": short}] if short else []
         key = {"Idempotency-Key": f"complete-{wo['id']}"}
+        outcome = {"good": good, "defective": defective}
         done = await http.post(
             f"/v1/factory/work-orders/{wo['id']}/complete",
-            json={"good": good},
+            json=outcome,
             headers={**factory_auth, **key},
         )
         assert done.status_code == 200, done.text
         # A retry of the same completion (a flaky network) gets the same answer.
         again = await http.post(
             f"/v1/factory/work-orders/{wo['id']}/complete",
-            json={"good": good},
+            json=outcome,
             headers={**factory_auth, **key},
         )
         assert again.status_code == 200 and again.json() == done.json()
@@ -157,3 +169,22 @@ async def test_one_batch_travels_from_intake_to_a_shipped_order(
     if os.environ.get("C2B_RECORD_HISTORIES"):
         (HISTORIES / "production_order_done.json").write_text(history.to_json())
     await replayer().replay_workflow(history)
+
+
+async def test_a_short_cutting_is_recut_before_sewing_starts(platform: Platform) -> None:
+    with platform.session_factory() as s:
+        codes = {f.id or 0: f.code for f in s.exec(select(Factory))}
+    auth = {name: platform.auth(name) for name in platform.tokens}
+    final = await drive_batch_to_done(platform.http, auth, codes, short_at_cutting=5)
+    assert final["status"] == "done" and final["good_quantity"] == 120
+    cuts = [w for w in final["work_orders"] if w["operation_kind"] == "cut"]
+    assert [(w["quantity"], w["good_quantity"]) for w in cuts] == [(120, 115), (5, 5)]
+    kinds = [(e["entity"], e["kind"]) for e in final["events"]]
+    recut = kinds.index(("production_order", "recut"))
+    sewing = next(w["id"] for w in final["work_orders"] if w["operation_kind"] == "sew")
+    assert recut < kinds.index(("work_order", "released"), recut)  # the recut's release
+    assert all(
+        e["at"] >= cuts[1]["planned_start"]
+        for e in final["events"]
+        if e["entity"] == "work_order" and e["entity_id"] == sewing and e["kind"] == "released"
+    )
