@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,10 +16,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from c2b.settings import get_settings
-from models.schemas import OnError
+from models.schemas import OnError, ReorderDecision
 
 demand_app = typer.Typer(
-    help="Buyer teams: submit demand batches and follow them (uses the API).",
+    help="Buyer teams: submit demand, follow batches, report test-batch sales, reorder "
+    "(uses the API).",
     no_args_is_help=True,
 )
 console = Console()
@@ -197,3 +199,115 @@ def aggregate_table(aggregate: dict[str, Any]) -> Table:
             str(d.get("earliest_feasible_due") or "-"),
         )
     return table
+
+
+@demand_app.command("pick")
+def pick(
+    batch_id: Annotated[int, typer.Argument(min=1)],
+    style: Annotated[str, typer.Argument()],
+    colour: Annotated[str, typer.Argument()],
+    token: Token,
+    quantity: Annotated[int | None, typer.Option(min=1, help="Default: the demand.")] = None,
+    test_batch: Annotated[bool, typer.Option(help="A small first run, judged by sales.")] = False,
+    no_go: Annotated[bool, typer.Option("--no-go", help="Decline this style-colour.")] = False,
+    due_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    close: Annotated[bool, typer.Option(help="Close the pick window now.")] = False,
+    api_url: ApiUrl = None,
+) -> None:
+    """Pick (or decline) a style-colour of a batch while its pick window is open."""
+    item: dict[str, Any] = {"style": style, "colour": colour, "test_batch": test_batch}
+    item["decision"] = "no_go" if no_go else "go"
+    if quantity is not None:
+        item["quantity"] = quantity
+    if due_date is not None:
+        item["due_date"] = due_date
+    with _client(api_url, token) as http:
+        resp = http.post(
+            f"/v1/demand-batches/{batch_id}/picks", json={"picks": [item], "close_window": close}
+        )
+    if resp.status_code != 200:
+        raise _fail(resp)
+    window = "open" if resp.json()["window_open"] else "closed"
+    console.print(f"picked {', '.join(resp.json()['accepted'])}; the pick window is {window}")
+
+
+@demand_app.command("sales")
+def sales(
+    style: Annotated[str, typer.Argument(help="The style code, e.g. TS-CREW.")],
+    colour: Annotated[str, typer.Argument()],
+    units: Annotated[
+        list[str], typer.Argument(help="Units sold by size: S=9 M=14 L=7.", show_default=False)
+    ],
+    token: Token,
+    day: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default: today.")] = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Report a test batch's units sold on one day (again for the same day replaces it)."""
+    sizes = []
+    for item in units:
+        size, _, count = item.partition("=")
+        if not size or not count.isdigit():
+            console.print(f"[red]{item!r}[/]: write units as SIZE=COUNT, e.g. M=14")
+            raise typer.Exit(2)
+        sizes.append({"size": size, "units": int(count)})
+    body = {"colour": colour, "day": day or date.today().isoformat(), "sizes": sizes}
+    with _client(api_url, token) as http:
+        resp = http.post(f"/v1/styles/{style}/sales", json=body)
+    if resp.status_code != 200:
+        raise _fail(resp)
+    result = resp.json()
+    console.print(
+        f"lifecycle {result['lifecycle_id']}: {result['units_sold']} units over "
+        f"{result['days_reported']} days, {result['status']}"
+    )
+
+
+@demand_app.command("lifecycle")
+def lifecycle(
+    style: Annotated[str, typer.Argument(help="The style code, e.g. TS-CREW.")],
+    token: Token,
+    api_url: ApiUrl = None,
+) -> None:
+    """The team's test batches of a style: sales, the reorder proposal and its reasons."""
+    with _client(api_url, token) as http:
+        resp = http.get(f"/v1/styles/{style}/lifecycles")
+    if resp.status_code != 200:
+        raise _fail(resp)
+    table = Table(title=f"test batches of {style}")
+    for column in ("id", "colour", "status", "sold", "proposal", "decision / reason"):
+        table.add_column(column, overflow="fold")
+    for x in resp.json():
+        sold = " ".join(f"{s}:{n}" for s, n in x["units_sold_by_size"].items())
+        proposal = x["proposal"]
+        table.add_row(
+            str(x["id"]),
+            x["colour"],
+            x["status"],
+            sold or "-",
+            f"{proposal['quantity']} pcs: {proposal['reason']}" if proposal else "-",
+            x["decision"] or x["reason"] or "-",
+        )
+    console.print(table)
+
+
+@demand_app.command("reorder")
+def reorder(
+    style: Annotated[str, typer.Argument()],
+    colour: Annotated[str, typer.Argument()],
+    decision: Annotated[ReorderDecision, typer.Argument(help="accept, change or decline")],
+    token: Token,
+    quantity: Annotated[int | None, typer.Option(min=1, help="For change: pieces.")] = None,
+    api_url: ApiUrl = None,
+) -> None:
+    """Answer the reorder proposal of a test batch."""
+    body: dict[str, Any] = {"colour": colour, "decision": decision.value}
+    if quantity is not None:
+        body["quantity"] = quantity
+    with _client(api_url, token) as http:
+        resp = http.post(f"/v1/styles/{style}/reorder", json=body)
+    if resp.status_code != 200:
+        raise _fail(resp)
+    result = resp.json()
+    console.print(
+        f"lifecycle {result['lifecycle_id']}: {result['decision']}, {result['quantity']} pcs"
+    )

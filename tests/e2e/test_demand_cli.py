@@ -72,3 +72,50 @@ def test_a_csv_goes_from_upload_through_the_default_rule_to_production(
 
     missing = demand(processes, engine, "status", "999999")
     assert missing.returncode == 1 and "demand batch 999999 not found" in missing.stdout
+
+
+def test_a_test_batch_is_picked_and_its_sales_reported_from_the_command_line(
+    processes: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    day = need_by().isoformat()
+    csv = tmp_path / "trial.csv"
+    csv.write_text(HEADER + f"C-1,TS-CREW,black,M,60,,{day},web,EU\n")
+    submitted = demand(processes, engine, "submit", str(csv))
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    batch_id = submitted.stdout.split("batch ", 1)[1].split(":", 1)[0]
+
+    deadline = time.monotonic() + 60
+    while True:  # the pick is refused until the batch is aggregated
+        picked = demand(
+            processes,
+            engine,
+            "pick",
+            batch_id,
+            "TS-CREW",
+            "black",
+            "--quantity",
+            "20",
+            "--test-batch",
+            "--close",
+        )
+        if picked.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert picked.returncode == 0, picked.stdout
+    assert "picked TS-CREW/black; the pick window is closed" in picked.stdout
+
+    deadline = time.monotonic() + 60
+    while True:  # the lifecycle starts once the batch has made its orders
+        sold = demand(processes, engine, "sales", "TS-CREW", "black", "S=3", "M=9")
+        if sold.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert sold.returncode == 0, sold.stdout
+    assert "12 units over 1 days" in sold.stdout
+
+    shown = demand(processes, engine, "lifecycle", "TS-CREW")
+    assert shown.returncode == 0 and "observing" in shown.stdout and "M:9" in shown.stdout
+    early = demand(processes, engine, "reorder", "TS-CREW", "black", "accept")
+    assert early.returncode == 1 and "no proposal to decide" in early.stdout
+    bad = demand(processes, engine, "sales", "TS-CREW", "black", "M:9")
+    assert bad.returncode == 2 and "SIZE=COUNT" in bad.stdout
