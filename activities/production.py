@@ -23,6 +23,8 @@ from models.rules import fabric_requirement, total
 from models.schemas import (
     LEASED_STATUSES,
     CheckDesignGateResult,
+    CompensateInput,
+    CompensationResult,
     CompleteWorkOrderInput,
     CompleteWorkOrderResult,
     CreateWorkOrdersResult,
@@ -585,6 +587,121 @@ class ProductionActivities:
             )
             add_event(session, "work_order", made.id or 0, "created", "system", **{kind: wo.id})
             return MakeUpResult(work_order_id=made.id, kind=kind, quantity=quantity)
+
+    @activity.defn
+    @translate_domain_errors
+    def compensate_cancellation(self, inp: CompensateInput) -> CompensationResult:
+        """Undo what the order did, latest first, in one transaction (a crash midway
+        leaves nothing half undone; the retry does it all). Every step moves rows out of a
+        state only they can be in, so running it again undoes nothing twice:
+
+        1. work orders not yet completed are withdrawn, claimed ones included (policy: a
+           factory's next heartbeat or completion is refused; what it reported as
+           progress stays on the work order's trail);
+        2. the order's slots in the live plan are freed;
+        3. fabric reservations go back to stock, unless the cutting has completed (then
+           the fabric was cut: consumed);
+        4. purchases not delivered are cancelled;
+        5. the customers' lines are declined with the reason, and the order is cancelled.
+        """
+        order_id = inp.production_order_id
+        with self._sessions() as session, session.begin():
+            order = _load_order(session, order_id)
+            withdrawn = (
+                session.execute(
+                    sa.update(WorkOrder)
+                    .where(
+                        col(WorkOrder.production_order_id) == order_id,
+                        col(WorkOrder.status).in_(
+                            [WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, *LEASED_STATUSES]
+                        ),
+                    )
+                    .values(
+                        status=WorkOrderStatus.WITHDRAWN, lease_holder=None, lease_expires_at=None
+                    )
+                    .returning(col(WorkOrder.id))
+                )
+                .scalars()
+                .all()
+            )
+            for wo_id in withdrawn:
+                add_event(session, "work_order", wo_id, "withdrawn", inp.actor, reason=inp.reason)
+            plan = live_plan_for_update(session)
+            freed = len(
+                session.execute(
+                    sa.delete(PlanAssignment)
+                    .where(
+                        col(PlanAssignment.plan_id) == plan.id,
+                        col(PlanAssignment.production_order_id) == order_id,
+                    )
+                    .returning(col(PlanAssignment.id))
+                ).all()
+            )
+            cut = session.exec(
+                select(WorkOrder).where(
+                    WorkOrder.production_order_id == order_id,
+                    WorkOrder.seq == 1,
+                    WorkOrder.status == WorkOrderStatus.COMPLETED,
+                )
+            ).first()
+            released = consumed = 0.0
+            for res in session.exec(
+                select(FabricReservation).where(
+                    FabricReservation.production_order_id == order_id,
+                    FabricReservation.status == ReservationStatus.RESERVED,
+                )
+            ).all():
+                if cut is not None:
+                    res.status = ReservationStatus.CONSUMED
+                    consumed += res.metres
+                    continue
+                res.status = ReservationStatus.RELEASED
+                released += res.metres
+                session.execute(
+                    sa.update(Fabric)
+                    .where(col(Fabric.id) == res.fabric_id)
+                    .values(metres_on_hand=col(Fabric.metres_on_hand) + res.metres)
+                )
+            cancelled_pos = len(
+                session.execute(
+                    sa.update(FabricPurchaseOrder)
+                    .where(
+                        col(FabricPurchaseOrder.production_order_id) == order_id,
+                        col(FabricPurchaseOrder.status) == PurchaseOrderStatus.ORDERED,
+                    )
+                    .values(status=PurchaseOrderStatus.CANCELLED)
+                    .returning(col(FabricPurchaseOrder.id))
+                ).all()
+            )
+            lines = session.exec(
+                select(DemandLine).where(
+                    DemandLine.production_order_id == order_id,
+                    DemandLine.status == DemandLineStatus.IN_PRODUCTION,
+                )
+            ).all()
+            for line in lines:
+                line.status = DemandLineStatus.DECLINED
+                line.reason = f"production order {order_id} was cancelled: {inp.reason}"
+            result = CompensationResult(
+                withdrawn_work_orders=len(withdrawn),
+                freed_plan_slots=freed,
+                released_metres=round(released, 3),
+                consumed_metres=round(consumed, 3),
+                cancelled_purchase_orders=cancelled_pos,
+                declined_lines=len(lines),
+            )
+            if order.status != ProductionOrderStatus.CANCELLED:
+                _set_order_status(session, order, ProductionOrderStatus.CANCELLED)
+                add_event(
+                    session,
+                    "production_order",
+                    order_id,
+                    "cancelled",
+                    inp.actor,
+                    reason=inp.reason,
+                    **result.model_dump(),
+                )
+            return result
 
     @activity.defn
     @translate_domain_errors

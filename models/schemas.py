@@ -412,6 +412,35 @@ class CompleteWorkOrderResult(BaseModel):
     defective_quantity: int
 
 
+class CancelOrderInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+    actor: str = "buyer"
+
+
+class CancelOrderResult(BaseModel):
+    production_order_id: int
+    accepted: bool
+
+
+class CompensateInput(BaseModel):
+    production_order_id: int
+    reason: str
+    actor: str
+
+
+class CompensationResult(BaseModel):
+    """What the cancellation undid, step by step (each count 0 when done again)."""
+
+    withdrawn_work_orders: int
+    freed_plan_slots: int
+    released_metres: float
+    consumed_metres: float
+    cancelled_purchase_orders: int
+    declined_lines: int
+
+
 class MakeUpInput(BaseModel):
     work_order_id: int
 

@@ -19,6 +19,9 @@ from workflows.steps import run_db_step
 with workflow.unsafe.imports_passed_through():
     from activities.production import ProductionActivities
     from models.schemas import (
+        CancelOrderInput,
+        CancelOrderResult,
+        CompensateInput,
         CompleteWorkOrderInput,
         CompleteWorkOrderResult,
         DesignGateEventInput,
@@ -44,6 +47,10 @@ DESIGN_GATE_TIMERS = "design-gate-timers"
 MAKE_UP_SHORTFALLS = "make-up-shortfalls"
 
 
+class _Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised at the next step or wait after a cancellation; ``run`` compensates."""
+
+
 @workflow.defn
 class ProductionOrderWorkflow:
     def __init__(self) -> None:
@@ -55,35 +62,67 @@ class ProductionOrderWorkflow:
         self._tech_pack_approved = False
         self._fabric_delivered = False
         self._disruptions: list[Disruption] = []
+        self._cancel: CancelOrderInput | None = None
+        self._shipping = False
 
     @workflow.run
     async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
         self._order_id = inp.production_order_id
+        try:
+            return await self._produce(inp)
+        except _Cancelled:
+            return await self._compensate()
+
+    async def _produce(self, inp: ProductionOrderInput) -> ProductionOrderResult:
         if not await self._pass_design_gate(inp):
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            return ProductionOrderResult(
-                production_order_id=self._order_id,
-                status=self._status,
-                good_quantity=0,
-                shipped_lines=0,
-            )
+            return await self._finish(good=0, shipped_lines=0)
         await self._reserve_fabric(inp)
         self._status = ProductionOrderStatus.FABRIC_RESERVED
+        self._stop_if_cancelled()
         await run_db_step(ProductionActivities.schedule_order, inp)
         self._status = ProductionOrderStatus.SCHEDULED
+        self._stop_if_cancelled()
         created = await run_db_step(ProductionActivities.create_work_orders, inp)
         self._work_orders = created.work_order_ids
         self._status = ProductionOrderStatus.IN_PRODUCTION
         await self._execute_in_routing_order()
+        self._stop_if_cancelled()
+        self._shipping = True  # from here a cancellation is refused
         shipped = await run_db_step(ProductionActivities.ship_order, inp)
         self._status = ProductionOrderStatus.DONE
+        return await self._finish(shipped.good_quantity, shipped.shipped_lines)
+
+    async def _finish(self, good: int, shipped_lines: int) -> ProductionOrderResult:
+        """Let updates in flight finish, then end with the order's outcome."""
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ProductionOrderResult(
             production_order_id=self._order_id,
             status=self._status,
-            good_quantity=shipped.good_quantity,
-            shipped_lines=shipped.shipped_lines,
+            good_quantity=good,
+            shipped_lines=shipped_lines,
         )
+
+    def _stop_if_cancelled(self) -> None:
+        if self._cancel is not None:
+            raise _Cancelled
+
+    def _cancelled(self) -> bool:
+        return self._cancel is not None
+
+    async def _compensate(self) -> ProductionOrderResult:
+        """The cancellation saga: one idempotent activity undoes every step so far, latest
+        first (activities.production.ProductionActivities.compensate_cancellation)."""
+        assert self._cancel is not None
+        await run_db_step(
+            ProductionActivities.compensate_cancellation,
+            CompensateInput(
+                production_order_id=self._order_id,
+                reason=self._cancel.reason,
+                actor=self._cancel.actor,
+            ),
+        )
+        self._status = ProductionOrderStatus.CANCELLED
+        return await self._finish(good=0, shipped_lines=0)
 
     async def _pass_design_gate(self, inp: ProductionOrderInput) -> bool:
         """True once the style's tech pack is approved; False if the order was cancelled
@@ -92,7 +131,8 @@ class ProductionOrderWorkflow:
         if gate.approved:
             return True
         if not workflow.patched(DESIGN_GATE_TIMERS):
-            await workflow.wait_condition(lambda: self._tech_pack_approved)
+            await workflow.wait_condition(lambda: self._tech_pack_approved or self._cancelled())
+            self._stop_if_cancelled()
             return True
         await run_db_step(ProductionActivities.await_design, inp)
         self._status = ProductionOrderStatus.AWAITING_DESIGN
@@ -133,7 +173,9 @@ class ProductionOrderWorkflow:
             due_in = max(po.due_in_hours for po in result.purchase_orders)
             wait = timedelta(hours=due_in + inp.fabric_slack_hours)
             try:
-                await workflow.wait_condition(lambda: self._fabric_delivered, timeout=wait)
+                await workflow.wait_condition(
+                    lambda: self._fabric_delivered or self._cancelled(), timeout=wait
+                )
             except TimeoutError:
                 await run_db_step(
                     ProductionActivities.escalate_fabric_late,
@@ -142,15 +184,18 @@ class ProductionOrderWorkflow:
                         purchase_order_ids=[po.purchase_order_id for po in result.purchase_orders],
                     ),
                 )
-                await workflow.wait_condition(lambda: self._fabric_delivered)
+                await workflow.wait_condition(lambda: self._fabric_delivered or self._cancelled())
+            self._stop_if_cancelled()
 
     async def _approved_within(self, inp: ProductionOrderInput, hours: float) -> bool:
         """Wait up to ``hours`` for the approval signal; at the deadline ask the database
         too, in case the API committed an approval but its signal was lost."""
         try:
             await workflow.wait_condition(
-                lambda: self._tech_pack_approved, timeout=timedelta(hours=hours)
+                lambda: self._tech_pack_approved or self._cancelled(),
+                timeout=timedelta(hours=hours),
             )
+            self._stop_if_cancelled()
             return True
         except TimeoutError:
             gate = await run_db_step(ProductionActivities.check_design_gate, inp)
@@ -164,6 +209,7 @@ class ProductionOrderWorkflow:
                 await self._make_up_shortfall(wo_id)
 
     async def _release_and_wait(self, wo_id: int) -> None:
+        self._stop_if_cancelled()
         # Counted as released before the activity reports back: once it commits, a
         # factory may claim and complete the work order before that report arrives.
         # (No command changes, so running workflows replay as before.)
@@ -171,7 +217,9 @@ class ProductionOrderWorkflow:
         await run_db_step(
             ProductionActivities.release_work_order, ReleaseWorkOrderInput(work_order_id=wo_id)
         )
-        await workflow.wait_condition(self._completion_of(wo_id))
+        done = self._completion_of(wo_id)
+        await workflow.wait_condition(lambda: done() or self._cancelled())
+        self._stop_if_cancelled()
 
     async def _make_up_shortfall(self, wo_id: int) -> None:
         """Fewer good pieces than planned: a recut or rework for the shortfall, and its
@@ -190,6 +238,27 @@ class ProductionOrderWorkflow:
 
     def _completion_of(self, wo_id: int) -> Callable[[], bool]:
         return lambda: wo_id in self._completed
+
+    @workflow.update
+    def cancel(self, inp: CancelOrderInput) -> CancelOrderResult:
+        """Cancel the order at whatever step it is: the run stops at its next step or wait
+        and compensates. A second cancellation is accepted and changes nothing."""
+        if self._cancel is None:
+            self._cancel = inp
+        return CancelOrderResult(production_order_id=self._order_id, accepted=True)
+
+    @cancel.validator
+    def _validate_cancel(self, inp: CancelOrderInput) -> None:
+        if self._shipping or self._status in (
+            ProductionOrderStatus.DONE,
+            ProductionOrderStatus.CANCELLED,
+        ):
+            raise ApplicationError(
+                f"production order {self._order_id} is {self._status.value}"
+                + (" and shipping" if self._shipping else "")
+                + "; it can no longer be cancelled",
+                type="Conflict",
+            )
 
     @workflow.signal
     def tech_pack_approved(self) -> None:
@@ -244,6 +313,11 @@ class ProductionOrderWorkflow:
 
     def _validate_outcome(self, work_order_id: int) -> None:
         """A completion or rejection must be for one of this order's released work orders."""
+        if self._cancel is not None:
+            raise ApplicationError(
+                f"production order {self._order_id} was cancelled; its work orders are withdrawn",
+                type="Conflict",
+            )
         if work_order_id not in self._work_orders:
             raise ApplicationError(
                 f"work order {work_order_id} does not belong to production order {self._order_id}",

@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
 
-from api.deps import AnyPrincipalDep, SessionDep
+from api.deps import AnyPrincipalDep, Principal, SessionDep, TemporalDep
+from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from models.errors import NotFound
 from models.schemas import (
+    CancelOrderInput,
+    CancelOrderResult,
     DemandLineStatus,
     ProductionOrderStatus,
     PurchaseOrderStatus,
@@ -30,6 +33,7 @@ from models.tables import (
     ProductionOrder,
     WorkOrder,
 )
+from workflows.production_order import ProductionOrderWorkflow
 
 router = APIRouter(prefix="/v1/production-orders", tags=["production orders"])
 
@@ -113,11 +117,8 @@ class ProductionOrderDetail(BaseModel):
     events: list[EventPublic]
 
 
-@router.get("/{order_id}", response_model=ProductionOrderDetail)
-def get_production_order(
-    order_id: int, principal: AnyPrincipalDep, session: SessionDep
-) -> ProductionOrderDetail:
-    """The order, its work orders and its event trail (the order's and its work orders')."""
+def _visible_order(session: Session, order_id: int, principal: Principal) -> ProductionOrder:
+    """The order, if this principal may see it: its buyer team, planners and admins."""
     order = session.get(ProductionOrder, order_id)
     visible = order is not None and (
         principal.role in (Role.PLANNER, Role.ADMIN)
@@ -125,6 +126,52 @@ def get_production_order(
     )
     if order is None or not visible:
         raise NotFound(f"production order {order_id} not found")
+    return order
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post(
+    "/{order_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CancelOrderResult,
+    responses={409: {"description": "The order is shipping, done or cancelled already"}},
+)
+async def cancel_production_order(
+    order_id: int,
+    body: CancelIn,
+    principal: AnyPrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+) -> CancelOrderResult:
+    """Cancel the order at whatever step it is. The order's workflow then undoes, latest
+    first: work orders not completed are withdrawn (claimed ones too: the factory's next
+    heartbeat or completion is refused), its plan slots are freed, its fabric goes back
+    to stock (or counts as consumed once the cutting is done), purchases not delivered
+    are cancelled, and its customers' lines are declined with the reason. Follow it with
+    ``GET /v1/production-orders/{id}``."""
+    order = _visible_order(session, order_id, principal)
+    workflow_id = order.workflow_id or f"production-order-{order_id}"
+    session.close()  # the update below waits on Temporal: hold no connection meanwhile
+    handle = client.get_workflow_handle_for(ProductionOrderWorkflow.run, workflow_id)
+    with update_errors(f"production order {order_id} is not running"):
+        return await handle.execute_update(
+            ProductionOrderWorkflow.cancel,
+            CancelOrderInput(reason=body.reason, actor=principal.name),
+            rpc_timeout=UPDATE_RPC_TIMEOUT,
+        )
+
+
+@router.get("/{order_id}", response_model=ProductionOrderDetail)
+def get_production_order(
+    order_id: int, principal: AnyPrincipalDep, session: SessionDep
+) -> ProductionOrderDetail:
+    """The order, its work orders and its event trail (the order's and its work orders')."""
+    order = _visible_order(session, order_id, principal)
     work_orders = session.exec(
         select(WorkOrder)
         .where(WorkOrder.production_order_id == order_id)
@@ -199,13 +246,13 @@ def stages_of(created_at: datetime, events: Sequence[Event], now: datetime) -> l
     ]
     stages: list[StagePublic] = []
     entered, current = created_at, ProductionOrderStatus.CREATED
-    for at, status in [*changes, (None, None)]:
+    for at, next_status in [*changes, (None, None)]:
         left = at if at is not None else (entered if current in TERMINAL else None)
         hours = ((left or now) - entered).total_seconds() / 3600
         stages.append(
             StagePublic(status=current, entered_at=entered, left_at=left, hours=round(hours, 3))
         )
-        if at is None or status is None:
+        if at is None or next_status is None:
             break
-        entered, current = at, status
+        entered, current = at, next_status
     return stages

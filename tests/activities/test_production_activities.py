@@ -11,7 +11,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.production import MAX_ATTEMPTS, ProductionActivities
 from c2b.db import SessionFactory
 from models.schemas import (
+    CompensateInput,
     CompleteWorkOrderInput,
+    DemandLineStatus,
     MakeUpInput,
     ProductionOrderInput,
     ProductionOrderStatus,
@@ -21,6 +23,7 @@ from models.schemas import (
 )
 from models.tables import (
     BomLine,
+    DemandLine,
     Event,
     Fabric,
     FabricPurchaseOrder,
@@ -262,3 +265,61 @@ def test_a_shortfall_is_made_up_size_by_size_until_the_attempts_run_out(
         good_by_size={"S": 20, "M": 40, "L": 20},
     )
     assert acts.plan_make_up(MakeUpInput(work_order_id=whole.id or 0)).work_order_id is None
+
+
+def test_the_compensation_undoes_every_step_once_however_often_it_runs(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    acts = ProductionActivities(session_factory)
+    order = make_order(session, team_id)
+    inp = ProductionOrderInput(production_order_id=order.id or 0)
+    before = tee_fabric(session).metres_on_hand
+    reserved = acts.reserve_fabric(inp)
+    acts.schedule_order(inp)
+    acts.create_work_orders(inp)
+    session.expire_all()
+    first, second, third = session.exec(
+        select(WorkOrder)
+        .where(WorkOrder.production_order_id == order.id)
+        .order_by(col(WorkOrder.seq))
+    ).all()
+    first.status = WorkOrderStatus.CLAIMED  # a factory is cutting: withdrawn too (the policy)
+    second.status = WorkOrderStatus.RELEASED
+    line = session.exec(select(DemandLine).where(DemandLine.batch_id == order.batch_id)).one()
+    line.status, line.production_order_id = DemandLineStatus.IN_PRODUCTION, order.id
+    session.add(
+        FabricPurchaseOrder(
+            production_order_id=order.id or 0,
+            fabric_id=tee_fabric(session).id or 0,
+            supplier="x",
+            metres=5,
+            expected_at=datetime.now(UTC),
+        )
+    )
+    session.commit()
+
+    cancel = CompensateInput(production_order_id=order.id or 0, reason="customer left", actor="t")
+    done = acts.compensate_cancellation(cancel)
+    assert done.withdrawn_work_orders == 3 and done.freed_plan_slots == 3
+    assert done.released_metres == pytest.approx(reserved.metres) and done.consumed_metres == 0
+    assert done.cancelled_purchase_orders == 1 and done.declined_lines == 1
+    again = acts.compensate_cancellation(cancel)  # a retry after a crash: nothing twice
+    assert again.model_dump() == {
+        "withdrawn_work_orders": 0,
+        "freed_plan_slots": 0,
+        "released_metres": 0.0,
+        "consumed_metres": 0.0,
+        "cancelled_purchase_orders": 0,
+        "declined_lines": 0,
+    }
+    session.expire_all()
+    assert tee_fabric(session).metres_on_hand == pytest.approx(before)
+    assert {w.status for w in session.exec(select(WorkOrder))} == {WorkOrderStatus.WITHDRAWN}
+    refreshed = session.get(ProductionOrder, order.id)
+    assert refreshed is not None and refreshed.status == ProductionOrderStatus.CANCELLED
+    kinds = session.exec(select(Event.kind).where(Event.entity == "production_order")).all()
+    assert kinds.count("cancelled") == 1
+    declined = session.get(DemandLine, line.id)
+    assert declined is not None and declined.reason == (
+        f"production order {order.id} was cancelled: customer left"
+    )
