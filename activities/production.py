@@ -42,6 +42,8 @@ from models.schemas import (
     RejectWorkOrderInput,
     RejectWorkOrderResult,
     ReleaseWorkOrderInput,
+    ReplanInput,
+    ReplanResult,
     ReservationStatus,
     ReserveFabricResult,
     ScheduleOrderResult,
@@ -587,6 +589,145 @@ class ProductionActivities:
             )
             add_event(session, "work_order", made.id or 0, "created", "system", **{kind: wo.id})
             return MakeUpResult(work_order_id=made.id, kind=kind, quantity=quantity)
+
+    @activity.defn
+    @translate_domain_errors
+    def replan_work_order(self, inp: ReplanInput) -> ReplanResult:
+        """A disruption (a rejection, a lease run out twice) moves the operation: the failed
+        work order is withdrawn if nobody holds it, and a new one is placed at the earliest
+        free slot of another eligible work centre, away from every centre that failed this
+        operation, in a factory that is not down. Only if there is none does it go back to
+        the same centre. The plan's slot moves with it. Asked again, it returns the new one."""
+        with self._sessions() as session, session.begin():
+            wo = session.get(WorkOrder, inp.work_order_id)
+            if wo is None:
+                raise NotFound(f"work order {inp.work_order_id} not found")
+            again = session.exec(
+                select(WorkOrder).where(
+                    WorkOrder.production_order_id == wo.production_order_id,
+                    WorkOrder.seq == wo.seq,
+                    WorkOrder.attempt == wo.attempt + 1,
+                )
+            ).first()
+            if again is not None:
+                return ReplanResult(work_order_id=again.id, work_centre_id=again.work_centre_id)
+            if wo.status in (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED):
+                wo.status = WorkOrderStatus.WITHDRAWN
+                add_event(session, "work_order", wo.id or 0, "withdrawn", reason=inp.reason)
+            elif wo.status != WorkOrderStatus.REJECTED:
+                # Claimed again (or done) since the disruption: it goes on where it is.
+                return ReplanResult(work_order_id=None)
+            failed = set(
+                session.exec(
+                    select(WorkOrder.work_centre_id).where(
+                        WorkOrder.production_order_id == wo.production_order_id,
+                        WorkOrder.seq == wo.seq,
+                        col(WorkOrder.status).in_(
+                            [WorkOrderStatus.REJECTED, WorkOrderStatus.WITHDRAWN]
+                        ),
+                    )
+                ).all()
+            )
+            plan = live_plan_for_update(session)
+            origin = datetime.now(UTC).replace(second=0, microsecond=0)
+            step = next(
+                r
+                for r in _routing(session, _load_order(session, wo.production_order_id).style_code)
+                if r.seq == wo.seq
+            )
+            centres = [
+                wc
+                for wc in session.exec(
+                    select(WorkCentre)
+                    .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
+                    .where(col(Factory.is_down).is_(False))
+                    .order_by(col(WorkCentre.id))
+                ).all()
+                if wo.operation_kind in wc.operation_kinds
+            ]
+            others = [wc for wc in centres if wc.id not in failed]
+            same = not others
+            pool = others or [wc for wc in centres if wc.id == wo.work_centre_id]
+            if not pool:
+                raise Conflict(
+                    f"no work centre of a running factory can do {wo.operation_kind!r}",
+                    field="work_centre",
+                )
+            busy: dict[int, list[tuple[int, int]]] = {}
+            for a in session.exec(
+                select(PlanAssignment).where(
+                    PlanAssignment.plan_id == plan.id, col(PlanAssignment.end) > origin
+                )
+            ).all():
+                if a.production_order_id == wo.production_order_id and a.seq == wo.seq:
+                    continue  # the failed slot is given up
+                busy.setdefault(a.work_centre_id, []).append(
+                    (_minutes(a.start, origin), _minutes(a.end, origin))
+                )
+            (placed,) = place_order(
+                PlacementProblem(
+                    release_minute=0,
+                    operations=[
+                        OperationToPlace(
+                            seq=wo.seq,
+                            operation_kind=wo.operation_kind,
+                            quantity=wo.quantity,
+                            setup_minutes=step.setup_minutes,
+                            standard_minutes=step.standard_minutes,
+                            eligible=[
+                                WorkCentreSlot(
+                                    work_centre_id=wc.id or 0,
+                                    factory_id=wc.factory_id,
+                                    efficiency=wc.efficiency,
+                                    busy=busy.get(wc.id or 0, []),
+                                )
+                                for wc in pool
+                            ],
+                        )
+                    ],
+                )
+            )
+            start = origin + timedelta(minutes=placed.start)
+            end = origin + timedelta(minutes=placed.end)
+            for a in session.exec(
+                select(PlanAssignment).where(
+                    PlanAssignment.plan_id == plan.id,
+                    PlanAssignment.production_order_id == wo.production_order_id,
+                    PlanAssignment.seq == wo.seq,
+                )
+            ).all():
+                a.work_centre_id, a.start, a.end = placed.work_centre_id, start, end
+            made = WorkOrder(
+                production_order_id=wo.production_order_id,
+                seq=wo.seq,
+                attempt=wo.attempt + 1,
+                operation_kind=wo.operation_kind,
+                factory_id=placed.factory_id,
+                work_centre_id=placed.work_centre_id,
+                quantity=wo.quantity,
+                size_breakdown=dict(wo.size_breakdown),
+                planned_start=start,
+                planned_end=end,
+            )
+            session.add(made)
+            session.flush()
+            add_event(
+                session,
+                "production_order",
+                wo.production_order_id,
+                "replanned",
+                work_order_id=made.id,
+                instead_of=wo.id,
+                work_centre_id=placed.work_centre_id,
+                reason=inp.reason,
+                same_work_centre=same,
+            )
+            add_event(session, "work_order", made.id or 0, "created", "system", replaces=wo.id)
+            return ReplanResult(
+                work_order_id=made.id,
+                work_centre_id=placed.work_centre_id,
+                same_work_centre=same,
+            )
 
     @activity.defn
     @translate_domain_errors

@@ -441,6 +441,20 @@ class CompensationResult(BaseModel):
     declined_lines: int
 
 
+class ReplanInput(BaseModel):
+    work_order_id: int
+    reason: str
+
+
+class ReplanResult(BaseModel):
+    """The work order that replaces a failed one (another work centre where one can do
+    the operation), or None when the failed one is being worked on again after all."""
+
+    work_order_id: int | None
+    work_centre_id: int | None = None
+    same_work_centre: bool = False
+
+
 class MakeUpInput(BaseModel):
     work_order_id: int
 

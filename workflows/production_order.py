@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         RejectWorkOrderInput,
         RejectWorkOrderResult,
         ReleaseWorkOrderInput,
+        ReplanInput,
     )
 
 
@@ -45,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
 DESIGN_GATE_TIMERS = "design-gate-timers"
 # Orders started before shortfalls were made up replay without the make-up step.
 MAKE_UP_SHORTFALLS = "make-up-shortfalls"
+# Orders started before disruptions were re-planned keep waiting on the failed work order.
+REPLAN_DISRUPTIONS = "replan-disruptions"
 
 
 class _Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -63,6 +66,7 @@ class ProductionOrderWorkflow:
         self._fabric_delivered = False
         self._disruptions: list[Disruption] = []
         self._cancel: CancelOrderInput | None = None
+        self._replanned: set[int] = set()
         self._shipping = False
 
     @workflow.run
@@ -204,11 +208,13 @@ class ProductionOrderWorkflow:
     async def _execute_in_routing_order(self) -> None:
         # A work order is released only when its predecessor's output is there.
         for wo_id in list(self._work_orders):
-            await self._release_and_wait(wo_id)
+            completed = await self._release_and_wait(wo_id)
             if workflow.patched(MAKE_UP_SHORTFALLS):
-                await self._make_up_shortfall(wo_id)
+                await self._make_up_shortfall(completed)
 
-    async def _release_and_wait(self, wo_id: int) -> None:
+    async def _release_and_wait(self, wo_id: int) -> int:
+        """Release the work order and wait for its completion, re-planning it elsewhere
+        if it is disrupted; the id of the work order that completed."""
         self._stop_if_cancelled()
         # Counted as released before the activity reports back: once it commits, a
         # factory may claim and complete the work order before that report arrives.
@@ -218,8 +224,34 @@ class ProductionOrderWorkflow:
             ProductionActivities.release_work_order, ReleaseWorkOrderInput(work_order_id=wo_id)
         )
         done = self._completion_of(wo_id)
-        await workflow.wait_condition(lambda: done() or self._cancelled())
+        await workflow.wait_condition(
+            lambda: done() or self._cancelled() or self._disruption_of(wo_id) is not None
+        )
         self._stop_if_cancelled()
+        disruption = self._disruption_of(wo_id)
+        if done() or disruption is None:
+            return wo_id
+        self._replanned.add(wo_id)
+        if not workflow.patched(REPLAN_DISRUPTIONS):
+            await workflow.wait_condition(lambda: done() or self._cancelled())
+            self._stop_if_cancelled()
+            return wo_id
+        replaced = await run_db_step(
+            ProductionActivities.replan_work_order,
+            ReplanInput(work_order_id=wo_id, reason=f"{disruption.kind}: {disruption.detail}"),
+        )
+        if replaced.work_order_id is None:  # taken up again after all: it goes on there
+            await workflow.wait_condition(lambda: done() or self._cancelled())
+            self._stop_if_cancelled()
+            return wo_id
+        self._work_orders.append(replaced.work_order_id)
+        return await self._release_and_wait(replaced.work_order_id)
+
+    def _disruption_of(self, wo_id: int) -> Disruption | None:
+        """A rejection or second lease expiry of this work order not yet re-planned."""
+        if wo_id in self._replanned:
+            return None
+        return next((d for d in self._disruptions if d.work_order_id == wo_id), None)
 
     async def _make_up_shortfall(self, wo_id: int) -> None:
         """Fewer good pieces than planned: a recut or rework for the shortfall, and its
@@ -233,8 +265,7 @@ class ProductionOrderWorkflow:
             if made.work_order_id is None:
                 return
             self._work_orders.append(made.work_order_id)
-            await self._release_and_wait(made.work_order_id)
-            current = made.work_order_id
+            current = await self._release_and_wait(made.work_order_id)
 
     def _completion_of(self, wo_id: int) -> Callable[[], bool]:
         return lambda: wo_id in self._completed

@@ -131,13 +131,14 @@ class StyleLifecycleWorkflow:
         return self._proposal.quantity
 
     async def _set_status(self, status: LifecycleStatus) -> None:
+        # The workflow's own view first (queries see it at once), then the database's.
+        self._status = status
         await run_db_step(
             LifecycleActivities.set_lifecycle_status,
             SetLifecycleStatusInput(
                 lifecycle_id=self._id, status=status, window_closes_at=self._window_closes_at
             ),
         )
-        self._status = status
 
     async def _stop(self, reason: str, declined: bool = False) -> LifecycleResult:
         await run_db_step(

@@ -13,9 +13,9 @@ from api.routers.factories import _try_claim
 from c2b.db import SessionFactory
 from c2b.tokens import create_token
 from models.schemas import DisruptionKind, ExpireLeasesInput, Role, WorkOrderStatus
-from models.tables import Event, WorkOrder
+from models.tables import Event, Factory, PlanAssignment, WorkOrder
 from tests.api.conftest import Platform
-from tests.api.test_buyer_flow import submit_and_pick
+from tests.api.test_buyer_flow import eventually, submit_and_pick
 from tests.factories import make_order, make_work_order
 from workflows.production_order import ProductionOrderWorkflow
 
@@ -200,3 +200,58 @@ async def test_the_work_order_list_filters_and_pages(
     assert len(page) == 1 and total == 2 and page[0] != everything[0]
     bad = await platform.http.get(url, params={"limit": 0}, headers=auth)
     assert bad.status_code == 422
+
+
+async def test_a_rejected_work_order_is_replanned_at_another_work_centre_and_goes_on(
+    platform: Platform,
+) -> None:
+    wo = await claim_from_a_running_order(platform)
+    http = platform.http
+    rejected = await http.post(
+        f"/v1/factory/work-orders/{wo['id']}/reject",
+        json={"reason": "cutting table down for repair"},
+        headers=platform.auth("GZ-KNIT"),
+    )
+    assert rejected.status_code == 200, rejected.text
+
+    async def replacement() -> dict[str, Any] | None:
+        r = await http.get(
+            f"/v1/production-orders/{wo['production_order_id']}", headers=platform.auth("planner")
+        )
+        order: dict[str, Any] = r.json()
+        new = [w for w in order["work_orders"] if w["seq"] == 1 and w["id"] != wo["id"]]
+        return order if new and new[0]["status"] == "released" else None
+
+    order = await eventually(replacement)
+    old, new = [w for w in order["work_orders"] if w["seq"] == 1]
+    assert old["status"] == "rejected" and new["work_centre_id"] != old["work_centre_id"]
+    replanned = [e for e in order["events"] if e["kind"] == "replanned"]
+    assert replanned[0]["data"]["reason"] == "rejected: cutting table down for repair"
+    with platform.session_factory() as s:
+        factory = s.get(Factory, new["factory_id"])
+        assert factory is not None
+        slot = s.exec(
+            select(PlanAssignment).where(
+                PlanAssignment.production_order_id == wo["production_order_id"],
+                PlanAssignment.seq == 1,
+            )
+        ).one()
+        assert slot.work_centre_id == new["work_centre_id"]  # the plan moved with it
+
+    # The new work centre's factory takes it, and the order goes on to sewing.
+    auth = platform.auth(factory.code)
+    claim = await http.post("/v1/factory/work-orders/claim?wait=10", headers=auth)
+    assert claim.status_code == 200 and claim.json()["id"] == new["id"]
+    good = [{"size": s, "quantity": q} for s, q in claim.json()["size_breakdown"].items()]
+    done = await http.post(
+        f"/v1/factory/work-orders/{new['id']}/complete", json={"good": good}, headers=auth
+    )
+    assert done.status_code == 200, done.text
+
+    async def sewing() -> bool:
+        r = await http.get(
+            f"/v1/production-orders/{wo['production_order_id']}", headers=platform.auth("planner")
+        )
+        return any(w["seq"] == 2 and w["status"] == "released" for w in r.json()["work_orders"])
+
+    assert await eventually(sewing)
