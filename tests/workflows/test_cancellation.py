@@ -3,6 +3,7 @@ database: cancelled while it waits for fabric, and cancelled in production."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -21,7 +22,7 @@ from models.schemas import (
 from models.tables import FabricPurchaseOrder, PlanAssignment, ProductionOrder, WorkOrder
 from tests.activities.test_production_activities import tee_fabric
 from tests.factories import make_order
-from tests.workflows.test_demand_batch_workflow import replayer
+from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
 from tests.workflows.test_design_gate import events, status_of, until_in_production
 from workflows.production_order import ProductionOrderWorkflow
 
@@ -97,4 +98,7 @@ async def test_an_order_in_production_withdraws_its_work_and_frees_its_plan(
     assert statuses == {WorkOrderStatus.WITHDRAWN}
     assert session.exec(select(PlanAssignment)).all() == []
     assert tee_fabric(session).metres_on_hand == pytest.approx(before)
-    await replayer().replay_workflow(await handle.fetch_history())
+    history = await handle.fetch_history()
+    if os.environ.get("C2B_RECORD_HISTORIES"):
+        (HISTORIES / "production_order_cancelled.json").write_text(history.to_json())
+    await replayer().replay_workflow(history)
