@@ -611,10 +611,8 @@ class ProductionActivities:
             ).first()
             if again is not None:
                 return ReplanResult(work_order_id=again.id, work_centre_id=again.work_centre_id)
-            if wo.status in (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED):
-                wo.status = WorkOrderStatus.WITHDRAWN
-                add_event(session, "work_order", wo.id or 0, "withdrawn", reason=inp.reason)
-            elif wo.status != WorkOrderStatus.REJECTED:
+            movable = (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, WorkOrderStatus.REJECTED)
+            if wo.status not in movable:
                 # Claimed again (or done) since the disruption: it goes on where it is.
                 return ReplanResult(work_order_id=None)
             failed = set(
@@ -635,24 +633,33 @@ class ProductionActivities:
                 for r in _routing(session, _load_order(session, wo.production_order_id).style_code)
                 if r.seq == wo.seq
             )
-            centres = [
+            all_centres = [
                 wc
-                for wc in session.exec(
-                    select(WorkCentre)
-                    .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
-                    .where(col(Factory.is_down).is_(False))
-                    .order_by(col(WorkCentre.id))
-                ).all()
+                for wc in session.exec(select(WorkCentre).order_by(col(WorkCentre.id))).all()
                 if wo.operation_kind in wc.operation_kinds
             ]
-            others = [wc for wc in centres if wc.id not in failed]
+            down = set(session.exec(select(Factory.id).where(col(Factory.is_down))).all())
+            centres = [wc for wc in all_centres if wc.factory_id not in down]
+            others = [wc for wc in centres if wc.id not in failed and wc.id != wo.work_centre_id]
             same = not others
             pool = others or [wc for wc in centres if wc.id == wo.work_centre_id]
             if not pool:
-                raise Conflict(
-                    f"no work centre of a running factory can do {wo.operation_kind!r}",
-                    field="work_centre",
+                # Nowhere else, and its own factory is down: it stays, to run when the
+                # factory is back (a rejected one is offered there again).
+                add_event_once(
+                    session,
+                    "work_order",
+                    wo.id or 0,
+                    "no_alternative",
+                    reason=inp.reason,
+                    operation=wo.operation_kind,
                 )
+                if wo.status != WorkOrderStatus.REJECTED:
+                    return ReplanResult(work_order_id=None)
+                pool = [wc for wc in all_centres if wc.id == wo.work_centre_id]
+            if wo.status in (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED):
+                wo.status = WorkOrderStatus.WITHDRAWN
+                add_event(session, "work_order", wo.id or 0, "withdrawn", reason=inp.reason)
             busy: dict[int, list[tuple[int, int]]] = {}
             for a in session.exec(
                 select(PlanAssignment).where(

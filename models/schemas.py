@@ -484,6 +484,15 @@ class LeaseExpired(BaseModel):
 class DisruptionKind(StrEnum):
     LEASE_EXPIRED_TWICE = "lease_expired_twice"
     REJECTED = "rejected"
+    FACTORY_DOWN = "factory_down"
+
+
+class FactoryDown(BaseModel):
+    """A planner marked a factory down: these work orders of the order must move."""
+
+    factory_code: str
+    work_order_ids: list[int]
+    reason: str
 
 
 class Disruption(BaseModel):

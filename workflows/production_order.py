@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         Disruption,
         DisruptionKind,
         FabricLateInput,
+        FactoryDown,
         LeaseExpired,
         MakeUpInput,
         OrderProgress,
@@ -301,9 +302,25 @@ class ProductionOrderWorkflow:
         self._fabric_delivered = True
 
     @workflow.signal
+    def factory_down(self, down: FactoryDown) -> None:
+        """A planner marked a factory down: its work orders of this order are disrupted
+        and re-planned elsewhere when the order reaches them (or at once, if it waits on
+        one of them)."""
+        known = {(d.kind, d.work_order_id) for d in self._disruptions}
+        for wo_id in down.work_order_ids:
+            if (DisruptionKind.FACTORY_DOWN, wo_id) not in known:
+                self._disruptions.append(
+                    Disruption(
+                        kind=DisruptionKind.FACTORY_DOWN,
+                        work_order_id=wo_id,
+                        detail=f"{down.factory_code} is down: {down.reason}",
+                    )
+                )
+
+    @workflow.signal
     def lease_expired(self, lease: LeaseExpired) -> None:
-        """A work order's lease ran out a second time: a disruption. Recorded here; issue 5
-        re-plans the operation away from the failing work centre."""
+        """A work order's lease ran out a second time: a disruption, re-planned away from
+        the failing work centre."""
         self._disruptions.append(
             Disruption(
                 kind=DisruptionKind.LEASE_EXPIRED_TWICE,
