@@ -8,13 +8,13 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 from temporalio.client import (
     Client,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import BuyerDep, DesignerDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
@@ -111,8 +111,23 @@ def _active_lifecycle(
 
 async def _update(client: Client, lifecycle: StyleLifecycle, update: Any, arg: Any) -> Any:
     handle = client.get_workflow_handle_for(StyleLifecycleWorkflow.run, lifecycle.workflow_id or "")
-    with update_errors(f"lifecycle {lifecycle.id} takes no more updates"):
-        return await handle.execute_update(update, arg, rpc_timeout=UPDATE_RPC_TIMEOUT)
+    try:
+        with update_errors(f"lifecycle {lifecycle.id} takes no more updates"):
+            return await handle.execute_update(update, arg, rpc_timeout=UPDATE_RPC_TIMEOUT)
+    except HTTPException as err:
+        # The lifecycle row is written a moment before its workflow starts: not an error.
+        starting = lifecycle.status == LifecycleStatus.WAITING_FOR_SALES
+        if err.status_code == status.HTTP_409_CONFLICT and starting:
+            try:
+                await handle.describe()
+            except RPCError as missing:
+                if missing.status == RPCStatusCode.NOT_FOUND:
+                    raise HTTPException(
+                        status.HTTP_503_SERVICE_UNAVAILABLE,
+                        f"lifecycle {lifecycle.id} is starting; retry in a moment",
+                        headers={"Retry-After": "1"},
+                    ) from err
+        raise
 
 
 @router.post("/{code}/sales", response_model=SalesReportResult)

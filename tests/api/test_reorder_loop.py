@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 from sqlmodel import Session
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from c2b.db import SessionFactory
 from models.schemas import LifecycleSettings
+from models.tables import StyleLifecycle
 from tests.api.conftest import Platform, running_platform
 from tests.api.test_buyer_flow import aggregate_of, eventually, line, submit
+from tests.factories import make_order
 
 # Two seconds of observation; a day's sales over two seconds make a wild daily rate, so
 # the test changes the proposed quantity rather than accepting it.
@@ -60,6 +63,15 @@ async def test_a_test_batch_sells_and_its_changed_reorder_serves_the_waiting_cus
     assert picked.status_code == 200, picked.text
     (started,) = await eventually(lambda: lifecycles(p))
     assert started["status"] == "waiting_for_sales"
+
+    async def running() -> bool:  # the row is written a moment before the workflow starts
+        try:
+            await p.env.client.get_workflow_handle(f"style-lifecycle-{started['id']}").describe()
+        except RPCError:
+            return False
+        return True
+
+    await eventually(running)
 
     sales = "/v1/styles/TS-CREW/sales"
     today = datetime.now(UTC).date().isoformat()
@@ -131,3 +143,27 @@ async def test_a_test_batch_sells_and_its_changed_reorder_serves_the_waiting_cus
         (30, 0),
         (110, 1),
     ]
+
+
+async def test_sales_for_a_lifecycle_whose_workflow_is_not_up_yet_get_a_503_to_retry(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    order = make_order(session, team_id)
+    session.add(
+        StyleLifecycle(
+            team_id=team_id,
+            style_code="TS-CREW",
+            colour="white",
+            test_order_id=order.id or 0,
+            workflow_id="style-lifecycle-not-started-yet",
+        )
+    )
+    session.commit()
+    today = datetime.now(UTC).date().isoformat()
+    resp = await platform.http.post(
+        "/v1/styles/TS-CREW/sales",
+        json={"colour": "white", "day": today, "sizes": [{"size": "M", "units": 1}]},
+        headers=platform.auth("team-nova"),
+    )
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
+    assert "is starting; retry in a moment" in resp.json()["detail"]
