@@ -886,14 +886,16 @@ class ProductionActivities:
             # The last operation's good pieces, its make-ups included.
             last_seq = max((w.seq for w in completed), default=0)
             good = sum(w.good_quantity or 0 for w in completed if w.seq == last_seq)
+            last = [w for w in completed if w.seq == last_seq]
             lines = session.exec(
-                select(DemandLine).where(
+                select(DemandLine)
+                .where(
                     DemandLine.production_order_id == order.id,
                     DemandLine.status == DemandLineStatus.IN_PRODUCTION,
                 )
+                .order_by(col(DemandLine.need_by), col(DemandLine.line_no))
             ).all()
-            for line in lines:
-                line.status = DemandLineStatus.SHIPPED
+            shipped, short = _ship_lines(list(lines), last)
             for res in session.exec(
                 select(FabricReservation).where(
                     FabricReservation.production_order_id == order.id,
@@ -910,10 +912,40 @@ class ProductionActivities:
                     "production_order",
                     order.id or 0,
                     "shipped",
-                    lines=len(lines),
+                    lines=shipped,
+                    short_lines=short,
                     good=good,
                 )
-            return ShipOrderResult(shipped_lines=len(lines), good_quantity=good)
+            return ShipOrderResult(shipped_lines=shipped, good_quantity=good)
+
+
+def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, int]:
+    """Hand the last operation's good pieces to the customers' lines, size by size, whole
+    lines, earliest need-by first. A line the pieces do not cover (a shortfall accepted
+    after the make-ups ran out) is declined with the reason, never marked shipped.
+    Completions from before sizes were recorded cover every line, as they always did."""
+    if any(w.good_by_size is None for w in last):
+        for line in lines:
+            line.status = DemandLineStatus.SHIPPED
+        return len(lines), 0
+    left: dict[str, int] = {}
+    for w in last:
+        for size, n in (w.good_by_size or {}).items():
+            left[size] = left.get(size, 0) + n
+    shipped = short = 0
+    for line in lines:
+        if left.get(line.size, 0) >= line.quantity:
+            left[line.size] -= line.quantity
+            line.status = DemandLineStatus.SHIPPED
+            shipped += 1
+        else:
+            line.status = DemandLineStatus.DECLINED
+            line.reason = (
+                f"short at production: {left.get(line.size, 0)} good pieces of size "
+                f"{line.size} were left for this line of {line.quantity}"
+            )
+            short += 1
+    return shipped, short
 
 
 class _Shortage(Exception):

@@ -323,3 +323,56 @@ def test_the_compensation_undoes_every_step_once_however_often_it_runs(
     assert declined is not None and declined.reason == (
         f"production order {order.id} was cancelled: customer left"
     )
+
+
+def test_shipping_covers_whole_lines_with_the_good_pieces_and_declines_what_is_short(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    order = make_order(session, team_id)
+    for n, (size, quantity) in enumerate([("M", 30), ("M", 30), ("S", 20)], start=10):
+        session.add(
+            DemandLine(
+                batch_id=order.batch_id,
+                line_no=n,
+                customer_ref=f"C-{n}",
+                style_code="TS-CREW",
+                colour="white",
+                size=size,
+                quantity=quantity,
+                need_by=datetime.now(UTC).date() + timedelta(days=n),
+                channel="web",
+                region="EU",
+                status=DemandLineStatus.IN_PRODUCTION,
+                production_order_id=order.id,
+            )
+        )
+    session.commit()
+    # The last operation (its first attempt and a make-up) made 40 M and 20 S.
+    for attempt, good in [(1, {"M": 35, "S": 20}), (2, {"M": 5})]:
+        make_work_order(
+            session,
+            order,
+            seq=3,
+            attempt=attempt,
+            status=WorkOrderStatus.COMPLETED,
+            good_quantity=sum(good.values()),
+            good_by_size=good,
+        )
+    result = ProductionActivities(session_factory).ship_order(
+        ProductionOrderInput(production_order_id=order.id or 0)
+    )
+    assert (result.shipped_lines, result.good_quantity) == (2, 60)
+    session.expire_all()
+    lines = session.exec(
+        select(DemandLine)
+        .where(DemandLine.production_order_id == order.id)
+        .order_by(col(DemandLine.line_no))
+    ).all()
+    assert [(x.customer_ref, x.status) for x in lines] == [
+        ("C-10", DemandLineStatus.SHIPPED),
+        ("C-11", DemandLineStatus.DECLINED),
+        ("C-12", DemandLineStatus.SHIPPED),
+    ]
+    assert lines[1].reason == (
+        "short at production: 10 good pieces of size M were left for this line of 30"
+    )
