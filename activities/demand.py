@@ -13,6 +13,7 @@ from temporalio import activity
 
 from activities.base import SessionFactory, translate_domain_errors
 from models.errors import DomainError, NotFound
+from models.queues import production_order_workflow_id, style_lifecycle_workflow_id
 from models.rules import (
     allocate_lines,
     earliest_feasible_due,
@@ -271,7 +272,7 @@ class DemandActivities:
                 session.add(order)
                 session.flush()
                 assert order.id is not None
-                order.workflow_id = f"production-order-{order.id}"
+                order.workflow_id = production_order_workflow_id(order.id)
                 for line in key_lines:
                     line.status = DemandLineStatus.IN_PRODUCTION
                     line.production_order_id = order.id
@@ -386,7 +387,7 @@ def _start_lifecycle(session: Session, team_id: int, order: ProductionOrder) -> 
     session.add(lifecycle)
     session.flush()
     assert lifecycle.id is not None
-    lifecycle.workflow_id = f"style-lifecycle-{lifecycle.id}"
+    lifecycle.workflow_id = style_lifecycle_workflow_id(lifecycle.id)
     session.add(
         Event(
             actor="system",

@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.base import SessionFactory, add_event, style_by_code, translate_domain_errors
 from models.errors import Conflict, InvalidInput, NotFound
+from models.queues import production_order_workflow_id
 from models.rules import allocate_lines, propose_reorder, run_sizes
 from models.schemas import (
     CreatedProductionOrder,
@@ -220,7 +221,7 @@ class LifecycleActivities:
             session.add(order)
             session.flush()
             assert order.id is not None
-            order.workflow_id = f"production-order-{order.id}"
+            order.workflow_id = production_order_workflow_id(order.id)
             by_id = {x.id: x for x in waiting}
             for line_id in served:
                 by_id[line_id].status = DemandLineStatus.IN_PRODUCTION

@@ -18,6 +18,7 @@ from workflows.style_lifecycle import StyleLifecycleWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.demand import DemandActivities
+    from models.queues import production_order_workflow_id, style_lifecycle_workflow_id
     from models.schemas import (
         AggregateDemandInput,
         AggregateDemandResult,
@@ -90,7 +91,7 @@ class DemandBatchWorkflow:
                 workflow.execute_child_workflow(
                     ProductionOrderWorkflow.run,
                     ProductionOrderInput(production_order_id=order_id, design_gate=inp.design_gate),
-                    id=f"production-order-{order_id}",
+                    id=production_order_workflow_id(order_id),
                 )
                 for order_id in self._order_ids
             ),
@@ -120,7 +121,7 @@ class DemandBatchWorkflow:
             await workflow.start_child_workflow(
                 StyleLifecycleWorkflow.run,
                 StyleLifecycleInput(lifecycle_id=order.lifecycle_id, settings=settings),
-                id=f"style-lifecycle-{order.lifecycle_id}",
+                id=style_lifecycle_workflow_id(order.lifecycle_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             )
 

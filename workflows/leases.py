@@ -16,6 +16,7 @@ from workflows.steps import run_db_step
 
 with workflow.unsafe.imports_passed_through():
     from activities.leases import LeaseActivities
+    from models.queues import production_order_workflow_id
     from models.schemas import ExpireLeasesInput, LeaseExpired, LeaseSweeperInput
 
 SWEEPER_WORKFLOW_ID = "lease-sweeper"
@@ -36,7 +37,7 @@ class LeaseSweeperWorkflow:
 
     async def _tell_order(self, order_id: int, lease: LeaseExpired) -> None:
         order = workflow.get_external_workflow_handle_for(
-            ProductionOrderWorkflow.run, f"production-order-{order_id}"
+            ProductionOrderWorkflow.run, production_order_workflow_id(order_id)
         )
         try:
             await order.signal(ProductionOrderWorkflow.lease_expired, lease)

@@ -24,6 +24,7 @@ from workflows.steps import run_db_step
 
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
+    from models.queues import production_order_workflow_id
     from models.rules import MIN_PRODUCTION_DAYS
     from models.schemas import (
         CreateReorderInput,
@@ -115,7 +116,7 @@ class StyleLifecycleWorkflow:
         await workflow.execute_child_workflow(
             ProductionOrderWorkflow.run,
             ProductionOrderInput(production_order_id=created.production_order_id),
-            id=f"production-order-{created.production_order_id}",
+            id=production_order_workflow_id(created.production_order_id),
         )
         return LifecycleResult(
             lifecycle_id=self._id,

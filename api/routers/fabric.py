@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 
 from api.deps import PlannerDep, SessionDep, TemporalDep
 from models.errors import Conflict, NotFound
+from models.queues import production_order_workflow_id
 from models.schemas import PurchaseOrderStatus
 from models.tables import Event, Fabric, FabricPurchaseOrder, ProductionOrder
 from workflows.production_order import ProductionOrderWorkflow
@@ -150,9 +151,9 @@ async def record_delivery(
     result = _public(po, fabric)
     on_hand = fabric.metres_on_hand
     order = session.get(ProductionOrder, po.production_order_id)
-    workflow_id = (
-        order.workflow_id if order else None
-    ) or f"production-order-{po.production_order_id}"
+    workflow_id = (order.workflow_id if order else None) or production_order_workflow_id(
+        po.production_order_id
+    )
     session.close()  # the signal below waits on Temporal: hold no connection meanwhile
     handle = client.get_workflow_handle_for(ProductionOrderWorkflow.run, workflow_id)
     try:

@@ -28,6 +28,7 @@ from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from api.failpoints import failpoint
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.outcomes import completion_of, rejection_of
+from models.queues import production_order_workflow_id
 from models.schemas import (
     LEASED_STATUSES,
     CompleteWorkOrderInput,
@@ -431,7 +432,8 @@ async def _send_outcome(
     """Hand a factory's outcome to the order's workflow, which persists it. The update id
     carries the idempotency key, so Temporal itself deduplicates a retry."""
     handle = client.get_workflow_handle_for(
-        ProductionOrderWorkflow.run, order.workflow_id or f"production-order-{order.id}"
+        ProductionOrderWorkflow.run,
+        order.workflow_id or production_order_workflow_id(order.id or 0),
     )
     with update_errors(f"production order {order.id} is not taking work-order outcomes"):
         started = await handle.start_update(

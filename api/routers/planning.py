@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from api.deps import PlannerDep, SessionDep, TemporalDep
 from models.errors import NotFound
+from models.queues import production_order_workflow_id
 from models.schemas import FactoryDown, WorkOrderStatus
 from models.tables import Event, Factory, ProductionOrder, WorkOrder
 from workflows.production_order import ProductionOrderWorkflow
@@ -67,7 +68,8 @@ async def factory_down(
     session.close()  # the signals below wait on Temporal: hold no connection meanwhile
     by_order: dict[tuple[int, str], list[int]] = defaultdict(list)
     for wo_id, order_id, workflow_id in open_work:
-        by_order[(order_id, workflow_id or f"production-order-{order_id}")].append(wo_id or 0)
+        key = (order_id, workflow_id or production_order_workflow_id(order_id))
+        by_order[key].append(wo_id or 0)
     notified = []
     for (order_id, workflow_id), wo_ids in by_order.items():
         handle = client.get_workflow_handle_for(ProductionOrderWorkflow.run, workflow_id)

@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import BuyerDep, DesignerDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from models.errors import Conflict, InvalidInput, NotFound
+from models.queues import production_order_workflow_id
 from models.schemas import (
     ACTIVE_LIFECYCLE_STATUSES,
     LifecycleProgress,
@@ -282,7 +283,7 @@ async def approve_tech_pack(
     released = []
     for order_id, workflow_id in waiting:
         handle = client.get_workflow_handle_for(
-            ProductionOrderWorkflow.run, workflow_id or f"production-order-{order_id}"
+            ProductionOrderWorkflow.run, workflow_id or production_order_workflow_id(order_id or 0)
         )
         try:
             await handle.signal(ProductionOrderWorkflow.tech_pack_approved)
