@@ -19,6 +19,7 @@ from models.rules import (
     earliest_feasible_due,
     fabric_requirement,
     run_sizes,
+    size_totals,
 )
 from models.schemas import (
     ACTIVE_LIFECYCLE_STATUSES,
@@ -224,9 +225,7 @@ class DemandActivities:
             created: list[CreatedProductionOrder] = []
             for pick in inp.picks:
                 key_lines = by_key.pop(pick.key, [])
-                demand: dict[str, int] = defaultdict(int)
-                for line in key_lines:
-                    demand[line.size] += line.quantity
+                demand = size_totals((x.size, x.quantity) for x in key_lines)
                 quantity = pick.quantity or sum(demand.values())
                 by_rule = pick.key in inp.default_rule_keys
                 pick_row = Pick(
@@ -256,15 +255,17 @@ class DemandActivities:
                     [(x.id or 0, x.quantity) for x in key_lines], quantity
                 )
                 left = [by_id[i] for i in left_ids]
-                key_lines = [by_id[i] for i in served_ids]
-                due = pick.due_date or min(line.need_by for line in key_lines or left)
+                served = [by_id[i] for i in served_ids]
+                due = pick.due_date or min(line.need_by for line in served or left)
                 order = ProductionOrder(
                     batch_id=inp.batch_id,
                     team_id=inp.team_id,
                     pick_id=pick_row.id,
                     style_code=pick.style_code,
                     colour=pick.colour,
-                    size_breakdown=run_sizes(quantity, _sizes_of(key_lines), dict(demand)),
+                    size_breakdown=run_sizes(
+                        quantity, size_totals((x.size, x.quantity) for x in served), demand
+                    ),
                     quantity=quantity,
                     due_date=due,
                     priority=pick.priority,
@@ -273,7 +274,7 @@ class DemandActivities:
                 session.flush()
                 assert order.id is not None
                 order.workflow_id = production_order_workflow_id(order.id)
-                for line in key_lines:
+                for line in served:
                     line.status = DemandLineStatus.IN_PRODUCTION
                     line.production_order_id = order.id
                 lifecycle_id = None
@@ -347,13 +348,6 @@ class DemandActivities:
                     data=dict(inp.data),
                 )
             )
-
-
-def _sizes_of(lines: list[DemandLine]) -> dict[str, int]:
-    sizes: dict[str, int] = defaultdict(int)
-    for line in lines:
-        sizes[line.size] += line.quantity
-    return dict(sizes)
 
 
 def _start_lifecycle(session: Session, team_id: int, order: ProductionOrder) -> int | None:

@@ -11,7 +11,7 @@ from temporalio import activity
 from activities.base import SessionFactory, add_event, style_by_code, translate_domain_errors
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
-from models.rules import allocate_lines, propose_reorder, run_sizes
+from models.rules import allocate_lines, propose_reorder, run_sizes, size_totals
 from models.schemas import (
     CreatedProductionOrder,
     CreateReorderInput,
@@ -199,10 +199,8 @@ class LifecycleActivities:
             proposal = ReorderProposal.model_validate(lifecycle.proposal)
             waiting = _waiting_lines(session, lifecycle)
             served, left = allocate_lines([(x.id or 0, x.quantity) for x in waiting], inp.quantity)
-            served_ids, served_sizes = set(served), dict[str, int]()
-            for line in waiting:
-                if line.id in served_ids:
-                    served_sizes[line.size] = served_sizes.get(line.size, 0) + line.quantity
+            served_ids = set(served)
+            served_sizes = size_totals((x.size, x.quantity) for x in waiting if x.id in served_ids)
             # The waiting customers' sizes exactly; the rest as the test batch sold.
             sizes = run_sizes(
                 inp.quantity, served_sizes, proposal.size_breakdown or test.size_breakdown

@@ -19,7 +19,7 @@ from activities.base import (
 )
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.outcomes import completion_of, rejection_of
-from models.rules import fabric_requirement, total
+from models.rules import fabric_requirement, size_totals, total
 from models.schemas import (
     LEASED_STATUSES,
     CheckDesignGateResult,
@@ -500,9 +500,7 @@ class ProductionActivities:
                 )
             wo.status = WorkOrderStatus.COMPLETED
             wo.good_quantity, wo.defective_quantity = good, defective
-            wo.good_by_size = {}
-            for entry in inp.good:
-                wo.good_by_size[entry.size] = wo.good_by_size.get(entry.size, 0) + entry.quantity
+            wo.good_by_size = size_totals((e.size, e.quantity) for e in inp.good)
             wo.completion_key = inp.idempotency_key
             wo.completed_at = datetime.now(UTC)
             wo.lease_holder, wo.lease_expires_at = None, None
@@ -928,10 +926,7 @@ def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, in
         for line in lines:
             line.status = DemandLineStatus.SHIPPED
         return len(lines), 0
-    left: dict[str, int] = {}
-    for w in last:
-        for size, n in (w.good_by_size or {}).items():
-            left[size] = left.get(size, 0) + n
+    left = size_totals(item for w in last for item in (w.good_by_size or {}).items())
     shipped = short = 0
     for line in lines:
         if left.get(line.size, 0) >= line.quantity:

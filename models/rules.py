@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from models.schemas import LifecycleSettings, ReorderProposal, SizeQuantity
@@ -25,6 +26,15 @@ def split_proportionally(total: int, weights: dict[str, int]) -> dict[str, int]:
     for size in order[:short]:
         result[size] += 1
     return result
+
+
+def size_totals(pieces: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Pieces per size, sizes in the order first seen (split_proportionally breaks ties by
+    that order)."""
+    totals: dict[str, int] = {}
+    for size, quantity in pieces:
+        totals[size] = totals.get(size, 0) + quantity
+    return totals
 
 
 def run_sizes(quantity: int, served: dict[str, int], curve: dict[str, int]) -> dict[str, int]:

@@ -7,7 +7,13 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.rules import allocate_lines, earliest_feasible_due, propose_reorder, run_sizes
+from models.rules import (
+    allocate_lines,
+    earliest_feasible_due,
+    propose_reorder,
+    run_sizes,
+    size_totals,
+)
 from models.schemas import LifecycleSettings
 
 SETTINGS = LifecycleSettings(observation_days=14, cover_days=28, min_sell_through=0.5)
@@ -117,3 +123,8 @@ def test_a_run_adds_up_and_never_shorts_a_served_customer(
     sizes = run_sizes(quantity, served, curve)
     assert sum(sizes.values()) == quantity
     assert all(sizes.get(size, 0) >= n for size, n in served.items())
+
+
+def test_size_totals_add_up_and_keep_the_sizes_in_first_seen_order() -> None:
+    totals = size_totals([("M", 3), ("S", 2), ("M", 4)])
+    assert totals == {"M": 7, "S": 2} and list(totals) == ["M", "S"]
