@@ -68,6 +68,15 @@ def _fail(resp: httpx.Response) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _call(api_url: str | None, token: str, method: str, path: str, **kwargs: Any) -> Any:
+    """One request; its JSON answer, or the API's refusal printed and exit 1."""
+    with _client(api_url, token) as http:
+        resp = http.request(method, path, **kwargs)
+    if resp.status_code != 200:
+        raise _fail(resp)
+    return resp.json()
+
+
 def rejects_table(rejects: list[dict[str, Any]]) -> Table:
     table = Table(title=f"{len({r['line'] for r in rejects})} rejected lines")
     for column in ("line", "field", "reason"):
@@ -221,14 +230,10 @@ def pick(
         item["quantity"] = quantity
     if due_date is not None:
         item["due_date"] = due_date
-    with _client(api_url, token) as http:
-        resp = http.post(
-            f"/v1/demand-batches/{batch_id}/picks", json={"picks": [item], "close_window": close}
-        )
-    if resp.status_code != 200:
-        raise _fail(resp)
-    window = "open" if resp.json()["window_open"] else "closed"
-    console.print(f"picked {', '.join(resp.json()['accepted'])}; the pick window is {window}")
+    body = {"picks": [item], "close_window": close}
+    result = _call(api_url, token, "POST", f"/v1/demand-batches/{batch_id}/picks", json=body)
+    window = "open" if result["window_open"] else "closed"
+    console.print(f"picked {', '.join(result['accepted'])}; the pick window is {window}")
 
 
 @demand_app.command("sales")
@@ -251,11 +256,7 @@ def sales(
             raise typer.Exit(2)
         sizes.append({"size": size, "units": int(count)})
     body = {"colour": colour, "day": day or date.today().isoformat(), "sizes": sizes}
-    with _client(api_url, token) as http:
-        resp = http.post(f"/v1/styles/{style}/sales", json=body)
-    if resp.status_code != 200:
-        raise _fail(resp)
-    result = resp.json()
+    result = _call(api_url, token, "POST", f"/v1/styles/{style}/sales", json=body)
     console.print(
         f"lifecycle {result['lifecycle_id']}: {result['units_sold']} units over "
         f"{result['days_reported']} days, {result['status']}"
@@ -269,14 +270,11 @@ def lifecycle(
     api_url: ApiUrl = None,
 ) -> None:
     """The team's test batches of a style: sales, the reorder proposal and its reasons."""
-    with _client(api_url, token) as http:
-        resp = http.get(f"/v1/styles/{style}/lifecycles")
-    if resp.status_code != 200:
-        raise _fail(resp)
+    lifecycles = _call(api_url, token, "GET", f"/v1/styles/{style}/lifecycles")
     table = Table(title=f"test batches of {style}")
     for column in ("id", "colour", "status", "sold", "proposal", "decision / reason"):
         table.add_column(column, overflow="fold")
-    for x in resp.json():
+    for x in lifecycles:
         sold = " ".join(f"{s}:{n}" for s, n in x["units_sold_by_size"].items())
         proposal = x["proposal"]
         table.add_row(
@@ -303,11 +301,7 @@ def reorder(
     body: dict[str, Any] = {"colour": colour, "decision": decision.value}
     if quantity is not None:
         body["quantity"] = quantity
-    with _client(api_url, token) as http:
-        resp = http.post(f"/v1/styles/{style}/reorder", json=body)
-    if resp.status_code != 200:
-        raise _fail(resp)
-    result = resp.json()
+    result = _call(api_url, token, "POST", f"/v1/styles/{style}/reorder", json=body)
     console.print(
         f"lifecycle {result['lifecycle_id']}: {result['decision']}, {result['quantity']} pcs"
     )
