@@ -339,27 +339,12 @@ class ProductionActivities:
                 .where(col(Factory.is_down).is_(False))
                 .order_by(col(WorkCentre.id))
             ).all()
-            busy: dict[int, list[tuple[int, int]]] = {}
-            for a in session.exec(
-                select(PlanAssignment).where(
-                    PlanAssignment.plan_id == plan.id, col(PlanAssignment.end) > origin
-                )
-            ).all():
-                busy.setdefault(a.work_centre_id, []).append(
-                    (_minutes(a.start, origin), _minutes(a.end, origin))
-                )
+            busy = _busy_minutes(session, plan, origin)
             operations = []
             for step in routing:
-                eligible = [
-                    WorkCentreSlot(
-                        work_centre_id=wc.id or 0,
-                        factory_id=wc.factory_id,
-                        efficiency=wc.efficiency,
-                        busy=busy.get(wc.id or 0, []),
-                    )
-                    for wc in centres
-                    if step.operation_kind in wc.operation_kinds
-                ]
+                eligible = _slots(
+                    [wc for wc in centres if step.operation_kind in wc.operation_kinds], busy
+                )
                 if not eligible:
                     raise InvalidInput(
                         f"no work centre can do operation {step.operation_kind!r}",
@@ -658,17 +643,8 @@ class ProductionActivities:
             if wo.status in (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED):
                 wo.status = WorkOrderStatus.WITHDRAWN
                 add_event(session, "work_order", wo.id or 0, "withdrawn", reason=inp.reason)
-            busy: dict[int, list[tuple[int, int]]] = {}
-            for a in session.exec(
-                select(PlanAssignment).where(
-                    PlanAssignment.plan_id == plan.id, col(PlanAssignment.end) > origin
-                )
-            ).all():
-                if a.production_order_id == wo.production_order_id and a.seq == wo.seq:
-                    continue  # the failed slot is given up
-                busy.setdefault(a.work_centre_id, []).append(
-                    (_minutes(a.start, origin), _minutes(a.end, origin))
-                )
+            # The failed operation's own slot is given up.
+            busy = _busy_minutes(session, plan, origin, skip=(wo.production_order_id, wo.seq))
             (placed,) = place_order(
                 PlacementProblem(
                     release_minute=0,
@@ -679,15 +655,7 @@ class ProductionActivities:
                             quantity=wo.quantity,
                             setup_minutes=step.setup_minutes,
                             standard_minutes=step.standard_minutes,
-                            eligible=[
-                                WorkCentreSlot(
-                                    work_centre_id=wc.id or 0,
-                                    factory_id=wc.factory_id,
-                                    efficiency=wc.efficiency,
-                                    busy=busy.get(wc.id or 0, []),
-                                )
-                                for wc in pool
-                            ],
+                            eligible=_slots(pool, busy),
                         )
                     ],
                 )
@@ -1000,6 +968,39 @@ def _purchase(
         )
     _set_order_status(session, order, ProductionOrderStatus.AWAITING_FABRIC)
     return purchases
+
+
+def _busy_minutes(
+    session: Session, plan: Plan, origin: datetime, skip: tuple[int, int] | None = None
+) -> dict[int, list[tuple[int, int]]]:
+    """Per work centre, the live plan's slots still ahead of ``origin``, in minutes from it;
+    ``skip`` leaves out one (order, seq) slot."""
+    busy: dict[int, list[tuple[int, int]]] = {}
+    for a in session.exec(
+        select(PlanAssignment).where(
+            PlanAssignment.plan_id == plan.id, col(PlanAssignment.end) > origin
+        )
+    ).all():
+        if (a.production_order_id, a.seq) == skip:
+            continue
+        busy.setdefault(a.work_centre_id, []).append(
+            (_minutes(a.start, origin), _minutes(a.end, origin))
+        )
+    return busy
+
+
+def _slots(
+    centres: list[WorkCentre], busy: dict[int, list[tuple[int, int]]]
+) -> list[WorkCentreSlot]:
+    return [
+        WorkCentreSlot(
+            work_centre_id=wc.id or 0,
+            factory_id=wc.factory_id,
+            efficiency=wc.efficiency,
+            busy=busy.get(wc.id or 0, []),
+        )
+        for wc in centres
+    ]
 
 
 def _minutes(at: datetime, origin: datetime) -> int:
