@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from activities.demand import demand_totals
+from api.intake import COLUMNS
 from bench.stack import measure_on_fresh_database, running_platform
 from c2b.db import make_engine
 from c2b.tokens import create_token
@@ -41,8 +42,6 @@ from models.bulk import insert_rows
 from models.schemas import Role
 from models.tables import BuyerTeam, DemandBatch, DemandLine, Style
 
-COLUMNS = ["customer_ref", "style", "colour", "size", "quantity"]
-COLUMNS += ["personalisation", "need_by", "channel", "region"]
 # The issue's targets on these 2-core machines.
 TARGET_SECONDS = 10.0
 TARGET_RATIO = 0.25
@@ -72,23 +71,18 @@ def generate_lines(styles: list[Style], n: int, today: date, seed: int = 7) -> l
 
 
 def as_csv(lines: list[dict[str, Any]]) -> bytes:
+    """The lines as the CSV a buyer team uploads, in the platform's own column order."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for x in lines:
-        writer.writerow(
-            [
-                x["customer_ref"],
-                x["style_code"],
-                x["colour"],
-                x["size"],
-                x["quantity"],
-                x["personalisation"] or "",
-                x["need_by"].isoformat(),
-                x["channel"],
-                x["region"],
-            ]
-        )
+        text = {
+            **x,
+            "style": x["style_code"],
+            "personalisation": x["personalisation"] or "",
+            "need_by": x["need_by"].isoformat(),
+        }
+        writer.writerow([text[column] for column in COLUMNS])
     return out.getvalue().encode()
 
 
