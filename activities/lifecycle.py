@@ -13,6 +13,7 @@ from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.rules import allocate_lines, propose_reorder, run_sizes, size_totals
 from models.schemas import (
+    SALES_LIFECYCLE_STATUSES,
     CreatedProductionOrder,
     CreateReorderInput,
     DemandLineStatus,
@@ -26,8 +27,6 @@ from models.schemas import (
     StopLifecycleInput,
 )
 from models.tables import DemandLine, ProductionOrder, SalesReport, StyleLifecycle
-
-TAKES_SALES = (LifecycleStatus.WAITING_FOR_SALES, LifecycleStatus.OBSERVING)
 
 
 def _lifecycle(session: Session, lifecycle_id: int) -> StyleLifecycle:
@@ -76,7 +75,7 @@ class LifecycleActivities:
         """Store a day's units by size; a size already reported for that day is replaced."""
         with self._sessions() as session, session.begin():
             lifecycle = _lifecycle(session, inp.lifecycle_id)
-            if lifecycle.status not in TAKES_SALES:
+            if lifecycle.status not in SALES_LIFECYCLE_STATUSES:
                 raise Conflict(
                     f"lifecycle {lifecycle.id} is {lifecycle.status.value}; it takes no more sales"
                 )

@@ -61,6 +61,8 @@ class LifecycleStatus(StrEnum):
     STOPPED = "stopped"
 
 
+# A lifecycle in these states takes sales reports.
+SALES_LIFECYCLE_STATUSES = (LifecycleStatus.WAITING_FOR_SALES, LifecycleStatus.OBSERVING)
 # A lifecycle in these states still takes sales reports or a decision.
 ACTIVE_LIFECYCLE_STATUSES = (
     LifecycleStatus.WAITING_FOR_SALES,

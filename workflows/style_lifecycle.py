@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from models.queues import production_order_workflow_id
     from models.rules import MIN_PRODUCTION_DAYS
     from models.schemas import (
+        SALES_LIFECYCLE_STATUSES,
         CreateReorderInput,
         LifecycleProgress,
         LifecycleResult,
@@ -169,10 +170,7 @@ class StyleLifecycleWorkflow:
 
     @report_sales.validator
     def _validate_sales(self, inp: SalesReportInput) -> None:
-        if self._window_closed or self._status not in (
-            LifecycleStatus.WAITING_FOR_SALES,
-            LifecycleStatus.OBSERVING,
-        ):
+        if self._window_closed or self._status not in SALES_LIFECYCLE_STATUSES:
             raise ApplicationError(
                 f"the observation window closed at {self._window_closes_at}; "
                 "sales no longer change the proposal",
