@@ -80,6 +80,10 @@ class StyleLifecycleWorkflow:
         # A sales report mid-flight is stored before the proposal reads the sales.
         await workflow.wait_condition(workflow.all_handlers_finished)
 
+        # The deadline is known before the proposal activity marks the row
+        # awaiting_decision, so a reader who sees that status also sees the deadline.
+        decision_due_at = workflow.now() + timedelta(hours=settings.decision_hours)
+        self._decision_due_at = decision_due_at
         self._proposal = await run_db_step(
             LifecycleActivities.propose_reorder,
             ProposeReorderInput(
@@ -87,11 +91,11 @@ class StyleLifecycleWorkflow:
             ),
         )
         self._status = LifecycleStatus.AWAITING_DECISION
-        self._decision_due_at = workflow.now() + timedelta(hours=settings.decision_hours)
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None,
-                timeout=timedelta(hours=settings.decision_hours),
+                # At least a second: a zero timeout would mean "no timeout".
+                timeout=max(decision_due_at - workflow.now(), timedelta(seconds=1)),
             )
         except TimeoutError:
             return await self._stop(
