@@ -62,6 +62,7 @@ from models.tables import (
     PlanAssignment,
     ProductionOrder,
     RoutingStep,
+    Shipment,
     WorkCentre,
     WorkOrder,
 )
@@ -862,6 +863,19 @@ class ProductionActivities:
                 .order_by(col(DemandLine.need_by), col(DemandLine.line_no))
             ).all()
             shipped, short = _ship_lines(list(lines), last)
+            session.add_all(
+                Shipment(
+                    production_order_id=order.id or 0,
+                    demand_line_id=line.id or 0,
+                    customer_ref=line.customer_ref,
+                    size=line.size,
+                    quantity=line.quantity,
+                    personalisation=line.personalisation,
+                    work_order_ids=sorted(w.id or 0 for w in last),
+                )
+                for line in lines
+                if line.status == DemandLineStatus.SHIPPED
+            )
             for res in session.exec(
                 select(FabricReservation).where(
                     FabricReservation.production_order_id == order.id,
@@ -882,7 +896,14 @@ class ProductionActivities:
                     short_lines=short,
                     good=good,
                 )
-            return ShipOrderResult(shipped_lines=shipped, good_quantity=good)
+            session.flush()
+            # A retry answers as the first run did: the order's shipments, all of them.
+            shipments = session.exec(
+                select(sa.func.count())
+                .select_from(Shipment)
+                .where(Shipment.production_order_id == order.id)
+            ).one()
+            return ShipOrderResult(shipped_lines=shipments, good_quantity=good)
 
 
 def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, int]:

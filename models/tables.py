@@ -374,6 +374,24 @@ class FabricPurchaseOrder(SQLModel, table=True):
     delivery_ref: str | None = Field(default=None, unique=True)
 
 
+class Shipment(SQLModel, table=True):
+    """The pieces that went to one customer's demand line: at most one per line, traced to
+    the last operation's work orders whose good pieces it carries."""
+
+    __tablename__ = "shipment"
+    id: int | None = Field(default=None, primary_key=True)
+    production_order_id: int = Field(foreign_key="production_order.id", index=True)
+    demand_line_id: int = Field(foreign_key="demand_line.id", unique=True)
+    customer_ref: str
+    size: str
+    quantity: int
+    personalisation: str | None = None
+    work_order_ids: list[int] = _json(list)
+    shipped_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
 class Plan(SQLModel, table=True):
     """A version of the live plan. Exactly one row is LIVE; applying a new one supersedes it."""
 

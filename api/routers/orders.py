@@ -18,7 +18,6 @@ from models.queues import production_order_workflow_id
 from models.schemas import (
     CancelOrderInput,
     CancelOrderResult,
-    DemandLineStatus,
     ProductionOrderStatus,
     PurchaseOrderStatus,
     ReservationStatus,
@@ -32,6 +31,7 @@ from models.tables import (
     FabricPurchaseOrder,
     FabricReservation,
     ProductionOrder,
+    Shipment,
     WorkOrder,
 )
 from workflows.production_order import ProductionOrderWorkflow
@@ -86,14 +86,17 @@ class PurchasePublic(BaseModel):
     delivered_at: datetime | None
 
 
-class ShippedLine(BaseModel):
-    """A customer's line and the pieces that went to that customer."""
+class ShipmentPublic(BaseModel):
+    """The pieces that went to one customer's line, and the work orders that made them."""
 
+    id: int
     line_no: int
     customer_ref: str
     size: str
     quantity: int
     personalisation: str | None
+    work_order_ids: list[int]
+    shipped_at: datetime
 
 
 class ProductionOrderDetail(BaseModel):
@@ -114,7 +117,7 @@ class ProductionOrderDetail(BaseModel):
     work_orders: list[WorkOrderSummary]
     reservations: list[ReservationPublic]
     purchase_orders: list[PurchasePublic]
-    shipped_lines: list[ShippedLine]
+    shipments: list[ShipmentPublic]
     events: list[EventPublic]
 
 
@@ -196,12 +199,10 @@ def get_production_order(
         .where(FabricPurchaseOrder.production_order_id == order_id)
         .order_by(col(FabricPurchaseOrder.id))
     ).all()
-    shipped = session.exec(
-        select(DemandLine)
-        .where(
-            DemandLine.production_order_id == order_id,
-            DemandLine.status == DemandLineStatus.SHIPPED,
-        )
+    shipments = session.exec(
+        select(Shipment, DemandLine.line_no)
+        .join(DemandLine, col(DemandLine.id) == col(Shipment.demand_line_id))
+        .where(Shipment.production_order_id == order_id)
         .order_by(col(DemandLine.line_no))
     ).all()
     stages = stages_of(order.created_at, events, datetime.now(UTC))
@@ -228,7 +229,10 @@ def get_production_order(
             )
             for po in purchases
         ],
-        shipped_lines=[ShippedLine.model_validate(x, from_attributes=True) for x in shipped],
+        shipments=[
+            ShipmentPublic(**shipment.model_dump(), line_no=line_no)
+            for shipment, line_no in shipments
+        ],
         events=[EventPublic.model_validate(e, from_attributes=True) for e in events],
     )
 

@@ -31,6 +31,7 @@ from models.tables import (
     Plan,
     PlanAssignment,
     ProductionOrder,
+    Shipment,
     Style,
     WorkOrder,
 )
@@ -376,3 +377,17 @@ def test_shipping_covers_whole_lines_with_the_good_pieces_and_declines_what_is_s
     assert lines[1].reason == (
         "short at production: 10 good pieces of size M were left for this line of 30"
     )
+    # Each shipped line is one shipment, traced to the work orders that made its pieces.
+    last_ops = session.exec(select(WorkOrder.id).where(WorkOrder.seq == 3)).all()
+    shipments = session.exec(select(Shipment).order_by(col(Shipment.id))).all()
+    assert [(s.demand_line_id, s.customer_ref, s.size, s.quantity) for s in shipments] == [
+        (lines[0].id, "C-10", "M", 30),
+        (lines[2].id, "C-12", "S", 20),
+    ]
+    assert all(sorted(s.work_order_ids) == sorted(last_ops) for s in shipments)
+    # Shipping again (a retried activity) ships nothing twice and answers the same.
+    again = ProductionActivities(session_factory).ship_order(
+        ProductionOrderInput(production_order_id=order.id or 0)
+    )
+    assert (again.shipped_lines, again.good_quantity) == (2, 60)
+    assert len(session.exec(select(Shipment)).all()) == 2

@@ -148,7 +148,10 @@ def assert_trail_shows_every_step(order: dict[str, Any]) -> None:
         order["lead_time_hours"], abs=0.01
     )
     assert [r["status"] for r in order["reservations"]] == ["consumed"]
-    assert sum(x["quantity"] for x in order["shipped_lines"]) == 120
+    assert sum(x["quantity"] for x in order["shipments"]) == 120
+    last_seq = max(w["seq"] for w in order["work_orders"])
+    last_ops = {w["id"] for w in order["work_orders"] if w["seq"] == last_seq}
+    assert all(set(x["work_order_ids"]) == last_ops for x in order["shipments"])
 
 
 async def test_one_batch_travels_from_intake_to_a_shipped_order(
