@@ -18,6 +18,7 @@ from activities.base import (
     translate_domain_errors,
 )
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
+from models.failpoints import failpoint
 from models.outcomes import completion_of, rejection_of
 from models.rules import fabric_requirement, size_totals, total
 from models.schemas import (
@@ -437,7 +438,9 @@ class ProductionActivities:
                     factory_id=wo.factory_id,
                 )
             _set_order_status(session, order, ProductionOrderStatus.IN_PRODUCTION)
-            return CreateWorkOrdersResult(work_order_ids=[w.id or 0 for w in work_orders])
+            result = CreateWorkOrdersResult(work_order_ids=[w.id or 0 for w in work_orders])
+        failpoint("create_work_orders.after_commit")  # the fault test's worker dies here
+        return result
 
     @activity.defn
     def release_work_order(self, inp: ReleaseWorkOrderInput) -> None:
@@ -903,7 +906,9 @@ class ProductionActivities:
                 .select_from(Shipment)
                 .where(Shipment.production_order_id == order.id)
             ).one()
-            return ShipOrderResult(shipped_lines=shipments, good_quantity=good)
+            result = ShipOrderResult(shipped_lines=shipments, good_quantity=good)
+        failpoint("ship_order.after_commit")  # the fault test's worker dies here
+        return result
 
 
 def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, int]:

@@ -25,8 +25,8 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
-from api.failpoints import failpoint
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
+from models.failpoints import failpoint
 from models.outcomes import completion_of, rejection_of
 from models.queues import production_order_workflow_id
 from models.schemas import (

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from api.failpoints import CRASH_EXIT_CODE
 from c2b.tokens import issue_demo_tokens
+from models.failpoints import CRASH_EXIT_CODE
 from models.schemas import WorkOrderStatus
 from models.tables import Event, WorkOrder
 from tests.api.test_buyer_flow import line
