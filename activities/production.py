@@ -1002,15 +1002,21 @@ def _busy_minutes(
     """Per work centre, the live plan's slots still ahead of ``origin``, in minutes from it;
     ``skip`` leaves out one (order, seq) slot."""
     busy: dict[int, list[tuple[int, int]]] = {}
-    for a in session.exec(
-        select(PlanAssignment).where(
-            PlanAssignment.plan_id == plan.id, col(PlanAssignment.end) > origin
-        )
+    # Columns, not ORM objects: the plan grows with every open order, and building an
+    # object per slot was most of a placement's time (bench/orchestration.py).
+    for order_id, seq, work_centre_id, start, end in session.execute(
+        sa.select(
+            col(PlanAssignment.production_order_id),
+            col(PlanAssignment.seq),
+            col(PlanAssignment.work_centre_id),
+            col(PlanAssignment.start),
+            col(PlanAssignment.end),
+        ).where(col(PlanAssignment.plan_id) == plan.id, col(PlanAssignment.end) > origin)
     ).all():
-        if (a.production_order_id, a.seq) == skip:
+        if (order_id, seq) == skip:
             continue
-        busy.setdefault(a.work_centre_id, []).append(
-            (_minutes(a.start, origin), _minutes(a.end, origin))
+        busy.setdefault(work_centre_id, []).append(
+            (_minutes(start, origin), _minutes(end, origin))
         )
     return busy
 
