@@ -1015,9 +1015,7 @@ def _busy_minutes(
     ).all():
         if (order_id, seq) == skip:
             continue
-        busy.setdefault(work_centre_id, []).append(
-            (_minutes(start, origin), _minutes(end, origin))
-        )
+        busy.setdefault(work_centre_id, []).append((_minutes(start, origin), _minutes(end, origin)))
     return busy
 
 

@@ -262,6 +262,28 @@ def bench_claims(
     print_result(result, as_json)
 
 
+@bench_app.command("orchestration")
+def bench_orchestration(
+    orders: Annotated[int, typer.Option(min=1, help="Production orders, one batch each.")] = 1000,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Batches being submitted and picked at once.")
+    ] = 20,
+    trivial: Annotated[
+        int, typer.Option(min=1, help="One-activity workflows of the baseline.")
+    ] = 300,
+    database_url: BenchDatabaseUrl = None,
+    as_json: AsJson = False,
+    out: BenchOut = None,
+) -> None:
+    """Orders through the full flow, factories completing at once, against the Temporal
+    dev server's one-activity workflows per second."""
+    from bench.orchestration import measure
+
+    progress = Console(stderr=True)
+    result = measure(database_url or None, orders, concurrency, trivial, progress.print, out)
+    print_result(result, as_json)
+
+
 @bench_app.command("intake")
 def bench_intake(
     lines: Annotated[int, typer.Option(min=1, max=100_000, help="Lines in the CSV.")] = 100_000,

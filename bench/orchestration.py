@@ -1,0 +1,363 @@
+"""Benchmark: production orders through their whole flow on the embedded stack, against
+the Temporal dev server's own limit measured in the same run.
+
+Everything is real and out of process: ``c2b dev`` (Temporal dev server, worker, API
+under uvicorn) on a fresh database. Two phases:
+
+1. **Baseline.** ``--trivial`` workflows that each run one activity that does nothing
+   (bench/trivial.py), on a worker inside this process, on the same server:
+   ``trivial_wf_per_s``. Nothing an order does can cost less than one of these.
+2. **Orders.** Buyer clients (``--concurrency`` at a time) each submit a one-line batch,
+   wait for its pick window, and pick it with the window closed: one production order
+   per batch, through design gate, fabric, placement, work orders, execution and
+   shipping. Simulated factories complete each work order the moment they claim it,
+   all pieces good. ``orders_per_s`` counts from the first submission to the last order
+   shipped; ``ratio`` = orders_per_s / trivial_wf_per_s.
+   ``pick_to_pollable`` is, per order, from sending its pick to its first work order
+   being released to a factory (``released_at`` in the database).
+
+Fabric stock is topped up first, so no order waits for a purchase. Afterwards the
+database is checked: ``duplicates`` counts work orders beyond one per operation, a work
+order's event recorded twice, reservations beyond one per order and fabric, and
+shipments beyond one per customer line. It must be 0.
+
+    c2b bench orchestration [--orders 1000] [--concurrency 20] [--database-url URL] [--json]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+from temporalio.worker import Worker
+
+from bench.claims import httpx_client, with_retries
+from bench.stack import measure_on_fresh_database, running_platform
+from bench.trivial import OneActivityWorkflow, nothing
+from c2b.db import make_engine
+from c2b.temporal_client import connect_temporal
+from c2b.tokens import create_token
+from models.schemas import ProductionOrderStatus, Role
+from models.tables import (
+    BuyerTeam,
+    DemandLine,
+    Event,
+    Fabric,
+    FabricReservation,
+    Factory,
+    ProductionOrder,
+    Shipment,
+    WorkOrder,
+)
+
+POLLERS_PER_FACTORY = 4
+STALL_SECONDS = 120
+OPERATIONS = 3  # TS-CREW: cut, sew, finish
+
+
+def percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+async def trivial_rate(address: str, count: int) -> float:
+    """One-activity workflows per second, ``count`` of them started at once."""
+    client = await connect_temporal(address)
+    queue = f"bench-trivial-{uuid.uuid4().hex[:8]}"
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=[OneActivityWorkflow],
+        activities=[nothing],
+        activity_executor=ThreadPoolExecutor(4),
+    )
+    async with worker:
+        run = uuid.uuid4().hex[:8]
+        started = time.perf_counter()
+        handles = await asyncio.gather(
+            *(
+                client.start_workflow(
+                    OneActivityWorkflow.run, i, id=f"bench-trivial-{run}-{i}", task_queue=queue
+                )
+                for i in range(count)
+            )
+        )
+        await asyncio.gather(*(h.result() for h in handles))
+        return count / (time.perf_counter() - started)
+
+
+async def submit_and_pick(
+    http: httpx.AsyncClient,
+    api: str,
+    buyer: dict[str, str],
+    i: int,
+    picked_at: dict[int, datetime],
+    retried: list[str],
+) -> None:
+    """One customer line as its own batch, picked as soon as its window opens."""
+    need_by = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    line = {
+        "customer_ref": f"ORCH-{i}",
+        "style": "TS-CREW",
+        "colour": "white",
+        "size": ["S", "M", "L"][i % 3],
+        "quantity": 100,
+        "need_by": need_by,
+        "channel": "web",
+        "region": "EU",
+    }
+
+    async def send(method: str, url: str, **kw: Any) -> httpx.Response:
+        return await with_retries(http, method, f"{api}{url}", retried, headers=buyer, **kw)
+
+    headers = {**buyer, "Idempotency-Key": f"orch-{i}-{need_by}"}
+    r = await with_retries(
+        http, "POST", f"{api}/v1/demand-batches", retried, json={"lines": [line]}, headers=headers
+    )
+    r.raise_for_status()
+    batch_id = r.json()["batch_id"]
+    batch = f"/v1/demand-batches/{batch_id}"
+    deadline = time.monotonic() + STALL_SECONDS
+    while (await send("GET", batch)).json()["status"] != "picking":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{batch} not aggregated in {STALL_SECONDS} s")
+        await asyncio.sleep(0.1)
+    pick = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
+    picked_at[batch_id] = datetime.now(UTC)
+    r = await send("POST", f"{batch}/picks", json=pick)
+    if r.status_code == 409 and (await send("GET", batch)).json()["status"] != "picking":
+        return  # an earlier attempt's pick closed the window; its answer was lost
+    r.raise_for_status()
+
+
+async def factory(
+    http: httpx.AsyncClient,
+    api: str,
+    headers: dict[str, str],
+    stop: asyncio.Event,
+    errors: list[str],
+) -> None:
+    """Claims and completes at once, all pieces good; a lost answer is retried by key."""
+    while not stop.is_set():
+        try:
+            r = await http.post(
+                f"{api}/v1/factory/work-orders/claim", params={"wait": 1}, headers=headers
+            )
+            if r.status_code == 204:
+                continue
+            r.raise_for_status()
+            wo = r.json()
+            body = {"good": [{"size": s, "quantity": q} for s, q in wo["size_breakdown"].items()]}
+            done = await with_retries(
+                http,
+                "POST",
+                f"{api}/v1/factory/work-orders/{wo['id']}/complete",
+                errors,
+                retry_server_errors=True,
+                json=body,
+                headers={**headers, "Idempotency-Key": f"orch-{wo['id']}"},
+            )
+            done.raise_for_status()
+        except httpx.HTTPError as err:
+            errors.append(f"{type(err).__name__}: {err}"[:200])
+            await asyncio.sleep(0.5)
+
+
+def orders_done(engine: sa.Engine) -> int:
+    with Session(engine) as s:
+        return s.exec(
+            select(func.count()).where(ProductionOrder.status == ProductionOrderStatus.DONE)
+        ).one()
+
+
+def duplicates(session: Session) -> dict[str, int]:
+    """What must not be there twice, counted from the database."""
+    per_operation = session.exec(
+        select(func.count())
+        .select_from(WorkOrder)
+        .group_by(col(WorkOrder.production_order_id), col(WorkOrder.seq))
+    ).all()
+    events = session.exec(
+        select(func.count())
+        .select_from(Event)
+        .where(Event.entity == "work_order")
+        .group_by(col(Event.entity_id), col(Event.kind))
+    ).all()
+    reservations = session.exec(
+        select(func.count())
+        .select_from(FabricReservation)
+        .group_by(col(FabricReservation.production_order_id), col(FabricReservation.fabric_id))
+    ).all()
+    shipments = session.exec(
+        select(func.count()).select_from(Shipment).group_by(col(Shipment.demand_line_id))
+    ).all()
+    return {
+        "work_orders": sum(n - 1 for n in per_operation),
+        "work_order_events": sum(n - 1 for n in events),
+        "reservations": sum(n - 1 for n in reservations),
+        "shipments": sum(n - 1 for n in shipments),
+    }
+
+
+def pick_to_pollable(session: Session, picked_at: dict[int, datetime]) -> list[float]:
+    rows = session.exec(
+        select(ProductionOrder.batch_id, WorkOrder.released_at)
+        .join(WorkOrder, col(WorkOrder.production_order_id) == col(ProductionOrder.id))
+        .where(WorkOrder.seq == 1, WorkOrder.attempt == 1)
+    ).all()
+    return [
+        (released - picked_at[batch_id]).total_seconds()
+        for batch_id, released in rows
+        if released is not None and batch_id in picked_at
+    ]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def run_orders(
+    api: str,
+    engine: sa.Engine,
+    buyer: dict[str, str],
+    factories: list[dict[str, str]],
+    orders: int,
+    concurrency: int,
+    say: Callable[[str], None],
+) -> tuple[float, dict[int, datetime], list[str]]:
+    """Seconds until every order shipped; when each batch's pick was sent; retried errors."""
+    picked_at: dict[int, datetime] = {}
+    errors: list[str] = []
+    stop = asyncio.Event()
+    gate = asyncio.Semaphore(concurrency)
+    async with (
+        httpx_client(len(factories) * POLLERS_PER_FACTORY) as fhttp,
+        httpx_client(concurrency) as bhttp,
+    ):
+
+        async def one(i: int) -> None:
+            async with gate:
+                await submit_and_pick(bhttp, api, buyer, i, picked_at, errors)
+
+        pollers = [
+            asyncio.create_task(factory(fhttp, api, h, stop, errors))
+            for h in factories
+            for _ in range(POLLERS_PER_FACTORY)
+        ]
+        started = time.perf_counter()
+        submitting = asyncio.gather(*(one(i) for i in range(orders)))
+        try:
+            done, last, last_at = 0, -1, time.monotonic()
+            while done < orders:
+                await asyncio.sleep(1.0)
+                if submitting.done():
+                    submitting.result()  # a failed submission ends the run
+                done = orders_done(engine)
+                if done != last:
+                    elapsed = time.perf_counter() - started
+                    say(f"  {done}/{orders} orders shipped after {elapsed:.0f} s")
+                    last, last_at = done, time.monotonic()
+                elif time.monotonic() - last_at > STALL_SECONDS:
+                    raise RuntimeError(f"no order shipped for {STALL_SECONDS} s")
+            elapsed = time.perf_counter() - started
+            await submitting
+        finally:
+            stop.set()
+            submitting.cancel()
+            with contextlib.suppress(BaseException):
+                await submitting
+            await asyncio.gather(*pollers, return_exceptions=True)
+    return elapsed, picked_at, errors
+
+
+async def run(
+    database_url: str,
+    data_dir: Path,
+    orders: int,
+    concurrency: int,
+    trivial: int,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    say("starting the platform (c2b dev) on a fresh database ...")
+    with running_platform(database_url, data_dir) as stack:
+        engine = make_engine(database_url)
+        with Session(engine) as s:
+            for fabric in s.exec(select(Fabric)).all():
+                fabric.metres_on_hand = 1_000_000.0
+            team = s.exec(select(BuyerTeam).where(BuyerTeam.code == "team-nova")).one()
+            buyer = bearer(create_token(s, Role.BUYER, team.id, "bench:team-nova").token)
+            factories = [
+                bearer(create_token(s, Role.FACTORY, f.id, f"bench:{f.code}").token)
+                for f in s.exec(select(Factory)).all()
+            ]
+            s.commit()
+
+        say(f"baseline: {trivial} one-activity workflows on the same server ...")
+        trivial_per_s = await trivial_rate(stack.temporal_address, trivial)
+        say(f"  {trivial_per_s:.1f} workflows/s")
+
+        say(f"orders: {orders} batches, {concurrency} buyer clients at a time ...")
+        elapsed, picked_at, errors = await run_orders(
+            stack.api_url, engine, buyer, factories, orders, concurrency, say
+        )
+
+        say("checking the database ...")
+        with Session(engine) as s:
+            found = duplicates(s)
+            latencies = pick_to_pollable(s, picked_at)
+            lines = s.exec(
+                select(DemandLine.status, func.count()).group_by(col(DemandLine.status))
+            ).all()
+        engine.dispose()
+
+    orders_per_s = orders / elapsed
+    return {
+        "benchmark": "production orders through the full flow on the embedded stack",
+        "database": sa.engine.make_url(database_url).get_backend_name(),
+        "orders": orders,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 1),
+        "orders_per_s": round(orders_per_s, 2),
+        "trivial_workflows": trivial,
+        "trivial_wf_per_s": round(trivial_per_s, 1),
+        "ratio": round(orders_per_s / trivial_per_s, 3),
+        "pick_to_pollable_p50_s": round(statistics.median(latencies), 3) if latencies else 0.0,
+        "pick_to_pollable_p99_s": percentile(latencies, 0.99),
+        "duplicates": sum(found.values()),
+        "duplicates_by_kind": found,
+        "lines_by_status": {str(k): n for k, n in lines},
+        "retried_requests": len(errors),
+        "errors": errors[:20],
+        "cpus": os.cpu_count(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def measure(
+    database_url: str | None,
+    orders: int,
+    concurrency: int,
+    trivial: int,
+    say: Callable[[str], None] = lambda _: None,
+    out: Path | None = None,
+) -> dict[str, Any]:
+    """One run on a fresh database, written to bench/results/orchestration-<database>.json."""
+
+    def one_run(url: str, tmp: Path) -> dict[str, Any]:
+        return asyncio.run(run(url, tmp, orders, concurrency, trivial, say))
+
+    return measure_on_fresh_database("orchestration", database_url, one_run, say, out)

@@ -1,0 +1,24 @@
+"""The orchestration benchmark, small, over its real processes: every order ships, its
+figures are there, and nothing is found twice in the database afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import run_benchmark
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_orchestration_benchmark_ships_every_order_and_finds_no_duplicate(
+    tmp_path: Path, db_url: str
+) -> None:
+    args = ["--orders", "6", "--concurrency", "3", "--trivial", "20"]
+    result = run_benchmark("orchestration", args, db_url, tmp_path / "orchestration.json")
+    assert result["orders"] == 6 and result["lines_by_status"] == {"shipped": 6}
+    assert result["duplicates"] == 0 and set(result["duplicates_by_kind"].values()) == {0}
+    for key in ("orders_per_s", "trivial_wf_per_s", "ratio", "pick_to_pollable_p99_s"):
+        assert result[key] > 0, key
+    assert result["pick_to_pollable_p50_s"] <= result["pick_to_pollable_p99_s"]
