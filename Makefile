@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/c2b bench intake
 	$(BIN)/python -m bench.wakeup
 	$(BIN)/c2b bench claims
+	$(BIN)/c2b bench orchestration
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
