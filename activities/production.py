@@ -54,6 +54,7 @@ from models.schemas import (
 )
 from models.tables import (
     BomLine,
+    BuyerTeam,
     DemandLine,
     Fabric,
     FabricPurchaseOrder,
@@ -169,7 +170,10 @@ class ProductionActivities:
             style = style_by_code(session, order.style_code)
             has_routing = bool(_routing(session, style.code))
             approved = style.tech_pack_status == TechPackStatus.APPROVED and has_routing
-            return CheckDesignGateResult(style_code=style.code, approved=approved)
+            team = session.get(BuyerTeam, order.team_id)
+            return CheckDesignGateResult(
+                style_code=style.code, approved=approved, team_code=team.code if team else ""
+            )
 
     @activity.defn
     @translate_domain_errors

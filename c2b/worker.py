@@ -11,8 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -24,6 +30,7 @@ from c2b.db import SessionFactory, make_engine, make_session_factory
 from c2b.settings import Settings
 from c2b.temporal_client import connect_temporal
 from models.schemas import LeaseSweeperInput
+from workflows import search_attributes
 from workflows.demand_batch import DemandBatchWorkflow
 from workflows.leases import SWEEPER_WORKFLOW_ID, LeaseSweeperWorkflow
 from workflows.production_order import ProductionOrderWorkflow
@@ -98,10 +105,35 @@ async def ensure_lease_sweeper(client: Client, task_queue: str) -> None:
     )
 
 
+async def ensure_search_attributes(client: Client) -> None:
+    """Register the production orders' search attributes on the client's namespace unless
+    they are there already (every worker asks). A workflow that set an unregistered one
+    would fail its workflow task, so a server that refuses stops the worker here."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        registered = set(listed.custom_attributes)
+    except RPCError as err:  # the time-skipping test server can add but not list them
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        registered = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+        for key in search_attributes.ALL
+        if key.name not in registered
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled (Ctrl-C or SIGTERM)."""
     engine = make_engine(settings.effective_database_url)
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    await ensure_search_attributes(client)
     await ensure_lease_sweeper(client, settings.orchestration_task_queue)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
         worker = build_worker(

@@ -341,6 +341,8 @@ class ProductionOrderResult(BaseModel):
 class CheckDesignGateResult(BaseModel):
     style_code: str
     approved: bool
+    # For the order's search attributes; empty in results recorded before they existed.
+    team_code: str = ""
 
 
 class FabricPurchase(BaseModel):

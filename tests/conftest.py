@@ -21,6 +21,7 @@ import models.tables  # noqa: F401  (registers the tables)
 from c2b import migrate
 from c2b.db import SessionFactory, make_engine, make_session_factory
 from c2b.seed import seed_demo_data
+from c2b.worker import ensure_search_attributes
 from models.tables import BuyerTeam, Factory
 
 
@@ -108,6 +109,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
+    await ensure_search_attributes(env.client)
     yield env
     await env.shutdown()
 
@@ -120,5 +122,6 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
         port=free_port(),
         data_converter=pydantic_data_converter,
     )
+    await ensure_search_attributes(env.client)
     yield env
     await env.shutdown()

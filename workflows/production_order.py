@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
+from workflows import search_attributes as sa
 from workflows.steps import run_db_step
 
 with workflow.unsafe.imports_passed_through():
@@ -21,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from models.schemas import (
         CancelOrderInput,
         CancelOrderResult,
+        CheckDesignGateResult,
         CompensateInput,
         CompleteWorkOrderInput,
         CompleteWorkOrderResult,
@@ -49,6 +53,8 @@ DESIGN_GATE_TIMERS = "design-gate-timers"
 MAKE_UP_SHORTFALLS = "make-up-shortfalls"
 # Orders started before disruptions were re-planned keep waiting on the failed work order.
 REPLAN_DISRUPTIONS = "replan-disruptions"
+# Orders started before they had search attributes run on without them.
+SEARCH_ATTRIBUTES = "search-attributes"
 
 
 class _Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -69,6 +75,7 @@ class ProductionOrderWorkflow:
         self._cancel: CancelOrderInput | None = None
         self._replanned: set[int] = set()
         self._shipping = False
+        self._indexed = False
 
     @workflow.run
     async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
@@ -82,19 +89,19 @@ class ProductionOrderWorkflow:
         if not await self._pass_design_gate(inp):
             return await self._finish(good=0, shipped_lines=0)
         await self._reserve_fabric(inp)
-        self._status = ProductionOrderStatus.FABRIC_RESERVED
+        self._set_status(ProductionOrderStatus.FABRIC_RESERVED)
         self._stop_if_cancelled()
         await run_db_step(ProductionActivities.schedule_order, inp)
-        self._status = ProductionOrderStatus.SCHEDULED
+        self._set_status(ProductionOrderStatus.SCHEDULED)
         self._stop_if_cancelled()
         created = await run_db_step(ProductionActivities.create_work_orders, inp)
         self._work_orders = created.work_order_ids
-        self._status = ProductionOrderStatus.IN_PRODUCTION
+        self._set_status(ProductionOrderStatus.IN_PRODUCTION)
         await self._execute_in_routing_order()
         self._stop_if_cancelled()
         self._shipping = True  # from here a cancellation is refused
         shipped = await run_db_step(ProductionActivities.ship_order, inp)
-        self._status = ProductionOrderStatus.DONE
+        self._set_status(ProductionOrderStatus.DONE)
         return await self._finish(shipped.good_quantity, shipped.shipped_lines)
 
     async def _finish(self, good: int, shipped_lines: int) -> ProductionOrderResult:
@@ -106,6 +113,26 @@ class ProductionOrderWorkflow:
             good_quantity=good,
             shipped_lines=shipped_lines,
         )
+
+    def _index(self, gate: CheckDesignGateResult) -> None:
+        """Give the order its search attributes (workflows/search_attributes.py)."""
+        if not workflow.patched(SEARCH_ATTRIBUTES):
+            return
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.ORDER_ID.value_set(self._order_id),
+            sa.STYLE.value_set(gate.style_code),
+            sa.ORDER_STATUS.value_set(self._status.value),
+        ]
+        if gate.team_code:
+            updates.append(sa.BUYER_TEAM.value_set(gate.team_code))
+        workflow.upsert_search_attributes(updates)
+        self._indexed = True
+
+    def _set_status(self, status: ProductionOrderStatus) -> None:
+        """The workflow's view of the order's status, and its search attribute."""
+        self._status = status
+        if self._indexed:
+            workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(status.value)])
 
     def _stop_if_cancelled(self) -> None:
         if self._cancel is not None:
@@ -126,13 +153,14 @@ class ProductionOrderWorkflow:
                 actor=self._cancel.actor,
             ),
         )
-        self._status = ProductionOrderStatus.CANCELLED
+        self._set_status(ProductionOrderStatus.CANCELLED)
         return await self._finish(good=0, shipped_lines=0)
 
     async def _pass_design_gate(self, inp: ProductionOrderInput) -> bool:
         """True once the style's tech pack is approved; False if the order was cancelled
         because it was not approved in time."""
         gate = await run_db_step(ProductionActivities.check_design_gate, inp)
+        self._index(gate)
         if gate.approved:
             return True
         if not workflow.patched(DESIGN_GATE_TIMERS):
@@ -140,7 +168,7 @@ class ProductionOrderWorkflow:
             self._stop_if_cancelled()
             return True
         await run_db_step(ProductionActivities.await_design, inp)
-        self._status = ProductionOrderStatus.AWAITING_DESIGN
+        self._set_status(ProductionOrderStatus.AWAITING_DESIGN)
         settings = inp.design_gate
         if await self._approved_within(inp, settings.escalate_hours):
             return True
@@ -159,7 +187,7 @@ class ProductionOrderWorkflow:
                 production_order_id=inp.production_order_id, waited_hours=settings.cancel_hours
             ),
         )
-        self._status = ProductionOrderStatus.CANCELLED
+        self._set_status(ProductionOrderStatus.CANCELLED)
         return False
 
     async def _reserve_fabric(self, inp: ProductionOrderInput) -> None:
@@ -173,7 +201,7 @@ class ProductionOrderWorkflow:
             result = await run_db_step(ProductionActivities.reserve_fabric, inp)
             if not result.purchase_orders:
                 return
-            self._status = ProductionOrderStatus.AWAITING_FABRIC
+            self._set_status(ProductionOrderStatus.AWAITING_FABRIC)
             self._fabric_delivered = False
             due_in = max(po.due_in_hours for po in result.purchase_orders)
             wait = timedelta(hours=due_in + inp.fabric_slack_hours)

@@ -14,6 +14,7 @@ from models.tables import Factory
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line
 from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
+from workflows import search_attributes
 
 
 async def drive_batch_to_done(
@@ -165,6 +166,20 @@ async def test_one_batch_travels_from_intake_to_a_shipped_order(
         f"/v1/demand-batches/{final['batch_id']}", headers=auth["team-nova"]
     )
     assert batch.json()["lines_by_status"]["shipped"] == 3
+
+    # The Temporal UI finds the order by its search attributes.
+    query = f'C2bOrderId = {final["id"]} AND C2bStyle = "TS-CREW"'
+
+    async def indexed() -> dict[str, Any] | None:
+        async for found in platform.env.client.list_workflows(query):
+            attrs = found.typed_search_attributes
+            return {
+                "team": attrs.get(search_attributes.BUYER_TEAM),
+                "status": attrs.get(search_attributes.ORDER_STATUS),
+            }
+        return None
+
+    assert await eventually(indexed) == {"team": "team-nova", "status": "done"}
 
     # Keep a finished order's history for the replay test (tests/workflows/histories).
     handle = platform.env.client.get_workflow_handle(f"production-order-{final['id']}")

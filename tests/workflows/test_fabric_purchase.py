@@ -17,6 +17,7 @@ from tests.activities.test_production_activities import tee_fabric
 from tests.factories import make_order
 from tests.workflows.test_demand_batch_workflow import replayer
 from tests.workflows.test_design_gate import events, status_of, until_in_production
+from workflows import search_attributes
 from workflows.production_order import ProductionOrderWorkflow
 
 
@@ -39,6 +40,10 @@ async def test_short_fabric_is_bought_escalated_when_late_and_used_when_delivere
         await env.sleep(timedelta(hours=1))
         assert await status_of(handle) == ProductionOrderStatus.AWAITING_FABRIC
         assert "fabric_ordered" in events(session, order)
+        # The status is a search attribute too, for the Temporal UI.
+        attrs = (await handle.describe()).typed_search_attributes
+        assert attrs.get(search_attributes.ORDER_STATUS) == "awaiting_fabric"
+        assert attrs.get(search_attributes.ORDER_ID) == order.id
 
         # The lead time passes, then the 48 h of slack: one escalation, still waiting.
         await env.sleep(timedelta(days=lead_days, hours=47))
