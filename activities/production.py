@@ -202,25 +202,15 @@ class ProductionActivities:
     @activity.defn
     @translate_domain_errors
     def cancel_for_design_gate(self, inp: DesignGateEventInput) -> None:
-        """No tech pack in time: the order is cancelled (nothing was reserved or released
-        yet) and its customers' lines are declined with the reason."""
+        """No tech pack in time: the order is cancelled as the cancellation saga cancels
+        it (nothing was reserved or released yet), its customers' lines declined."""
         with self._sessions() as session, session.begin():
             order = _load_order(session, inp.production_order_id)
-            if order.status == ProductionOrderStatus.CANCELLED:
-                return
             reason = (
                 f"the tech pack of {order.style_code} was not approved within "
                 f"{inp.waited_hours:g} hours"
             )
-            for line in session.exec(
-                select(DemandLine).where(
-                    DemandLine.production_order_id == order.id,
-                    DemandLine.status == DemandLineStatus.IN_PRODUCTION,
-                )
-            ):
-                line.status, line.reason = DemandLineStatus.DECLINED, reason
-            _set_order_status(session, order, ProductionOrderStatus.CANCELLED)
-            add_event(session, "production_order", order.id or 0, "cancelled", reason=reason)
+            _compensate(session, order, reason, actor="system")
 
     @activity.defn
     @translate_domain_errors
@@ -726,104 +716,9 @@ class ProductionActivities:
         4. purchases not delivered are cancelled;
         5. the customers' lines are declined with the reason, and the order is cancelled.
         """
-        order_id = inp.production_order_id
         with self._sessions() as session, session.begin():
-            order = _load_order(session, order_id)
-            withdrawn = (
-                session.execute(
-                    sa.update(WorkOrder)
-                    .where(
-                        col(WorkOrder.production_order_id) == order_id,
-                        col(WorkOrder.status).in_(
-                            [WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, *LEASED_STATUSES]
-                        ),
-                    )
-                    .values(
-                        status=WorkOrderStatus.WITHDRAWN, lease_holder=None, lease_expires_at=None
-                    )
-                    .returning(col(WorkOrder.id))
-                )
-                .scalars()
-                .all()
-            )
-            for wo_id in withdrawn:
-                add_event(session, "work_order", wo_id, "withdrawn", inp.actor, reason=inp.reason)
-            plan = live_plan_for_update(session)
-            freed = len(
-                session.execute(
-                    sa.delete(PlanAssignment)
-                    .where(
-                        col(PlanAssignment.plan_id) == plan.id,
-                        col(PlanAssignment.production_order_id) == order_id,
-                    )
-                    .returning(col(PlanAssignment.id))
-                ).all()
-            )
-            cut = session.exec(
-                select(WorkOrder).where(
-                    WorkOrder.production_order_id == order_id,
-                    WorkOrder.seq == 1,
-                    WorkOrder.status == WorkOrderStatus.COMPLETED,
-                )
-            ).first()
-            released = consumed = 0.0
-            for res in session.exec(
-                select(FabricReservation).where(
-                    FabricReservation.production_order_id == order_id,
-                    FabricReservation.status == ReservationStatus.RESERVED,
-                )
-            ).all():
-                if cut is not None:
-                    res.status = ReservationStatus.CONSUMED
-                    consumed += res.metres
-                    continue
-                res.status = ReservationStatus.RELEASED
-                released += res.metres
-                session.execute(
-                    sa.update(Fabric)
-                    .where(col(Fabric.id) == res.fabric_id)
-                    .values(metres_on_hand=col(Fabric.metres_on_hand) + res.metres)
-                )
-            cancelled_pos = len(
-                session.execute(
-                    sa.update(FabricPurchaseOrder)
-                    .where(
-                        col(FabricPurchaseOrder.production_order_id) == order_id,
-                        col(FabricPurchaseOrder.status) == PurchaseOrderStatus.ORDERED,
-                    )
-                    .values(status=PurchaseOrderStatus.CANCELLED)
-                    .returning(col(FabricPurchaseOrder.id))
-                ).all()
-            )
-            lines = session.exec(
-                select(DemandLine).where(
-                    DemandLine.production_order_id == order_id,
-                    DemandLine.status == DemandLineStatus.IN_PRODUCTION,
-                )
-            ).all()
-            for line in lines:
-                line.status = DemandLineStatus.DECLINED
-                line.reason = f"production order {order_id} was cancelled: {inp.reason}"
-            result = CompensationResult(
-                withdrawn_work_orders=len(withdrawn),
-                freed_plan_slots=freed,
-                released_metres=round(released, 3),
-                consumed_metres=round(consumed, 3),
-                cancelled_purchase_orders=cancelled_pos,
-                declined_lines=len(lines),
-            )
-            if order.status != ProductionOrderStatus.CANCELLED:
-                _set_order_status(session, order, ProductionOrderStatus.CANCELLED)
-                add_event(
-                    session,
-                    "production_order",
-                    order_id,
-                    "cancelled",
-                    inp.actor,
-                    reason=inp.reason,
-                    **result.model_dump(),
-                )
-            return result
+            order = _load_order(session, inp.production_order_id)
+            return _compensate(session, order, inp.reason, inp.actor)
 
     @activity.defn
     @translate_domain_errors
@@ -939,6 +834,107 @@ def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, in
             )
             short += 1
     return shipped, short
+
+
+def _compensate(
+    session: Session, order: ProductionOrder, reason: str, actor: str
+) -> CompensationResult:
+    """The cancellation saga's undo, in the caller's transaction (see
+    ProductionActivities.compensate_cancellation)."""
+    order_id = order.id or 0
+    withdrawn = (
+        session.execute(
+            sa.update(WorkOrder)
+            .where(
+                col(WorkOrder.production_order_id) == order_id,
+                col(WorkOrder.status).in_(
+                    [WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, *LEASED_STATUSES]
+                ),
+            )
+            .values(status=WorkOrderStatus.WITHDRAWN, lease_holder=None, lease_expires_at=None)
+            .returning(col(WorkOrder.id))
+        )
+        .scalars()
+        .all()
+    )
+    for wo_id in withdrawn:
+        add_event(session, "work_order", wo_id, "withdrawn", actor, reason=reason)
+    plan = live_plan_for_update(session)
+    freed = len(
+        session.execute(
+            sa.delete(PlanAssignment)
+            .where(
+                col(PlanAssignment.plan_id) == plan.id,
+                col(PlanAssignment.production_order_id) == order_id,
+            )
+            .returning(col(PlanAssignment.id))
+        ).all()
+    )
+    cut = session.exec(
+        select(WorkOrder).where(
+            WorkOrder.production_order_id == order_id,
+            WorkOrder.seq == 1,
+            WorkOrder.status == WorkOrderStatus.COMPLETED,
+        )
+    ).first()
+    released = consumed = 0.0
+    for res in session.exec(
+        select(FabricReservation).where(
+            FabricReservation.production_order_id == order_id,
+            FabricReservation.status == ReservationStatus.RESERVED,
+        )
+    ).all():
+        if cut is not None:
+            res.status = ReservationStatus.CONSUMED
+            consumed += res.metres
+            continue
+        res.status = ReservationStatus.RELEASED
+        released += res.metres
+        session.execute(
+            sa.update(Fabric)
+            .where(col(Fabric.id) == res.fabric_id)
+            .values(metres_on_hand=col(Fabric.metres_on_hand) + res.metres)
+        )
+    cancelled_pos = len(
+        session.execute(
+            sa.update(FabricPurchaseOrder)
+            .where(
+                col(FabricPurchaseOrder.production_order_id) == order_id,
+                col(FabricPurchaseOrder.status) == PurchaseOrderStatus.ORDERED,
+            )
+            .values(status=PurchaseOrderStatus.CANCELLED)
+            .returning(col(FabricPurchaseOrder.id))
+        ).all()
+    )
+    lines = session.exec(
+        select(DemandLine).where(
+            DemandLine.production_order_id == order_id,
+            DemandLine.status == DemandLineStatus.IN_PRODUCTION,
+        )
+    ).all()
+    for line in lines:
+        line.status = DemandLineStatus.DECLINED
+        line.reason = f"production order {order_id} was cancelled: {reason}"
+    result = CompensationResult(
+        withdrawn_work_orders=len(withdrawn),
+        freed_plan_slots=freed,
+        released_metres=round(released, 3),
+        consumed_metres=round(consumed, 3),
+        cancelled_purchase_orders=cancelled_pos,
+        declined_lines=len(lines),
+    )
+    if order.status != ProductionOrderStatus.CANCELLED:
+        _set_order_status(session, order, ProductionOrderStatus.CANCELLED)
+        add_event(
+            session,
+            "production_order",
+            order_id,
+            "cancelled",
+            actor,
+            reason=reason,
+            **result.model_dump(),
+        )
+    return result
 
 
 class _Shortage(Exception):

@@ -144,6 +144,9 @@ async def test_no_tech_pack_in_120_hours_cancels_the_order_and_declines_its_line
         select(DemandLine).where(DemandLine.production_order_id == chino_order.id)
     ).one()
     assert line.status == DemandLineStatus.DECLINED
-    assert line.reason == "the tech pack of TR-CHINO was not approved within 120 hours"
+    assert line.reason == (
+        f"production order {chino_order.id} was cancelled: "
+        "the tech pack of TR-CHINO was not approved within 120 hours"
+    )
     kinds = events(session, chino_order)
     assert kinds.index("design_gate_escalated") < kinds.index("cancelled")
