@@ -38,7 +38,7 @@ from models.schemas import (
     SizeQuantity,
     WorkOrderStatus,
 )
-from models.tables import Event, ProductionOrder, WorkOrder
+from models.tables import Event, Factory, ProductionOrder, WorkOrder
 from workflows.production_order import ProductionOrderWorkflow
 
 A = TypeVar("A")
@@ -164,6 +164,7 @@ def _try_claim(
 
 _WORK_ORDER = SQLModel.metadata.tables[WorkOrder.__tablename__]
 _EVENT = SQLModel.metadata.tables[Event.__tablename__]
+_FACTORY = SQLModel.metadata.tables[Factory.__tablename__]
 
 
 def _claim(
@@ -173,9 +174,16 @@ def _claim(
     # hundreds of pollers, and the ORM's bulk-update and unit-of-work machinery cost more
     # CPU than the database round trips (measured with py-spy in bench/claims.py's load).
     wo = _WORK_ORDER.c
+    # A factory a planner took down claims nothing, even work its orders' re-plans have
+    # not moved away yet (one primary-key lookup more).
+    up = sa.select(_FACTORY.c.id).where(_FACTORY.c.id == factory_id, _FACTORY.c.is_down.is_(False))
     candidate = (
         sa.select(wo.id)
-        .where(wo.factory_id == factory_id, wo.status == WorkOrderStatus.RELEASED)
+        .where(
+            wo.factory_id == factory_id,
+            wo.status == WorkOrderStatus.RELEASED,
+            sa.exists(up),
+        )
         .order_by(wo.planned_start, wo.id)
         .limit(1)
     )

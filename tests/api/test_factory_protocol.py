@@ -51,6 +51,24 @@ def test_many_concurrent_claimers_get_one_work_order_exactly_once(
     assert held.lease_holder == f"token-{winners[0][1]}"
 
 
+def test_a_factory_marked_down_claims_nothing_until_it_is_up_again(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    # The work order is still released there: its order's re-plan has not moved it yet.
+    wo = released_work_order(session, team_id)
+    factory = session.get(Factory, wo.factory_id)
+    assert factory is not None
+    factory.is_down = True
+    session.commit()
+    with session_factory() as own:
+        assert _try_claim(own, wo.factory_id, "token-1", timedelta(minutes=15)) is None
+    factory.is_down = False
+    session.commit()
+    with session_factory() as own:
+        got = _try_claim(own, wo.factory_id, "token-1", timedelta(minutes=15))
+    assert got is not None and got.id == wo.id
+
+
 async def test_a_heartbeat_extends_the_lease_and_records_progress(
     platform: Platform, session: Session, team_id: int
 ) -> None:
