@@ -53,6 +53,8 @@ VISIBLE = (
     WorkOrderStatus.STARTED,
     WorkOrderStatus.COMPLETED,
     WorkOrderStatus.REJECTED,
+    # Once released to a factory, a work order stays its to see: a withdrawn one says so.
+    WorkOrderStatus.WITHDRAWN,
 )
 
 
@@ -98,7 +100,12 @@ def _factory_id(principal: Principal) -> int:
 
 def _own(session: Session, wo_id: int, factory_id: int) -> WorkOrder:
     wo = session.get(WorkOrder, wo_id)
-    if wo is None or wo.factory_id != factory_id or wo.status not in VISIBLE:
+    if (
+        wo is None
+        or wo.factory_id != factory_id
+        or wo.status not in VISIBLE
+        or (wo.status == WorkOrderStatus.WITHDRAWN and wo.released_at is None)
+    ):
         raise NotFound(f"work order {wo_id} not found")
     return wo
 
@@ -117,7 +124,13 @@ def list_work_orders(
     status), optionally of one production order or one kind of operation."""
     factory_id = _factory_id(principal)
     wanted = [s for s in (status_ or [*LEASED_STATUSES, WorkOrderStatus.RELEASED]) if s in VISIBLE]
-    where = [col(WorkOrder.factory_id) == factory_id, col(WorkOrder.status).in_(wanted)]
+    where = [
+        col(WorkOrder.factory_id) == factory_id,
+        col(WorkOrder.status).in_(wanted),
+        # Not what was withdrawn before the factory was ever given it.
+        (col(WorkOrder.status) != WorkOrderStatus.WITHDRAWN)
+        | col(WorkOrder.released_at).is_not(None),
+    ]
     if production_order_id is not None:
         where.append(col(WorkOrder.production_order_id) == production_order_id)
     if operation_kind is not None:
@@ -256,6 +269,11 @@ def _held(session: Session, wo_id: int, principal: Principal) -> WorkOrder:
 
 def _require_lease(wo: WorkOrder, principal: Principal) -> WorkOrder:
     wo_id = wo.id
+    if wo.status == WorkOrderStatus.WITHDRAWN:
+        raise LeaseNotHeld(
+            f"work order {wo_id} was withdrawn (its production order was cancelled or the "
+            "work re-planned elsewhere): stop work on it; its trail says why"
+        )
     if wo.status not in LEASED_STATUSES:
         raise LeaseNotHeld(f"work order {wo_id} is {wo.status.value}, not claimed")
     if wo.lease_holder != principal.lease_holder:

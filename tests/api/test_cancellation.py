@@ -28,6 +28,12 @@ async def test_the_team_cancels_an_order_in_production_and_everything_is_undone(
         return full if any(w["status"] == "released" for w in full["work_orders"]) else None
 
     running = await eventually(released)
+    with platform.session_factory() as s:
+        holder = s.get(Factory, running["work_orders"][0]["factory_id"])
+        assert holder is not None
+    factory = platform.auth(holder.code)
+    claimed = await http.post("/v1/factory/work-orders/claim", headers=factory)
+    assert claimed.status_code == 200, claimed.text
     url = f"/v1/production-orders/{running['id']}/cancel"
     body = {"reason": "the customers withdrew"}
     assert (await http.post(url, json=body, headers=platform.auth("GZ-KNIT"))).status_code == 404
@@ -55,6 +61,18 @@ async def test_the_team_cancels_an_order_in_production_and_everything_is_undone(
     ]
     again = await http.post(url, json=body, headers=buyer)
     assert again.status_code == 409 and "is not running" in again.json()["detail"]
+    # The factory that held the first work order hears that it was withdrawn.
+    wo_url = f"/v1/factory/work-orders/{claimed.json()['id']}"
+    done = await http.post(
+        f"{wo_url}/complete", json={"good": [{"size": "M", "quantity": 120}]}, headers=factory
+    )
+    assert done.status_code == 409, done.text
+    assert "was withdrawn" in done.json()["detail"]
+    beat = await http.post(f"{wo_url}/heartbeat", headers=factory)
+    assert beat.status_code == 409 and "was withdrawn" in beat.json()["detail"]
+    # Its list shows that one withdrawn, not the operations it was never given.
+    listed = await http.get("/v1/factory/work-orders?status=withdrawn", headers=factory)
+    assert [w["id"] for w in listed.json()["data"]] == [claimed.json()["id"]]
     with platform.session_factory() as s:
         factory = s.get(Factory, final["work_orders"][0]["factory_id"])
         assert factory is not None
