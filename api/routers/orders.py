@@ -51,6 +51,7 @@ class EventPublic(BaseModel):
 class WorkOrderSummary(BaseModel):
     id: int
     seq: int
+    attempt: int = Field(description="1, then 2, 3 for the make-ups (recut, rework) of seq.")
     operation_kind: str
     factory_id: int
     work_centre_id: int

@@ -196,7 +196,10 @@ async def test_a_short_cutting_is_recut_before_sewing_starts(platform: Platform)
     final = await drive_batch_to_done(platform.http, auth, codes, short_at_cutting=5)
     assert final["status"] == "done" and final["good_quantity"] == 120
     cuts = [w for w in final["work_orders"] if w["operation_kind"] == "cut"]
-    assert [(w["quantity"], w["good_quantity"]) for w in cuts] == [(120, 115), (5, 5)]
+    assert [(w["attempt"], w["quantity"], w["good_quantity"]) for w in cuts] == [
+        (1, 120, 115),
+        (2, 5, 5),
+    ]
     kinds = [(e["entity"], e["kind"]) for e in final["events"]]
     recut = kinds.index(("production_order", "recut"))
     sewing = next(w["id"] for w in final["work_orders"] if w["operation_kind"] == "sew")
