@@ -718,7 +718,9 @@ class ProductionActivities:
         """
         with self._sessions() as session, session.begin():
             order = _load_order(session, inp.production_order_id)
-            return _compensate(session, order, inp.reason, inp.actor)
+            result = _compensate(session, order, inp.reason, inp.actor)
+        failpoint("compensate_cancellation.after_commit")  # the fault test's worker dies here
+        return result
 
     @activity.defn
     @translate_domain_errors

@@ -33,6 +33,7 @@ from models.tables import (
     BomLine,
     DemandLine,
     Event,
+    Fabric,
     FabricReservation,
     Factory,
     Shipment,
@@ -297,3 +298,63 @@ def test_the_dev_server_is_killed_mid_order_and_restarted_on_its_database(
     order = stack.wait_done(order_id, timeout=10)
     assert len(order["shipments"]) == len(LINES)
     assert_everything_happened_once(engine, batch_id, order_id)
+
+
+def test_the_worker_dies_right_after_undoing_a_cancelled_order_and_nothing_is_undone_twice(
+    stack: Stack, engine: sa.Engine
+) -> None:
+    # The compensation commits, the worker dies before reporting it, and the next worker
+    # runs it again: the fabric goes back to stock once, the work is withdrawn once.
+    stack.up(worker_failpoints="compensate_cancellation.after_commit")
+    supervisor = stack.supervise_worker([""])
+    with Session(engine) as s:
+        before = s.exec(select(Fabric.metres_on_hand).where(Fabric.code == "JER-160")).one()
+    batch_id, order_id = stack.submit_and_pick()
+    code, wo = stack.claim(timeout=60)  # a factory holds the cutting when the team cancels
+    r = stack.http.post(
+        f"/v1/production-orders/{order_id}/cancel",
+        json={"reason": "the customers withdrew"},
+        headers=stack.auth("team-nova"),
+    )
+    assert r.status_code == 202, r.text
+    supervisor.join(timeout=120)
+    assert stack.crashes == 1
+
+    result = stack.workflow_result(order_id, timeout=90)
+    assert result.status == ProductionOrderStatus.CANCELLED
+    with Session(engine) as s:
+        after = s.exec(select(Fabric.metres_on_hand).where(Fabric.code == "JER-160")).one()
+        assert after == pytest.approx(before)  # released once, not twice
+        reservations = s.exec(
+            select(FabricReservation.status).where(
+                FabricReservation.production_order_id == order_id
+            )
+        ).all()
+        assert reservations == [ReservationStatus.RELEASED]
+        statuses = s.exec(
+            select(WorkOrder.status).where(WorkOrder.production_order_id == order_id)
+        ).all()
+        assert set(statuses) == {WorkOrderStatus.WITHDRAWN}
+        undone = s.exec(
+            select(Event.kind, func.count())
+            .where(
+                Event.entity_id == order_id,
+                Event.entity == "production_order",
+                col(Event.kind).in_(["cancelled", "status:cancelled"]),
+            )
+            .group_by(col(Event.kind))
+        ).all()
+        assert dict(undone) == {"cancelled": 1, "status:cancelled": 1}
+        withdrawn = s.exec(
+            select(func.count()).where(Event.kind == "withdrawn", Event.entity == "work_order")
+        ).one()
+        assert withdrawn == OPERATIONS
+        lines = s.exec(select(DemandLine.status).where(DemandLine.batch_id == batch_id)).all()
+        assert set(lines) == {DemandLineStatus.DECLINED}
+    # The factory that held the cutting is told to stop.
+    done = stack.http.post(
+        f"/v1/factory/work-orders/{wo['id']}/complete",
+        json={"good": [{"size": s, "quantity": q} for s, q in wo["size_breakdown"].items()]},
+        headers=stack.auth(code),
+    )
+    assert done.status_code == 409 and "was withdrawn" in done.json()["detail"]
