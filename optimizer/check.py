@@ -2,13 +2,16 @@
 eligible work centre for its duration, routing order (and transfers) kept, nothing before
 its release, nothing in a work centre's closed time, frozen operations where they were,
 no work centre running more operations at once than its capacity, and a changeover's
-gap between operations of different families on a line that changes over."""
+gap between operations of different families on a line that changes over. A split order's
+lots each go through the routing in order, and on every operation they add up to the
+order's pieces, none below its minimum lot."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from optimizer.problem import Assignment, Plan, Problem, changeovers
+from optimizer.lots import lot_minutes
+from optimizer.problem import Assignment, Order, Plan, Problem, changeovers
 
 
 def violations(problem: Problem, plan: Plan) -> list[str]:
@@ -17,35 +20,14 @@ def violations(problem: Problem, plan: Plan) -> list[str]:
     for a in plan.assignments:
         planned[(a.order, a.seq)].append(a)
     capacity = {w.id: w.capacity for w in problem.work_centres}
-    factories = problem.factory_of()
     for order in problem.orders:
-        previous_end, came_from = order.release, None
-        for seq, op in enumerate(order.operations):
-            mine = planned.pop((order.id, seq), [])
-            if len(mine) != 1:
-                found.append(f"order {order.id} operation {seq} is planned {len(mine)} times")
-                continue
-            a = mine[0]
-            minutes = {m.work_centre: m.minutes for m in op.modes}
-            if a.work_centre not in minutes:
-                found.append(f"order {order.id} operation {seq}: {a.work_centre} is not eligible")
-            elif a.end - a.start != minutes[a.work_centre]:
-                found.append(
-                    f"order {order.id} operation {seq} lasts {a.end - a.start} min on "
-                    f"{a.work_centre}, not {minutes[a.work_centre]}"
-                )
-            travel = 0
-            if came_from is not None and a.work_centre in factories:
-                travel = problem.transfer(factories, came_from, a.work_centre)
-            if a.start < previous_end + travel:
-                what = "its release" if seq == 0 else "the previous operation ends"
-                if travel:
-                    what += f" and {travel} min of transfer"
-                found.append(
-                    f"order {order.id} operation {seq} starts at {a.start}, before {what} "
-                    f"({previous_end + travel})"
-                )
-            previous_end, came_from = a.end, a.work_centre
+        ops = [planned.pop((order.id, seq), []) for seq in range(len(order.operations))]
+        lot_set = sorted({a.lot for op in ops for a in op}) or [0]
+        split = len(lot_set) > 1
+        if split:
+            found += _lots_add_up(order, ops)
+        for lot in lot_set:
+            found += _chain(problem, order, [[a for a in op if a.lot == lot] for op in ops], split)
     closed = {w.id: w.closed for w in problem.work_centres}
     for a in plan.assignments:
         for shut_from, shut_to in closed.get(a.work_centre, []):
@@ -55,9 +37,9 @@ def violations(problem: Problem, plan: Plan) -> list[str]:
                     f"to {a.end}, but it is closed from {shut_from} to {shut_to}"
                 )
 
-    where = {(a.order, a.seq): a for a in plan.assignments}
+    where = {(a.order, a.seq, a.lot): a for a in plan.assignments}
     for f in problem.frozen:
-        now = where.get((f.order, f.seq))
+        now = where.get((f.order, f.seq, f.lot))
         if now is not None and (now.work_centre, now.start) != (f.work_centre, f.start):
             found.append(
                 f"frozen order {f.order} operation {f.seq} moved from {f.work_centre} at "
@@ -87,4 +69,63 @@ def violations(problem: Problem, plan: Plan) -> list[str]:
                 f"({family[before.order]}) to order {after.order} ({family[after.order]}) in "
                 f"{gap} min, not {setup[before.work_centre]}"
             )
+    return found
+
+
+def _lots_add_up(order: Order, ops: list[list[Assignment]]) -> list[str]:
+    """Every operation of a split order runs the same lots, whose pieces make the order."""
+    found = []
+    lots = sorted(a.lot for a in ops[0])
+    for seq, op in enumerate(ops):
+        if sorted(a.lot for a in op) != lots:
+            found.append(
+                f"order {order.id} operation {seq} runs lots {sorted(a.lot for a in op)}, "
+                f"not {lots}"
+            )
+        pieces = sum(a.quantity for a in op)
+        if pieces != order.quantity:
+            found.append(
+                f"order {order.id} operation {seq}: its lots make {pieces} pieces, "
+                f"not {order.quantity}"
+            )
+        small = [a.lot for a in op if a.quantity < order.min_lot]
+        if small:
+            found.append(
+                f"order {order.id} operation {seq}: lots {small} are below the minimum "
+                f"lot of {order.min_lot}"
+            )
+    return found
+
+
+def _chain(problem: Problem, order: Order, ops: list[list[Assignment]], split: bool) -> list[str]:
+    """One lot (or the whole order) through the routing: each operation once, on an
+    eligible work centre for its duration, after its release and its predecessor."""
+    found: list[str] = []
+    factories = problem.factory_of()
+    previous_end, came_from = order.release, None
+    for seq, (op, mine) in enumerate(zip(order.operations, ops, strict=True)):
+        if len(mine) != 1:
+            found.append(f"order {order.id} operation {seq} is planned {len(mine)} times")
+            continue
+        a = mine[0]
+        what_op = f"order {order.id} operation {seq}" + (f" lot {a.lot}" if split else "")
+        modes = {m.work_centre: m for m in op.modes}
+        if a.work_centre not in modes:
+            found.append(f"{what_op}: {a.work_centre} is not eligible")
+        else:
+            mode = modes[a.work_centre]
+            minutes = lot_minutes(mode, a.quantity, order.quantity) if split else mode.minutes
+            if a.end - a.start != minutes:
+                found.append(
+                    f"{what_op} lasts {a.end - a.start} min on {a.work_centre}, not {minutes}"
+                )
+        travel = 0
+        if came_from is not None and a.work_centre in factories:
+            travel = problem.transfer(factories, came_from, a.work_centre)
+        if a.start < previous_end + travel:
+            what = "its release" if seq == 0 else "the previous operation ends"
+            if travel:
+                what += f" and {travel} min of transfer"
+            found.append(f"{what_op} starts at {a.start}, before {what} ({previous_end + travel})")
+        previous_end, came_from = a.end, a.work_centre
     return found

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from ortools.sat.python import cp_model
 
+from optimizer import lots
 from optimizer.evaluate import plan_of
 from optimizer.greedy import best_dispatch
 from optimizer.lns import Outcome, improve, use_neighbourhoods
@@ -34,6 +35,7 @@ from optimizer.problem import (
     Progress,
     SolveStatus,
     differ,
+    groups_of,
 )
 
 # CP-SAT wants integer coefficients: weights are scaled by this and rounded.
@@ -72,6 +74,9 @@ def solve(
     returns its best plan so far. A problem larger than ``params.full_model_operations``
     is improved neighbourhood by neighbourhood (``optimizer.lns``) instead of as a whole."""
     params = params or Params()
+    lotted = lots.split(problem, params.max_lots) if params.max_lots > 1 else None
+    if lotted is not None:
+        return _solve_in_lots(problem, lotted, params, on_progress, stop)
     started = time.monotonic()
     # The best dispatching rule's plan: the start, and what is returned if nothing beats it.
     greedy = best_dispatch(problem, params)
@@ -113,6 +118,34 @@ def solve(
             "best_bound": plan.objective if optimal else min(outcome.bound, plan.objective),
             "seconds": seconds,
             "first_solution_seconds": outcome.first_at,
+        }
+    )
+
+
+def _solve_in_lots(
+    problem: Problem,
+    lotted: lots.Lots,
+    params: Params,
+    on_progress: Callable[[Progress], None] | None,
+    stop: threading.Event | None,
+) -> Plan:
+    """Solve with big orders split into lots (``optimizer.lots``); the plan comes back
+    under the customer orders, each assignment numbered with its lot and pieces. The
+    objective is the same either way: lots count by their customer order's last finish."""
+    inner = solve(lotted.problem, params.model_copy(update={"max_lots": 1}), on_progress, stop)
+    merged = lots.merge(problem, lotted, inner.assignments)
+    plan = plan_of(problem, merged, params.weights, inner.status, explain=False)
+    # Never worse than the dispatcher's plan without lots (each lot pays its setup again:
+    # where nothing runs in parallel, splitting only costs).
+    whole = best_dispatch(problem, params)
+    if whole.objective < plan.objective:
+        return whole.model_copy(update={"seconds": inner.seconds})
+    return plan.model_copy(
+        update={
+            "best_bound": inner.best_bound,
+            "seconds": inner.seconds,
+            "first_solution_seconds": inner.first_solution_seconds,
+            "late_orders": lots.merge_late(lotted, inner.late_orders),
         }
     )
 
@@ -216,9 +249,10 @@ def _build(
     stays_put: list[cp_model.IntVar] = []
     durations: dict[Key, cp_model.IntVar] = {}
     hinted = {(a.order, a.seq): a for a in hint.assignments}
-    hint_finish: dict[str, int] = defaultdict(int)
+    group = {o.id: o.group for o in problem.orders}
+    hint_finish: dict[str, int] = defaultdict(int)  # per customer order (lots together)
     for a in hint.assignments:
-        hint_finish[a.order] = max(hint_finish[a.order], a.end)
+        hint_finish[group[a.order]] = max(hint_finish[group[a.order]], a.end)
     factory_of = problem.factory_of()
 
     for order in problem.orders:
@@ -311,16 +345,18 @@ def _build(
             model.add_cumulative(intervals + shut + taken, demands, capacity[centre])
 
     changeovers = _add_changeovers(model, problem, may_run, starts, ends, hint)
+    finish = _by_customer_order(model, problem, finish, hint_finish, horizon)
 
     terms: list[cp_model.LinearExpr] = []
     w = params.weights
+    customer_orders = groups_of(problem)
     if w.weighted_tardiness > 0:
-        for order in problem.orders:
+        for order in customer_orders:
             if order.due is None or order.weight == 0:
                 continue
-            late = model.new_int_var(0, horizon, f"late_{order.id}")
-            model.add(late >= finish[order.id] - order.due)  # minimising keeps it tight
-            model.add_hint(late, max(0, hint_finish[order.id] - order.due))
+            late = model.new_int_var(0, horizon, f"late_{order.group}")
+            model.add(late >= finish[order.group] - order.due)  # minimising keeps it tight
+            model.add_hint(late, max(0, hint_finish[order.group] - order.due))
             terms.append(round(w.weighted_tardiness * order.weight * WEIGHT_SCALE) * late)
     if w.makespan > 0:
         makespan = model.new_int_var(0, horizon, "makespan")
@@ -331,7 +367,7 @@ def _build(
     if w.lead_time > 0:
         # Release to finish of every order; the releases are constants.
         waited = cp_model.LinearExpr.sum(list(finish.values())) - sum(
-            o.release for o in problem.orders
+            o.release for o in customer_orders
         )
         terms.append(round(w.lead_time * WEIGHT_SCALE) * waited)
     terms += costs
@@ -351,6 +387,29 @@ def _build(
         for centre, present in chosen[key].items():
             model.add_hint(present, centre == a.work_centre)
     return model, starts, ends, chosen
+
+
+def _by_customer_order(
+    model: cp_model.CpModel,
+    problem: Problem,
+    finish: dict[str, cp_model.IntVar],
+    hint_finish: dict[str, int],
+    horizon: int,
+) -> dict[str, cp_model.IntVar]:
+    """Each customer order's finish: its own, or the last of its lots'."""
+    members: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+    for order in problem.orders:
+        members[order.group].append(finish[order.id])
+    grouped = {}
+    for group, ends in members.items():
+        if len(ends) == 1:
+            grouped[group] = ends[0]
+            continue
+        last = model.new_int_var(0, horizon, f"finish_{group}")
+        model.add_max_equality(last, ends)
+        model.add_hint(last, hint_finish[group])
+        grouped[group] = last
+    return grouped
 
 
 def _add_changeovers(

@@ -17,6 +17,17 @@ class Mode(BaseModel):
 
     work_centre: str
     minutes: int = Field(ge=0)
+    # The part of ``minutes`` every lot pays again when the order is split into lots (the
+    # line's setup); the rest is run time, in proportion to the lot's pieces.
+    setup_minutes: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _setup_within_minutes(self) -> Mode:
+        if self.setup_minutes > self.minutes:
+            raise ValueError(
+                f"setup_minutes {self.setup_minutes} is longer than minutes {self.minutes}"
+            )
+        return self
 
 
 class Operation(BaseModel):
@@ -34,6 +45,19 @@ class Order(BaseModel):
     weight: float = Field(default=1.0, ge=0, description="Cost of one minute late.")
     # What a work centre changes over for between orders (style and colour): "" for none.
     family: str = ""
+    # Lot splitting (``optimizer.lots``): an order of ``quantity`` pieces with a
+    # ``min_lot`` may go through its routing as up to ``Params.max_lots`` lots of at least
+    # that many pieces, each lot on a work centre of its own choosing, so a big order can
+    # be sewn in two factories at once. 0 for either: never split.
+    quantity: int = Field(default=0, ge=0)
+    min_lot: int = Field(default=0, ge=0)
+    # Set by ``optimizer.lots.split`` on the lots it makes: the order they are lots of.
+    lot_of: str = ""
+
+    @property
+    def group(self) -> str:
+        """The order this is, or is a lot of: what due dates and KPIs are about."""
+        return self.lot_of or self.id
 
 
 class WorkCentre(BaseModel):
@@ -73,6 +97,10 @@ class Assignment(BaseModel):
     work_centre: str
     start: int
     end: int
+    # Which lot of the order's operation this is (0 when the order is not split), and its
+    # pieces (0 when the order has no quantity or is not split).
+    lot: int = 0
+    quantity: int = 0
 
 
 class Problem(BaseModel):
@@ -154,6 +182,8 @@ class Params(BaseModel):
     full_model_operations: int = Field(default=1500, ge=1)
     neighbourhood_orders: int = Field(default=30, ge=1)
     neighbourhood_seconds: float = Field(default=1.5, gt=0)
+    # Lots an order with a quantity and a minimum lot may be split into (1: none).
+    max_lots: int = Field(default=1, ge=1)
 
 
 class SolveStatus(StrEnum):
@@ -219,18 +249,30 @@ class Progress(BaseModel):
     solutions: int
 
 
+def groups_of(problem: Problem) -> list[Order]:
+    """One order per customer order: the first of its lots stands for it (its lots share
+    its release, due date and weight)."""
+    seen: dict[str, Order] = {}
+    for o in problem.orders:
+        seen.setdefault(o.group, o)
+    return list(seen.values())
+
+
 def kpis_of(problem: Problem, assignments: list[Assignment]) -> Kpis:
-    finish = {o.id: 0 for o in problem.orders}
+    group = {o.id: o.group for o in problem.orders}
+    orders = groups_of(problem)
+    finish = {o.group: 0 for o in orders}
     for a in assignments:
-        finish[a.order] = max(finish[a.order], a.end)
+        key = group.get(a.order, a.order)
+        finish[key] = max(finish[key], a.end)
     tardiness = {
-        o.id: max(0, finish[o.id] - o.due) if o.due is not None else 0 for o in problem.orders
+        o.group: max(0, finish[o.group] - o.due) if o.due is not None else 0 for o in orders
     }
-    weighted = sum(o.weight * tardiness[o.id] for o in problem.orders)
-    with_due = [o for o in problem.orders if o.due is not None]
-    on_time = sum(1 for o in with_due if tardiness[o.id] == 0)
+    weighted = sum(o.weight * tardiness[o.group] for o in orders)
+    with_due = [o for o in orders if o.due is not None]
+    on_time = sum(1 for o in with_due if tardiness[o.group] == 0)
     makespan = max(finish.values(), default=0)
-    lead_time = sum(finish[o.id] - o.release for o in problem.orders)
+    lead_time = sum(finish[o.group] - o.release for o in orders)
     transfers = len(_transfers(problem, assignments))
     busy, open_minutes = _busy_and_open(problem, assignments, makespan)
     factory_busy: dict[str, int] = {}
@@ -244,7 +286,7 @@ def kpis_of(problem: Problem, assignments: list[Assignment]) -> Kpis:
         total_tardiness=sum(tardiness.values()),
         max_tardiness=max(tardiness.values(), default=0),
         on_time_pct=100.0 * on_time / len(with_due) if with_due else 100.0,
-        mean_lead_time=lead_time / len(problem.orders),
+        mean_lead_time=lead_time / len(orders),
         total_lead_time=lead_time,
         cost=_cost(problem, assignments, transfers),
         transfers=transfers,
@@ -275,13 +317,14 @@ def _busy_and_open(
 def _transfers(problem: Problem, assignments: list[Assignment]) -> list[tuple[str, int]]:
     """(order, seq) of every operation that runs in another factory than its predecessor."""
     factories = problem.factory_of()
-    where = {(a.order, a.seq): a.work_centre for a in assignments}
+    # A lot follows its own predecessor: the same lot of the previous operation.
+    where = {(a.order, a.seq, a.lot): a.work_centre for a in assignments}
     return [
         (order, seq)
-        for (order, seq), centre in where.items()
+        for (order, seq, lot), centre in where.items()
         if seq > 0
-        and (order, seq - 1) in where
-        and factories[where[(order, seq - 1)]] != factories[centre]
+        and (order, seq - 1, lot) in where
+        and factories[where[(order, seq - 1, lot)]] != factories[centre]
     ]
 
 
@@ -317,11 +360,12 @@ def differ(a: str, b: str) -> bool:
 
 def moved(problem: Problem, assignments: list[Assignment]) -> int:
     """Operations of the previous plan that are now elsewhere or at another time."""
-    before = {(p.order, p.seq): (p.work_centre, p.start) for p in problem.previous}
+    before = {(p.order, p.seq, p.lot): (p.work_centre, p.start) for p in problem.previous}
     return sum(
         1
         for a in assignments
-        if (a.order, a.seq) in before and before[(a.order, a.seq)] != (a.work_centre, a.start)
+        if (a.order, a.seq, a.lot) in before
+        and before[(a.order, a.seq, a.lot)] != (a.work_centre, a.start)
     )
 
 
