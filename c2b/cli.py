@@ -226,6 +226,9 @@ def bench_schedule(
     time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds for CP-SAT.")] = 60.0,
     workers: Annotated[int, typer.Option(min=1, help="CP-SAT search workers.")] = 2,
     seed: Annotated[int, typer.Option(help="The generator's seed.")] = 1,
+    max_lots: Annotated[
+        int, typer.Option(min=1, help="Lots a big order may be split into (1: none).")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """A generated apparel problem: CP-SAT against the greedy dispatcher, and one insertion."""
@@ -233,7 +236,7 @@ def bench_schedule(
     from bench.apparel import measure
 
     progress = Console(stderr=True)
-    result = measure(orders, time_limit, workers, seed, progress.print)
+    result = measure(orders, time_limit, workers, seed, progress.print, max_lots=max_lots)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
