@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import AnyPrincipalDep, Principal, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
-from models.errors import NotFound
+from models.errors import Conflict, NotFound
 from models.queues import production_order_workflow_id
 from models.schemas import (
     CancelOrderInput,
@@ -160,6 +160,10 @@ async def cancel_production_order(
     are cancelled, and its customers' lines are declined with the reason. Follow it with
     ``GET /v1/production-orders/{id}``."""
     order = _visible_order(session, order_id, principal)
+    if order.status in TERMINAL:
+        raise Conflict(
+            f"production order {order_id} is {order.status.value}; it can no longer be cancelled"
+        )
     workflow_id = order.workflow_id or production_order_workflow_id(order_id)
     session.close()  # the update below waits on Temporal: hold no connection meanwhile
     handle = client.get_workflow_handle_for(ProductionOrderWorkflow.run, workflow_id)
