@@ -49,6 +49,7 @@ from bench.trivial import OneActivityWorkflow, nothing
 from c2b.db import make_engine
 from c2b.temporal_client import connect_temporal
 from c2b.tokens import create_token
+from c2b.worker import cache_bytecode
 from models.schemas import ProductionOrderStatus, Role
 from models.tables import (
     BuyerTeam,
@@ -74,8 +75,10 @@ def percentile(samples: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-async def trivial_rate(address: str, count: int) -> float:
-    """One-activity workflows per second, ``count`` of them started at once."""
+async def trivial_rate(address: str, count: int, data_dir: Path) -> float:
+    """One-activity workflows per second, ``count`` of them started at once, on a worker
+    in this process that caches its bytecode as the platform's worker does."""
+    cache_bytecode(data_dir / "pycache")
     client = await connect_temporal(address)
     queue = f"bench-trivial-{uuid.uuid4().hex[:8]}"
     worker = Worker(
@@ -307,7 +310,7 @@ async def run(
             s.commit()
 
         say(f"baseline: {trivial} one-activity workflows on the same server ...")
-        trivial_per_s = await trivial_rate(stack.temporal_address, trivial)
+        trivial_per_s = await trivial_rate(stack.temporal_address, trivial, data_dir)
         say(f"  {trivial_per_s:.1f} workflows/s")
 
         say(f"orders: {orders} batches, {concurrency} buyer clients at a time ...")

@@ -6,9 +6,11 @@ The only module (with ``c2b.wiring``) that puts Client, Worker and activity inst
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -129,8 +131,20 @@ async def ensure_search_attributes(client: Client) -> None:
         )
 
 
+def cache_bytecode(directory: Path) -> None:
+    """Keep compiled bytecode under ``directory``, whatever PYTHONDONTWRITEBYTECODE says.
+    The workflow sandbox imports a workflow's modules afresh for every run; without a
+    bytecode cache (these machines set PYTHONDONTWRITEBYTECODE=1) each import compiles
+    the source again. With it, the orchestration benchmark's 300 orders went from 6.9 to
+    8.3 orders/s. The cache stays out of the source tree (``sys.pycache_prefix``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sys.pycache_prefix = str(directory)
+    sys.dont_write_bytecode = False
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled (Ctrl-C or SIGTERM)."""
+    cache_bytecode(settings.data_dir / "pycache")
     engine = make_engine(settings.effective_database_url)
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
     await ensure_search_attributes(client)
