@@ -20,6 +20,7 @@ def violations(problem: Problem, plan: Plan) -> list[str]:
     for a in plan.assignments:
         planned[(a.order, a.seq)].append(a)
     capacity = {w.id: w.capacity for w in problem.work_centres}
+    factories = problem.factory_of()
     for order in problem.orders:
         ops = [planned.pop((order.id, seq), []) for seq in range(len(order.operations))]
         lot_set = sorted({a.lot for op in ops for a in op}) or [0]
@@ -27,7 +28,8 @@ def violations(problem: Problem, plan: Plan) -> list[str]:
         if split:
             found += _lots_add_up(order, ops)
         for lot in lot_set:
-            found += _chain(problem, order, [[a for a in op if a.lot == lot] for op in ops], split)
+            lot_ops = [[a for a in op if a.lot == lot] for op in ops]
+            found += _chain(problem, factories, order, lot_ops, split)
     closed = {w.id: w.closed for w in problem.work_centres}
     for a in plan.assignments:
         for shut_from, shut_to in closed.get(a.work_centre, []):
@@ -97,11 +99,16 @@ def _lots_add_up(order: Order, ops: list[list[Assignment]]) -> list[str]:
     return found
 
 
-def _chain(problem: Problem, order: Order, ops: list[list[Assignment]], split: bool) -> list[str]:
+def _chain(
+    problem: Problem,
+    factories: dict[str, str],
+    order: Order,
+    ops: list[list[Assignment]],
+    split: bool,
+) -> list[str]:
     """One lot (or the whole order) through the routing: each operation once, on an
     eligible work centre for its duration, after its release and its predecessor."""
     found: list[str] = []
-    factories = problem.factory_of()
     previous_end, came_from = order.release, None
     for seq, (op, mine) in enumerate(zip(order.operations, ops, strict=True)):
         if len(mine) != 1:
