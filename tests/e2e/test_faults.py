@@ -246,6 +246,18 @@ def assert_everything_happened_once(engine: sa.Engine, batch_id: int, order_id: 
         assert shipped_events == 1
 
 
+def assert_shipped_once(
+    stack: Stack, engine: sa.Engine, batch_id: int, order_id: int, timeout: float
+) -> None:
+    """The order's workflow ended done with every line shipped, the read side shows each
+    shipment, and the database holds everything exactly once."""
+    result = stack.workflow_result(order_id, timeout=timeout)
+    assert (result.status, result.shipped_lines) == (ProductionOrderStatus.DONE, len(LINES))
+    order = stack.wait_done(order_id, timeout=10)
+    assert len(order["shipments"]) == len(LINES)
+    assert_everything_happened_once(engine, batch_id, order_id)
+
+
 @pytest.fixture
 def stack(stack_env: dict[str, str], engine: sa.Engine, tmp_path: Path) -> Any:
     clean_database(engine)
@@ -273,11 +285,7 @@ def test_the_worker_dies_twice_mid_order_and_each_step_still_happens_once(
     supervisor.join(timeout=120)
     assert stack.crashes == 2
 
-    result = stack.workflow_result(order_id, timeout=90)
-    assert (result.status, result.shipped_lines) == (ProductionOrderStatus.DONE, len(LINES))
-    order = stack.wait_done(order_id, timeout=10)
-    assert len(order["shipments"]) == len(LINES)
-    assert_everything_happened_once(engine, batch_id, order_id)
+    assert_shipped_once(stack, engine, batch_id, order_id, timeout=90)
 
 
 def test_the_dev_server_is_killed_mid_order_and_restarted_on_its_database(
@@ -293,11 +301,7 @@ def test_the_dev_server_is_killed_mid_order_and_restarted_on_its_database(
     stack.start("temporal")
 
     assert stack.work(OPERATIONS - 1, claim_timeout=90) == [2, 3]
-    result = stack.workflow_result(order_id, timeout=60)
-    assert (result.status, result.shipped_lines) == (ProductionOrderStatus.DONE, len(LINES))
-    order = stack.wait_done(order_id, timeout=10)
-    assert len(order["shipments"]) == len(LINES)
-    assert_everything_happened_once(engine, batch_id, order_id)
+    assert_shipped_once(stack, engine, batch_id, order_id, timeout=60)
 
 
 def test_the_worker_dies_right_after_undoing_a_cancelled_order_and_nothing_is_undone_twice(
