@@ -53,6 +53,7 @@ from models.schemas import (
     Role,
     WorkOrderStatus,
 )
+from models.stats import percentile
 from models.tables import (
     BuyerTeam,
     DemandBatch,
@@ -70,10 +71,7 @@ PACED_SECONDS = 15
 
 
 def percentile_ms(samples: list[float], q: float) -> float:
-    if not samples:
-        return 0.0
-    ordered = sorted(samples)
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000, 1)
+    return round(percentile(samples, q) * 1000, 1)
 
 
 @dataclass(frozen=True)
@@ -315,53 +313,68 @@ async def submit_orders(api: str, buyer: dict[str, str], n: int) -> list[str]:
     need_by = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
     retried: list[str] = []
 
-    async def send(
-        http: httpx.AsyncClient,
-        method: str,
-        url: str,
-        headers: dict[str, str] | None = None,
-        **kw: Any,
-    ) -> httpx.Response:
-        """As a buyer's client would: a connection lost mid-request is tried again (these
-        steps are safe to repeat: a pick is the team's last word per style and colour)."""
-        return await with_retries(
-            http, method, f"{api}{url}", retried, headers={**buyer, **(headers or {})}, **kw
-        )
-
     async def one(http: httpx.AsyncClient, i: int) -> None:
-        line = {
-            "customer_ref": f"BENCH-{i}",
-            "style": "TS-CREW",
-            "colour": "white",
-            "size": "M",
-            "quantity": 100,
-            "need_by": need_by,
-            "channel": "web",
-            "region": "EU",
-        }
-        # Without an Idempotency-Key a lost answer could mean a second batch: keyed.
-        headers = {"Idempotency-Key": f"bench-batch-{i}-{need_by}"}
-        r = await send(http, "POST", "/v1/demand-batches", json={"lines": [line]}, headers=headers)
-        r.raise_for_status()
-        batch = f"/v1/demand-batches/{r.json()['batch_id']}"
-        deadline = time.monotonic() + STALL_SECONDS
-        while True:  # the pick window opens once the batch is aggregated
-            r = await send(http, "GET", batch)
-            r.raise_for_status()
-            if r.json()["status"] == "picking":
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{batch} not aggregated in {STALL_SECONDS} s")
-            await asyncio.sleep(0.2)
-        pick = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
-        r = await send(http, "POST", f"{batch}/picks", json=pick)
-        if r.status_code == 409 and (await send(http, "GET", batch)).json()["status"] != "picking":
-            return  # an earlier attempt's pick closed the window; its answer was lost
-        r.raise_for_status()
+        line = {"customer_ref": f"BENCH-{i}", "size": "M", "need_by": need_by}
+        await submit_and_pick(http, api, buyer, line, f"bench-batch-{i}-{need_by}", retried)
 
     async with httpx_client(n) as http:
         await asyncio.gather(*(one(http, i) for i in range(n)))
     return retried
+
+
+async def submit_and_pick(
+    http: httpx.AsyncClient,
+    api: str,
+    buyer: dict[str, str],
+    line: dict[str, Any],
+    key: str,
+    retried: list[str],
+    poll_s: float = 0.2,
+) -> tuple[int, datetime]:
+    """One line of crew tees (``line`` overrides the defaults: ref, size, need_by) as its
+    own batch, keyed by ``key``, picked with its window closed as soon as it opens. As a
+    buyer's client would, a connection lost mid-request is tried again (these steps are
+    safe to repeat: a pick is the team's last word per style and colour); each retry is
+    listed in ``retried``. Returns the batch's id and when its pick was sent."""
+    line = {
+        "style": "TS-CREW",
+        "colour": "white",
+        "quantity": 100,
+        "channel": "web",
+        "region": "EU",
+        **line,
+    }
+
+    async def send(
+        method: str, url: str, headers: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
+        return await with_retries(
+            http, method, f"{api}{url}", retried, headers={**buyer, **(headers or {})}, **kw
+        )
+
+    # Without an Idempotency-Key a lost answer could mean a second batch: keyed.
+    r = await send(
+        "POST", "/v1/demand-batches", json={"lines": [line]}, headers={"Idempotency-Key": key}
+    )
+    r.raise_for_status()
+    batch_id: int = r.json()["batch_id"]
+    batch = f"/v1/demand-batches/{batch_id}"
+    deadline = time.monotonic() + STALL_SECONDS
+    while True:  # the pick window opens once the batch is aggregated
+        r = await send("GET", batch)
+        r.raise_for_status()
+        if r.json()["status"] == "picking":
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{batch} not aggregated in {STALL_SECONDS} s")
+        await asyncio.sleep(poll_s)
+    pick = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
+    picked_at = datetime.now(UTC)
+    r = await send("POST", f"{batch}/picks", json=pick)
+    if r.status_code == 409 and (await send("GET", batch)).json()["status"] != "picking":
+        return batch_id, picked_at  # an earlier attempt's pick closed the window
+    r.raise_for_status()
+    return batch_id, picked_at
 
 
 def orders_done(session: Session, since_id: int) -> tuple[int, list[int]]:

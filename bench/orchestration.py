@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 from temporalio.worker import Worker
 
-from bench.claims import httpx_client, with_retries
+from bench.claims import httpx_client, submit_and_pick, with_retries
 from bench.stack import measure_on_fresh_database, running_platform
 from bench.trivial import OneActivityWorkflow, nothing
 from c2b.db import make_engine
@@ -51,6 +51,7 @@ from c2b.temporal_client import connect_temporal
 from c2b.tokens import create_token
 from c2b.worker import cache_bytecode
 from models.schemas import ProductionOrderStatus, Role
+from models.stats import percentile
 from models.tables import (
     BuyerTeam,
     DemandLine,
@@ -66,13 +67,6 @@ from models.tables import (
 POLLERS_PER_FACTORY = 4
 STALL_SECONDS = 120
 OPERATIONS = 3  # TS-CREW: cut, sew, finish
-
-
-def percentile(samples: list[float], q: float) -> float:
-    if not samples:
-        return 0.0
-    ordered = sorted(samples)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
 async def trivial_rate(address: str, count: int, data_dir: Path) -> float:
@@ -101,50 +95,6 @@ async def trivial_rate(address: str, count: int, data_dir: Path) -> float:
         )
         await asyncio.gather(*(h.result() for h in handles))
         return count / (time.perf_counter() - started)
-
-
-async def submit_and_pick(
-    http: httpx.AsyncClient,
-    api: str,
-    buyer: dict[str, str],
-    i: int,
-    picked_at: dict[int, datetime],
-    retried: list[str],
-) -> None:
-    """One customer line as its own batch, picked as soon as its window opens."""
-    need_by = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
-    line = {
-        "customer_ref": f"ORCH-{i}",
-        "style": "TS-CREW",
-        "colour": "white",
-        "size": ["S", "M", "L"][i % 3],
-        "quantity": 100,
-        "need_by": need_by,
-        "channel": "web",
-        "region": "EU",
-    }
-
-    async def send(method: str, url: str, **kw: Any) -> httpx.Response:
-        return await with_retries(http, method, f"{api}{url}", retried, headers=buyer, **kw)
-
-    headers = {**buyer, "Idempotency-Key": f"orch-{i}-{need_by}"}
-    r = await with_retries(
-        http, "POST", f"{api}/v1/demand-batches", retried, json={"lines": [line]}, headers=headers
-    )
-    r.raise_for_status()
-    batch_id = r.json()["batch_id"]
-    batch = f"/v1/demand-batches/{batch_id}"
-    deadline = time.monotonic() + STALL_SECONDS
-    while (await send("GET", batch)).json()["status"] != "picking":
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{batch} not aggregated in {STALL_SECONDS} s")
-        await asyncio.sleep(0.1)
-    pick = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
-    picked_at[batch_id] = datetime.now(UTC)
-    r = await send("POST", f"{batch}/picks", json=pick)
-    if r.status_code == 409 and (await send("GET", batch)).json()["status"] != "picking":
-        return  # an earlier attempt's pick closed the window; its answer was lost
-    r.raise_for_status()
 
 
 async def factory(
@@ -253,8 +203,13 @@ async def run_orders(
     ):
 
         async def one(i: int) -> None:
+            need_by = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+            line = {"customer_ref": f"ORCH-{i}", "size": ["S", "M", "L"][i % 3], "need_by": need_by}
             async with gate:
-                await submit_and_pick(bhttp, api, buyer, i, picked_at, errors)
+                batch_id, sent = await submit_and_pick(
+                    bhttp, api, buyer, line, f"orch-{i}-{need_by}", errors, poll_s=0.1
+                )
+            picked_at[batch_id] = sent
 
         pollers = [
             asyncio.create_task(factory(fhttp, api, h, stop, errors))
@@ -339,7 +294,7 @@ async def run(
         "trivial_wf_per_s": round(trivial_per_s, 1),
         "ratio": round(orders_per_s / trivial_per_s, 3),
         "pick_to_pollable_p50_s": round(statistics.median(latencies), 3) if latencies else 0.0,
-        "pick_to_pollable_p99_s": percentile(latencies, 0.99),
+        "pick_to_pollable_p99_s": round(percentile(latencies, 0.99), 3),
         "duplicates": sum(found.values()),
         "duplicates_by_kind": found,
         "lines_by_status": {str(k): n for k, n in lines},

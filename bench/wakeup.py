@@ -37,14 +37,10 @@ from c2b.db import make_engine, make_session_factory
 from c2b.seed import seed_demo_data
 from c2b.tokens import issue_demo_tokens
 from models.schemas import BatchStatus, ReleaseWorkOrderInput, WorkOrderStatus
+from models.stats import percentile
 from models.tables import BuyerTeam, DemandBatch, ProductionOrder, WorkCentre, WorkOrder
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 async def no_temporal() -> Client:
