@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", alias="DATABASE_URL")
     temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    # How long a worker waits for a Temporal server that is not up yet before it gives up.
+    temporal_connect_wait_s: float = Field(default=60.0, ge=0, alias="C2B_TEMPORAL_CONNECT_WAIT_S")
     orchestration_task_queue: str = Field(
         default=ORCHESTRATION_TASK_QUEUE, alias="C2B_ORCHESTRATION_TASK_QUEUE"
     )

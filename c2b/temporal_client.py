@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+log = logging.getLogger(__name__)
 
-async def connect_temporal(address: str, namespace: str = "default") -> Client:
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
-    )
+
+async def connect_temporal(
+    address: str, namespace: str = "default", wait_seconds: float = 0.0
+) -> Client:
+    """A client of ``address``. With ``wait_seconds``, a server that is not up yet (a
+    process supervisor starts the dev server and the worker together) is tried again,
+    every half second at first, until it answers or the time is up; the last error is
+    raised then. Without it, the first refusal is raised at once."""
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.5
+    while True:
+        try:
+            return await Client.connect(
+                address, namespace=namespace, data_converter=pydantic_data_converter
+            )
+        except RuntimeError as err:  # the SDK's "Failed client connect: ..."
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("Temporal at %s is not answering yet (%s); trying again", address, err)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)

@@ -146,7 +146,11 @@ async def run_worker(settings: Settings) -> None:
     """Run until cancelled (Ctrl-C or SIGTERM)."""
     cache_bytecode(settings.data_dir / "pycache")
     engine = make_engine(settings.effective_database_url)
-    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    client = await connect_temporal(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        wait_seconds=settings.temporal_connect_wait_s,
+    )
     await ensure_search_attributes(client)
     await ensure_lease_sweeper(client, settings.orchestration_task_queue)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:

@@ -35,10 +35,21 @@ def stack_env(tmp_path: Path, db_url: str) -> dict[str, str]:
     }
 
 
+LOG_OF: dict[int, Path] = {}  # pid -> the log spawn() wrote its output to
+
+
 def spawn(logs: Path, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A process with its output in ``logs/<name>.log``."""
     with (logs / f"{name}.log").open("ab") as out:
-        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+    LOG_OF[proc.pid] = logs / f"{name}.log"
+    return proc
+
+
+def log_tail(proc: subprocess.Popen[bytes], chars: int = 3000) -> str:
+    """The end of what a spawned process printed, for a failing assertion's message."""
+    log = LOG_OF.get(proc.pid)
+    return log.read_text(errors="replace")[-chars:] if log and log.exists() else ""
 
 
 def dev_server_args(stack_env: dict[str, str], db_file: Path) -> list[str]:
@@ -97,7 +108,7 @@ def wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for p in procs:
-            assert p.poll() is None, f"{p.args} exited with {p.returncode}"
+            assert p.poll() is None, f"{p.args} exited with {p.returncode}:\n{log_tail(p)}"
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
