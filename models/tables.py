@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
 
+from models.scenarios import ScenarioStatus
 from models.schemas import (
     BatchStatus,
     DemandLineStatus,
@@ -417,6 +418,48 @@ class PlanAssignment(SQLModel, table=True):
     work_centre_id: int = Field(foreign_key="work_centre.id", index=True)
     start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Scenario(SQLModel, table=True):
+    """A planner's what-if: the live plan's problem plus edits, solved on the solver queue
+    (``workflows.scenario``). Its results are kept here for the API, the CLI and the web
+    page; applying it makes its plan the live one."""
+
+    __tablename__ = "scenario"
+    # Ids never come back after a delete: they name the scenario's workflow.
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = ""
+    created_by: str
+    status: ScenarioStatus = _enum(ScenarioStatus, ScenarioStatus.QUEUED, index=True)
+    # The live plan it was based on: apply refuses if the plan moved since (version and
+    # revision both, as ``Plan.revision`` is bumped on every change).
+    base_plan_version: int
+    base_revision: int
+    # models.scenarios.Edit and ObjectiveWeights as JSON.
+    edits: list[dict[str, Any]] = _json(list)
+    weights: dict[str, Any] = _json(dict)
+    time_limit_s: float = 20.0
+    workflow_id: str | None = None
+    # The time its plan's minutes count from.
+    origin: datetime | None = _ts()
+    # models.scenarios.ScenarioProgress, PlanKpis (x3), PlanDiff and LateReason as JSON.
+    progress: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    kpis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    live_kpis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    greedy_kpis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    diff: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    late_orders: list[dict[str, Any]] = _json(list)
+    # The plan: [order key, routing seq, work centre code, start, end] in minutes from
+    # ``origin``; the order key is the production order id, or "rush-N" for a rush order.
+    assignments: list[list[Any]] = _json(list)
+    stopped_early: bool = False
+    error: str | None = None
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    finished_at: datetime | None = _ts()
+    applied_at: datetime | None = _ts()
 
 
 class Event(SQLModel, table=True):

@@ -1,0 +1,802 @@
+"""What-if scenarios: the live plan's problem from the database plus a planner's edits,
+solved by the CP-SAT scheduler on the solver's own task queue, and applied as the new live
+plan.
+
+- ``read_snapshot`` reads what a scenario starts from, in one transaction.
+- ``build_problem`` (pure) turns a snapshot and the edits into an ``optimizer`` problem.
+- ``SolverActivities.solve_scenario`` runs on the solver queue: it solves, heartbeats and
+  writes its progress every second, and keeps its best plan when it is cancelled.
+- ``ScenarioActivities`` are the scenario workflow's database steps, apply among them.
+
+The live plan is placed on a continuous clock (``optimizer.placement`` does not know
+factory calendars yet), so a scenario does not add the calendars either, or every order
+would move for that alone. A period a factory or work centre is down is closed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter
+from sqlmodel import Session, col, select
+from temporalio import activity
+
+from activities.base import SessionFactory, add_event, business_error, translate_domain_errors
+from activities.production import TRANSFER_MINUTES, live_plan_for_update
+from models.errors import Conflict, DomainError, InvalidInput, NotFound
+from models.queues import production_order_workflow_id
+from models.scenarios import (
+    STOPPED,
+    ApplyInput,
+    ApplyResult,
+    CapacityEdit,
+    DueDateEdit,
+    Edit,
+    FabricDelayEdit,
+    FactoryDownEdit,
+    FinishScenarioInput,
+    LateReason,
+    ObjectiveWeights,
+    OrderShift,
+    OvertimeEdit,
+    PlanDiff,
+    PlanKpis,
+    RushOrderEdit,
+    ScenarioProgress,
+    ScenarioStatus,
+    WorkCentreDownEdit,
+)
+from models.schemas import PlanStatus, ProductionOrderStatus, WorkOrderStatus
+from models.tables import (
+    Event,
+    Factory,
+    Plan,
+    PlanAssignment,
+    ProductionOrder,
+    RoutingStep,
+    Scenario,
+    Style,
+    WorkCentre,
+    WorkOrder,
+)
+from optimizer import cpsat
+from optimizer.evaluate import plan_of
+from optimizer.greedy import best_dispatch
+from optimizer.problem import (
+    Assignment,
+    Mode,
+    Operation,
+    Order,
+    Params,
+    Problem,
+    Progress,
+    SolveStatus,
+    Weights,
+)
+from optimizer.problem import Plan as SolverPlan
+from optimizer.problem import WorkCentre as SolverCentre
+
+EDITS = TypeAdapter(list[Edit])
+# Closed time far beyond any plan: with it, the open time after a down period counts as
+# one long open stretch (``optimizer.problem.WorkCentre.longest_open``).
+FAR_AWAY = 100_000_000
+DONE_STATES = (WorkOrderStatus.COMPLETED,)
+RUNNING_STATES = (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED)
+
+
+# ---------------------------------------------------------------- the snapshot
+
+
+@dataclass(frozen=True)
+class Step:
+    """One routing step of an open order, with where the live plan has it."""
+
+    seq: int
+    kind: str
+    setup_minutes: float
+    standard_minutes: float
+    # (work centre id, start, end) in the live plan; None if it is not in the plan.
+    planned: tuple[int, datetime, datetime] | None
+    state: str  # "done", "running" (claimed or started: frozen) or "open"
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    id: int
+    style: str
+    colour: str
+    quantity: int
+    due: datetime | None
+    weight: float
+    steps: list[Step]
+
+
+@dataclass(frozen=True)
+class Centre:
+    id: int
+    code: str
+    factory: str
+    factory_down: bool
+    kinds: list[str]
+    capacity: int
+    efficiency: float
+    cost_per_minute: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    origin: datetime
+    plan_version: int
+    plan_revision: int
+    centres: list[Centre]
+    orders: list[OpenOrder]
+    # style code -> [(seq, kind, setup, standard minutes)], for rush orders
+    routings: dict[str, list[tuple[int, str, float, float]]] = field(default_factory=dict)
+
+
+def read_snapshot(session: Session, origin: datetime) -> Snapshot:
+    """The live plan's open orders, their steps and the work centres, as of ``origin``."""
+    plan = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one_or_none()
+    if plan is None:
+        raise Conflict("there is no live plan yet")
+    factories = {f.id: f for f in session.exec(select(Factory)).all()}
+    centres = [
+        Centre(
+            id=wc.id or 0,
+            code=wc.code,
+            factory=factories[wc.factory_id].code,
+            factory_down=factories[wc.factory_id].is_down,
+            kinds=list(wc.operation_kinds),
+            capacity=wc.capacity,
+            efficiency=wc.efficiency,
+            cost_per_minute=wc.cost_per_minute,
+        )
+        for wc in session.exec(select(WorkCentre).order_by(col(WorkCentre.id))).all()
+    ]
+    routings: dict[str, list[tuple[int, str, float, float]]] = {}
+    for code, seq, kind, setup, standard in session.execute(
+        sa.select(
+            col(Style.code),
+            col(RoutingStep.seq),
+            col(RoutingStep.operation_kind),
+            col(RoutingStep.setup_minutes),
+            col(RoutingStep.standard_minutes),
+        )
+        .join(Style, col(Style.id) == col(RoutingStep.style_id))
+        .order_by(col(Style.code), col(RoutingStep.seq))
+    ).all():
+        routings.setdefault(code, []).append((seq, kind, setup, standard))
+    planned = {
+        (a.production_order_id, a.seq): (a.work_centre_id, a.start, a.end)
+        for a in session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id))
+    }
+    open_statuses = [
+        s for s in ProductionOrderStatus if s.value not in ("done", "cancelled", "created")
+    ]
+    orders = session.exec(
+        select(ProductionOrder)
+        .where(col(ProductionOrder.status).in_(open_statuses))
+        .order_by(col(ProductionOrder.id))
+    ).all()
+    # The latest work order of each (order, seq) says how far the step is.
+    latest: dict[tuple[int, int], WorkOrderStatus] = {}
+    for order_id, seq, status in session.execute(
+        sa.select(
+            col(WorkOrder.production_order_id), col(WorkOrder.seq), col(WorkOrder.status)
+        ).order_by(col(WorkOrder.id))
+    ).all():
+        latest[(order_id, seq)] = status
+    result = []
+    for o in orders:
+        oid = o.id or 0
+        steps = []
+        for seq, kind, setup, standard in routings.get(o.style_code, []):
+            status = latest.get((oid, seq))
+            state = (
+                "done"
+                if status in DONE_STATES
+                else "running"
+                if status in RUNNING_STATES
+                else "open"
+            )
+            steps.append(Step(seq, kind, setup, standard, planned.get((oid, seq)), state))
+        if not any(s.planned for s in steps):
+            continue  # not placed yet: its own workflow will place it
+        due = (
+            datetime(o.due_date.year, o.due_date.month, o.due_date.day, tzinfo=UTC)
+            + timedelta(days=1)
+            if o.due_date
+            else None
+        )
+        result.append(
+            OpenOrder(oid, o.style_code, o.colour, o.quantity, due, float(o.priority), steps)
+        )
+    return Snapshot(origin, plan.version, plan.revision, centres, result, routings)
+
+
+# ---------------------------------------------------------------- the problem
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The scenario's clock: whole minutes from ``origin``."""
+
+    origin: datetime
+
+    def minute(self, at: datetime) -> int:
+        return math.ceil((at - self.origin).total_seconds() / 60)
+
+    def at(self, minute: int) -> datetime:
+        return self.origin + timedelta(minutes=minute)
+
+
+@dataclass(frozen=True)
+class Built(Clock):
+    problem: Problem
+    # order key -> the routing seq of each of its problem operations
+    seqs: dict[str, list[int]]
+
+
+def minutes_on(setup: float, standard: float, quantity: int, efficiency: float) -> int:
+    """The same duration as ``optimizer.placement.duration_minutes``."""
+    return max(1, math.ceil(setup + quantity * standard / efficiency))
+
+
+def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
+    """The scheduling problem of the snapshot with ``edits`` (models.scenarios.Edit) made.
+    An edit naming something unknown raises InvalidInput naming the edit."""
+    origin = snapshot.origin
+    clock = Clock(origin)
+    seqs_of: dict[str, list[int]] = {}
+    by_code = {c.code: c for c in snapshot.centres}
+    factories = {c.factory for c in snapshot.centres}
+    orders = {o.id: o for o in snapshot.orders}
+    capacity = {c.code: c.capacity for c in snapshot.centres}
+    efficiency = {c.code: c.efficiency for c in snapshot.centres}
+    closed: dict[str, list[tuple[int, int]]] = {c.code: [] for c in snapshot.centres}
+    due: dict[int, datetime | None] = {o.id: o.due for o in snapshot.orders}
+    weight: dict[int, float] = {o.id: o.weight for o in snapshot.orders}
+    release: dict[int, int] = {}
+    rushes: list[RushOrderEdit] = []
+
+    def shut(codes: list[str], start: datetime, end: datetime) -> None:
+        a, b = max(0, clock.minute(start)), clock.minute(end)
+        if b > a:
+            for code in codes:
+                closed[code].append((a, b))
+
+    for i, edit in enumerate(edits):
+        where = f"edits[{i}]"
+        if isinstance(edit, FactoryDownEdit | OvertimeEdit) and edit.factory not in factories:
+            raise InvalidInput(f"{where}: unknown factory {edit.factory!r}", field=where)
+        if isinstance(edit, WorkCentreDownEdit | CapacityEdit) and edit.work_centre not in by_code:
+            raise InvalidInput(f"{where}: unknown work centre {edit.work_centre!r}", field=where)
+        if (
+            isinstance(edit, DueDateEdit | FabricDelayEdit)
+            and edit.production_order_id not in orders
+        ):
+            raise InvalidInput(
+                f"{where}: production order {edit.production_order_id} is not open in the "
+                "live plan",
+                field=where,
+            )
+        if isinstance(edit, FactoryDownEdit):
+            shut(
+                [c.code for c in snapshot.centres if c.factory == edit.factory],
+                edit.start,
+                edit.end,
+            )
+        elif isinstance(edit, WorkCentreDownEdit):
+            shut([edit.work_centre], edit.start, edit.end)
+        elif isinstance(edit, OvertimeEdit):
+            pass  # the live plan's clock has no closed time to open (module docstring)
+        elif isinstance(edit, CapacityEdit):
+            capacity[edit.work_centre] = edit.capacity or capacity[edit.work_centre]
+            efficiency[edit.work_centre] = edit.efficiency or efficiency[edit.work_centre]
+        elif isinstance(edit, DueDateEdit):
+            due[edit.production_order_id] = edit.due or due[edit.production_order_id]
+            if edit.weight is not None:
+                weight[edit.production_order_id] = edit.weight
+        elif isinstance(edit, FabricDelayEdit):
+            release[edit.production_order_id] = max(0, clock.minute(edit.until))
+        elif isinstance(edit, RushOrderEdit):
+            if edit.style not in snapshot.routings:
+                raise InvalidInput(f"{where}: unknown style {edit.style!r}", field=where)
+            rushes.append(edit)
+
+    usable = [c for c in snapshot.centres if not c.factory_down]
+
+    def modes(kind: str, setup: float, standard: float, quantity: int) -> list[Mode]:
+        return [
+            Mode(
+                work_centre=c.code,
+                minutes=minutes_on(setup, standard, quantity, efficiency[c.code]),
+            )
+            for c in usable
+            if kind in c.kinds
+        ]
+
+    problem_orders: list[Order] = []
+    frozen: list[Assignment] = []
+    previous: list[Assignment] = []
+    code_of = {c.id: c.code for c in snapshot.centres}
+    for o in snapshot.orders:
+        key = str(o.id)
+        operations: list[Operation] = []
+        seqs: list[int] = []
+        ready = 0
+        starts_frozen = False
+        for step in o.steps:
+            if step.state == "done":
+                if step.planned is not None:
+                    ready = max(ready, clock.minute(step.planned[2]))
+                continue
+            index = len(operations)
+            if step.state == "running" and step.planned is not None:
+                # Claimed or started: it stays where it is, from now if it began earlier.
+                wc_id, start, end = step.planned
+                a = max(0, clock.minute(start))
+                b = max(a + 1, clock.minute(end))
+                code = code_of[wc_id]
+                operations.append(
+                    Operation(name=step.kind, modes=[Mode(work_centre=code, minutes=b - a)])
+                )
+                frozen.append(Assignment(order=key, seq=index, work_centre=code, start=a, end=b))
+                starts_frozen = starts_frozen or index == 0
+            else:
+                options = modes(step.kind, step.setup_minutes, step.standard_minutes, o.quantity)
+                if not options:
+                    raise InvalidInput(
+                        f"production order {o.id} operation {step.kind!r}: no work centre "
+                        "outside the factories that are down can do it",
+                        field="edits",
+                    )
+                operations.append(Operation(name=step.kind, modes=options))
+                if step.planned is not None:
+                    wc_id, start, end = step.planned
+                    a = max(0, clock.minute(start))
+                    b = a + max(1, clock.minute(end) - clock.minute(start))
+                    previous.append(
+                        Assignment(order=key, seq=index, work_centre=code_of[wc_id], start=a, end=b)
+                    )
+            seqs.append(step.seq)
+        if not operations:
+            continue  # every step done: waiting to ship
+        order_due = due[o.id]
+        problem_orders.append(
+            Order(
+                id=key,
+                operations=operations,
+                # A frozen first operation is where it is: nothing may start it later.
+                release=0 if starts_frozen else max(release.get(o.id, 0), ready),
+                due=max(0, clock.minute(order_due)) if order_due else None,
+                weight=weight[o.id],
+                family=f"{o.style}/{o.colour}",
+            )
+        )
+        seqs_of[key] = seqs
+    for n, rush in enumerate(rushes, start=1):
+        key = f"rush-{n}"
+        steps = snapshot.routings[rush.style]
+        problem_orders.append(
+            Order(
+                id=key,
+                operations=[
+                    Operation(name=kind, modes=modes(kind, setup, standard, rush.quantity))
+                    for _, kind, setup, standard in steps
+                ],
+                due=max(0, clock.minute(rush.due)),
+                weight=rush.weight,
+                family=f"{rush.style}/{rush.colour}",
+            )
+        )
+        seqs_of[key] = [seq for seq, *_ in steps]
+    if not problem_orders:
+        raise Conflict("the live plan has no open orders to plan")
+    centres = [
+        SolverCentre(
+            id=c.code,
+            factory=c.factory,
+            capacity=capacity[c.code],
+            cost_per_minute=c.cost_per_minute,
+            closed=sorted(closed[c.code]) + ([(FAR_AWAY, FAR_AWAY + 1)] if closed[c.code] else []),
+        )
+        for c in snapshot.centres
+    ]
+    problem = Problem(
+        work_centres=centres,
+        orders=problem_orders,
+        frozen=frozen,
+        previous=previous,
+        transfer_minutes=TRANSFER_MINUTES,
+    )
+    return Built(origin, problem, seqs_of)
+
+
+def weights_of(weights: ObjectiveWeights) -> Weights:
+    return Weights(**weights.model_dump())
+
+
+def kpis_of_plan(plan: SolverPlan, gap: float | None = None) -> PlanKpis:
+    k = plan.kpis
+    return PlanKpis(
+        objective=round(plan.objective, 2),
+        makespan_h=round(k.makespan / 60, 2),
+        on_time_pct=round(k.on_time_pct, 1),
+        total_tardiness_h=round(k.total_tardiness / 60, 2),
+        max_tardiness_h=round(k.max_tardiness / 60, 2),
+        mean_lead_time_h=round(k.mean_lead_time / 60, 2),
+        cost=round(k.cost, 2),
+        transfers=k.transfers,
+        changeovers=k.changeovers,
+        late_orders=sum(1 for o in plan.late_orders) if plan.late_orders else 0,
+        status=plan.status.value,
+        gap=round(gap, 4) if gap is not None else None,
+    )
+
+
+def finishes(assignments: list[Assignment]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for a in assignments:
+        out[a.order] = max(out.get(a.order, 0), a.end)
+    return out
+
+
+def diff_of(built: Built, live: list[Assignment], scenario: list[Assignment]) -> PlanDiff:
+    """Orders of the live plan that finish earlier or later in the scenario, and how many
+    of the live plan's operations it moves (work centre or start)."""
+    before, after = finishes(live), finishes(scenario)
+    shifts = [
+        OrderShift(
+            production_order_id=int(key),
+            live_finish=built.at(before[key]),
+            scenario_finish=built.at(after[key]),
+            hours=round((after[key] - before[key]) / 60, 2),
+        )
+        for key in sorted(before, key=lambda k: int(k))
+        if key in after and after[key] != before[key] and not key.startswith("rush")
+    ]
+    where = {(a.order, a.seq): (a.work_centre, a.start) for a in live}
+    moved = sum(
+        1
+        for a in scenario
+        if (a.order, a.seq) in where and where[(a.order, a.seq)] != (a.work_centre, a.start)
+    )
+    return PlanDiff(
+        earlier=sorted((s for s in shifts if s.hours < 0), key=lambda s: s.hours),
+        later=sorted((s for s in shifts if s.hours > 0), key=lambda s: -s.hours),
+        operations_moved=moved,
+        operations=len(where),
+    )
+
+
+# ---------------------------------------------------------------- the solve
+
+
+class SolverActivities:
+    """The solve, on the solver's own task queue (``c2b solver``)."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def solve_scenario(self, scenario_id: int) -> str:
+        """Solve the scenario and store its plan; the status it ends in. Heartbeats and
+        stores its progress every second. Cancelled, it stops the search and keeps the
+        best plan it has (``stopped_early``); then the cancellation goes on to the caller."""
+        try:
+            built, weights, time_limit = await asyncio.to_thread(self._prepare, scenario_id)
+        except DomainError as err:
+            raise business_error(err) from err
+        params = Params(time_limit_s=time_limit, workers=2, weights=weights_of(weights))
+        latest: list[Progress] = []
+        stop = threading.Event()
+        started = datetime.now(UTC)
+        solving = asyncio.ensure_future(
+            asyncio.to_thread(cpsat.solve, built.problem, params, latest.append, stop)
+        )
+        cancelled = False
+        try:
+            while not solving.done():
+                await asyncio.wait({solving}, timeout=1.0)
+                progress = self._progress(latest, started)
+                activity.heartbeat(progress.model_dump(mode="json"))
+                await asyncio.to_thread(self._store_progress, scenario_id, progress)
+        except asyncio.CancelledError:
+            cancelled = True
+            stop.set()  # CP-SAT stops within milliseconds and returns its best plan
+        plan = await solving
+        status = await asyncio.to_thread(
+            self._store_plan, scenario_id, built, params, plan, cancelled
+        )
+        if cancelled:
+            raise asyncio.CancelledError
+        return status
+
+    @staticmethod
+    def _progress(latest: list[Progress], started: datetime) -> ScenarioProgress:
+        now = datetime.now(UTC)
+        elapsed = round((now - started).total_seconds(), 3)
+        if not latest:
+            return ScenarioProgress(elapsed_s=elapsed, at=now)
+        p = latest[-1]
+        gap = None
+        if p.objective is not None and p.best_bound is not None and p.objective:
+            gap = round(max(0.0, (p.objective - p.best_bound) / abs(p.objective)), 4)
+        return ScenarioProgress(
+            elapsed_s=elapsed,
+            objective=p.objective,
+            best_bound=p.best_bound,
+            gap=gap,
+            solutions=p.solutions,
+            at=now,
+        )
+
+    def _prepare(self, scenario_id: int) -> tuple[Built, ObjectiveWeights, float]:
+        with self._sessions() as session, session.begin():
+            scenario = session.get(Scenario, scenario_id)
+            if scenario is None:
+                raise NotFound(f"scenario {scenario_id} not found")
+            origin = datetime.now(UTC).replace(second=0, microsecond=0)
+            try:
+                snapshot = read_snapshot(session, origin)
+                built = build_problem(snapshot, EDITS.validate_python(scenario.edits))
+            except DomainError as err:
+                failed = err
+            else:
+                scenario.status = ScenarioStatus.SOLVING
+                scenario.origin = origin
+                scenario.base_plan_version = snapshot.plan_version
+                scenario.base_revision = snapshot.plan_revision
+                weights = ObjectiveWeights.model_validate(scenario.weights)
+                return built, weights, scenario.time_limit_s
+            scenario.status = ScenarioStatus.FAILED
+            scenario.error = failed.message
+            scenario.finished_at = datetime.now(UTC)
+        raise failed  # after the commit: the scenario says why it failed
+
+    def _store_progress(self, scenario_id: int, progress: ScenarioProgress) -> None:
+        with self._sessions() as session, session.begin():
+            session.execute(
+                sa.update(Scenario)
+                .where(
+                    col(Scenario.id) == scenario_id, col(Scenario.status) == ScenarioStatus.SOLVING
+                )
+                .values(progress=progress.model_dump(mode="json"))
+            )
+
+    def _store_plan(
+        self, scenario_id: int, built: Built, params: Params, plan: SolverPlan, stopped: bool
+    ) -> str:
+        problem = built.problem
+        live = [*problem.previous, *problem.frozen]
+        live_problem = problem.model_copy(
+            update={"orders": [o for o in problem.orders if not o.id.startswith("rush")]}
+        )
+        live_plan = plan_of(live_problem, live, params.weights, SolveStatus.FEASIBLE)
+        greedy = best_dispatch(problem, params)
+        with self._sessions() as session, session.begin():
+            scenario = session.get(Scenario, scenario_id)
+            assert scenario is not None
+            scenario.status = ScenarioStatus.DONE
+            scenario.stopped_early = stopped
+            scenario.finished_at = datetime.now(UTC)
+            scenario.kpis = kpis_of_plan(plan, plan.gap).model_dump(mode="json")
+            scenario.live_kpis = kpis_of_plan(live_plan).model_dump(mode="json")
+            scenario.greedy_kpis = kpis_of_plan(greedy).model_dump(mode="json")
+            scenario.diff = diff_of(built, live, plan.assignments).model_dump(mode="json")
+            scenario.late_orders = [
+                LateReason(
+                    order=late.order,
+                    tardiness_h=round(late.tardiness / 60, 2),
+                    reasons=late.reasons,
+                ).model_dump(mode="json")
+                for late in plan.late_orders
+            ]
+            scenario.assignments = [
+                [a.order, built.seqs[a.order][a.seq], a.work_centre, a.start, a.end]
+                for a in plan.assignments
+            ]
+            return scenario.status.value
+
+
+# ---------------------------------------------------------------- database steps
+
+
+class ScenarioActivities:
+    """The scenario workflow's database steps (local activities, ``workflows.steps``)."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    @translate_domain_errors
+    def finish_scenario(self, inp: FinishScenarioInput) -> ScenarioStatus:
+        """Record a scenario's end that its solve did not record: failed, cancelled before
+        it had a plan, or expired unapplied. A scenario that has its plan is not cancelled
+        by this (a stopped solve keeps it); the status it has now."""
+        with self._sessions() as session, session.begin():
+            scenario = session.get(Scenario, inp.scenario_id)
+            if scenario is None:
+                raise NotFound(f"scenario {inp.scenario_id} not found")
+            stop_after_plan = scenario.status == ScenarioStatus.DONE and inp.error == STOPPED
+            if scenario.status == ScenarioStatus.APPLIED or stop_after_plan:
+                return scenario.status
+            scenario.status = inp.status
+            scenario.error = inp.error or scenario.error
+            scenario.finished_at = scenario.finished_at or datetime.now(UTC)
+            return scenario.status
+
+    @activity.defn
+    @translate_domain_errors
+    def apply_scenario(self, inp: ApplyInput) -> ApplyResult:
+        """Make the scenario's plan the live plan, if the live plan is still the one it was
+        based on (else Conflict: run it again). Work orders of moved operations follow:
+        not yet released ones move in place; released ones nobody claimed are listed for
+        their workflows to replace (``ProductionOrderWorkflow.plan_changed``); claimed ones
+        stay where they are. Asked again after it was applied, it answers the same."""
+        with self._sessions() as session, session.begin():
+            scenario = session.get(Scenario, inp.scenario_id)
+            if scenario is None:
+                raise NotFound(f"scenario {inp.scenario_id} not found")
+            if scenario.status == ScenarioStatus.APPLIED:
+                return self._applied(session, scenario)
+            if scenario.status != ScenarioStatus.DONE or scenario.origin is None:
+                raise Conflict(
+                    f"scenario {scenario.id} is {scenario.status.value}; only a finished "
+                    "scenario can be applied"
+                )
+            plan = live_plan_for_update(session)  # takes the plan's lock by bumping it
+            if (plan.version, plan.revision - 1) != (
+                scenario.base_plan_version,
+                scenario.base_revision,
+            ):
+                raise Conflict(
+                    f"the live plan moved since scenario {scenario.id} was based on it "
+                    f"(version {scenario.base_plan_version} revision {scenario.base_revision} "
+                    f"then, version {plan.version} revision {plan.revision - 1} now): "
+                    "run the scenario again"
+                )
+            centre_ids = {wc.code: wc for wc in session.exec(select(WorkCentre)).all()}
+            new = Plan(
+                version=plan.version + 1,
+                status=PlanStatus.LIVE,
+                source=f"scenario {scenario.id}",
+                revision=1,
+            )
+            plan.status = PlanStatus.SUPERSEDED
+            session.flush()
+            session.add(new)
+            session.flush()
+            slots = {
+                (a.production_order_id, a.seq): (a.work_centre_id, a.start, a.end)
+                for a in session.exec(
+                    select(PlanAssignment).where(PlanAssignment.plan_id == plan.id)
+                ).all()
+            }
+            changed: dict[tuple[int, int], tuple[int, datetime, datetime]] = {}
+            origin = scenario.origin
+            for key, seq, code, start, end in scenario.assignments:
+                if str(key).startswith("rush"):
+                    continue  # a what-if order: a team's pick makes it real
+                slot = (
+                    centre_ids[code].id or 0,
+                    origin + timedelta(minutes=start),
+                    origin + timedelta(minutes=end),
+                )
+                if slots.get((int(key), seq)) != slot:
+                    changed[(int(key), seq)] = slot
+                slots[(int(key), seq)] = slot
+            session.add_all(
+                PlanAssignment(
+                    plan_id=new.id or 0,
+                    production_order_id=order_id,
+                    seq=seq,
+                    work_centre_id=wc_id,
+                    start=start,
+                    end=end,
+                )
+                for (order_id, seq), (wc_id, start, end) in slots.items()
+            )
+            moved, to_replace = self._move_work_orders(session, changed, centre_ids, new.version)
+            scenario.status = ScenarioStatus.APPLIED
+            scenario.applied_at = datetime.now(UTC)
+            add_event(
+                session,
+                "plan",
+                new.id or 0,
+                "applied",
+                inp.actor,
+                scenario_id=scenario.id,
+                version=new.version,
+                replaces_version=plan.version,
+                operations_moved=len(changed),
+                work_orders_moved=moved,
+                work_orders_replaced=sum(len(ids) for ids in to_replace.values()),
+                changes=sorted(to_replace.items()),
+            )
+            return ApplyResult(
+                scenario_id=scenario.id or 0,
+                plan_version=new.version,
+                work_orders_moved=moved,
+                work_orders_replaced=sum(len(ids) for ids in to_replace.values()),
+                changes=sorted(to_replace.items()),
+            )
+
+    @staticmethod
+    def _move_work_orders(
+        session: Session,
+        changed: dict[tuple[int, int], tuple[int, datetime, datetime]],
+        centres: dict[str, WorkCentre],
+        version: int,
+    ) -> tuple[int, dict[str, list[int]]]:
+        """Planned work orders of changed operations move in place; released ones are
+        listed per workflow id. Returns (moved in place, to replace)."""
+        by_id = {wc.id: wc for wc in centres.values()}
+        moved = 0
+        to_replace: dict[str, list[int]] = {}
+        if not changed:
+            return moved, to_replace
+        order_ids = sorted({order_id for order_id, _ in changed})
+        workflows = dict(
+            session.execute(
+                sa.select(col(ProductionOrder.id), col(ProductionOrder.workflow_id)).where(
+                    col(ProductionOrder.id).in_(order_ids)
+                )
+            ).all()
+        )
+        latest: dict[tuple[int, int], WorkOrder] = {}
+        for row in session.exec(
+            select(WorkOrder)
+            .where(col(WorkOrder.production_order_id).in_(order_ids))
+            .order_by(col(WorkOrder.id))
+        ).all():
+            latest[(row.production_order_id, row.seq)] = row
+        for key, (wc_id, start, end) in sorted(changed.items()):
+            wo = latest.get(key)
+            if wo is None:
+                continue
+            if wo.status == WorkOrderStatus.PLANNED:
+                before = (wo.work_centre_id, wo.planned_start)
+                wo.work_centre_id, wo.factory_id = wc_id, by_id[wc_id].factory_id
+                wo.planned_start, wo.planned_end = start, end
+                moved += 1
+                add_event(
+                    session,
+                    "work_order",
+                    wo.id or 0,
+                    "replanned",
+                    plan_version=version,
+                    from_work_centre=before[0],
+                    to_work_centre=wc_id,
+                    from_start=before[1].isoformat(),
+                    to_start=start.isoformat(),
+                )
+            elif wo.status == WorkOrderStatus.RELEASED and wo.work_centre_id != wc_id:
+                workflow_id = workflows.get(key[0]) or production_order_workflow_id(key[0])
+                to_replace.setdefault(workflow_id, []).append(wo.id or 0)
+        return moved, to_replace
+
+    @staticmethod
+    def _applied(session: Session, scenario: Scenario) -> ApplyResult:
+        """What applying it did, from its event: a retry after the commit sends the same
+        work orders to their workflows again (they ignore a second notice)."""
+        plan = session.exec(select(Plan).where(Plan.source == f"scenario {scenario.id}")).one()
+        event = session.exec(
+            select(Event).where(
+                Event.entity == "plan", Event.entity_id == plan.id, Event.kind == "applied"
+            )
+        ).one()
+        return ApplyResult(
+            scenario_id=scenario.id or 0,
+            plan_version=plan.version,
+            work_orders_moved=int(event.data["work_orders_moved"]),
+            work_orders_replaced=int(event.data["work_orders_replaced"]),
+            changes=[(wid, list(ids)) for wid, ids in event.data["changes"]],
+        )

@@ -1,0 +1,140 @@
+"""The live plan's snapshot plus a planner's edits as a scheduling problem
+(``activities.scenarios.build_problem``): pure, so checked by hand here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from activities.scenarios import Centre, OpenOrder, Snapshot, Step, build_problem
+from models.errors import InvalidInput
+from models.scenarios import (
+    CapacityEdit,
+    DueDateEdit,
+    FabricDelayEdit,
+    FactoryDownEdit,
+    RushOrderEdit,
+    WorkCentreDownEdit,
+)
+from optimizer.check import violations
+from optimizer.cpsat import solve
+from optimizer.problem import Params
+
+ORIGIN = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def centre(id: int, code: str, factory: str, kinds: list[str], down: bool = False) -> Centre:
+    return Centre(id, code, factory, down, kinds, capacity=1, efficiency=0.5, cost_per_minute=0.1)
+
+
+CENTRES = [
+    centre(1, "A-CUT", "A", ["cut"]),
+    centre(2, "A-SEW", "A", ["sew"]),
+    centre(3, "B-CUT", "B", ["cut"]),
+    centre(4, "B-SEW", "B", ["sew"]),
+]
+ROUTING = [(1, "cut", 30.0, 0.5), (2, "sew", 20.0, 5.0)]
+
+
+def order(id: int, cut: str = "open", sew: str = "open", due_h: float = 48) -> OpenOrder:
+    return OpenOrder(
+        id=id,
+        style="TS",
+        colour="white",
+        quantity=100,
+        due=ORIGIN + due_h * H,
+        weight=1.0,
+        steps=[
+            Step(1, "cut", 30.0, 0.5, (1, ORIGIN - 2 * H, ORIGIN + 2 * H), cut),
+            Step(2, "sew", 20.0, 5.0, (2, ORIGIN + 14 * H, ORIGIN + 31 * H), sew),
+        ],
+    )
+
+
+def snapshot(*orders: OpenOrder, centres: list[Centre] | None = None) -> Snapshot:
+    return Snapshot(ORIGIN, 3, 7, centres or CENTRES, list(orders), {"TS": ROUTING})
+
+
+def test_open_steps_get_every_eligible_centre_and_the_live_plan_as_previous() -> None:
+    built = build_problem(snapshot(order(1)), [])
+    (o,) = built.problem.orders
+    assert o.id == "1" and built.seqs["1"] == [1, 2]
+    # setup + 100 x standard / efficiency 0.5: cut 30 + 100 = 130, sew 20 + 1000 = 1020
+    assert [(m.work_centre, m.minutes) for m in o.operations[0].modes] == [
+        ("A-CUT", 130),
+        ("B-CUT", 130),
+    ]
+    assert o.operations[1].modes[0].minutes == 1020
+    assert o.due == 48 * 60
+    # The cut began two hours ago: the previous plan has it from now, as long as planned.
+    assert [(a.seq, a.work_centre, a.start, a.end) for a in built.problem.previous] == [
+        (0, "A-CUT", 0, 240),
+        (1, "A-SEW", 14 * 60, 31 * 60),
+    ]
+    assert not built.problem.frozen
+
+
+def test_a_claimed_step_is_frozen_and_a_done_one_is_left_out() -> None:
+    running = build_problem(snapshot(order(1, cut="running")), [])
+    (frozen,) = running.problem.frozen
+    assert (frozen.seq, frozen.work_centre, frozen.start, frozen.end) == (0, "A-CUT", 0, 120)
+    assert running.problem.orders[0].release == 0
+    done = build_problem(snapshot(order(1, cut="done")), [])
+    (o,) = done.problem.orders
+    assert [op.name for op in o.operations] == ["sew"] and done.seqs["1"] == [2]
+    assert o.release == 120  # the cut's planned end
+
+
+def test_a_factory_down_closes_its_centres_for_the_period_only() -> None:
+    edit = FactoryDownEdit(factory="A", start=ORIGIN + H, end=ORIGIN + 25 * H)
+    built = build_problem(snapshot(order(1)), [edit])
+    closed = {w.id: w.closed for w in built.problem.work_centres}
+    assert closed["A-CUT"][0] == (60, 25 * 60)
+    assert closed["B-CUT"] == []
+    plan = solve(built.problem, Params(time_limit_s=5))
+    assert violations(built.problem, plan) == []
+    for a in plan.assignments:
+        if a.work_centre.startswith("A-"):
+            assert a.end <= 60 or a.start >= 25 * 60
+
+
+def test_a_factory_marked_down_is_no_option_for_open_steps() -> None:
+    centres = [*CENTRES[:2], centre(3, "B-CUT", "B", ["cut"], down=True), CENTRES[3]]
+    built = build_problem(snapshot(order(1), centres=centres), [])
+    assert [m.work_centre for m in built.problem.orders[0].operations[0].modes] == ["A-CUT"]
+
+
+def test_capacity_due_date_fabric_and_rush_edits() -> None:
+    edits = [
+        CapacityEdit(work_centre="B-SEW", capacity=2, efficiency=1.0),
+        DueDateEdit(production_order_id=1, due=ORIGIN + 10 * H, weight=5),
+        FabricDelayEdit(production_order_id=2, until=ORIGIN + 30 * H),
+        RushOrderEdit(style="TS", quantity=50, due=ORIGIN + 20 * H),
+    ]
+    built = build_problem(snapshot(order(1), order(2)), edits)
+    by_id = {o.id: o for o in built.problem.orders}
+    assert (by_id["1"].due, by_id["1"].weight) == (600, 5)
+    assert by_id["2"].release == 30 * 60
+    assert by_id["rush-1"].due == 20 * 60 and built.seqs["rush-1"] == [1, 2]
+    sew_b = {m.work_centre: m.minutes for m in by_id["1"].operations[1].modes}
+    assert sew_b == {"A-SEW": 1020, "B-SEW": 520}
+    assert {w.id: w.capacity for w in built.problem.work_centres}["B-SEW"] == 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (FactoryDownEdit(factory="Z", start=ORIGIN, end=ORIGIN + H), "unknown factory 'Z'"),
+        (WorkCentreDownEdit(work_centre="Z-1", start=ORIGIN, end=ORIGIN + H), "'Z-1'"),
+        (DueDateEdit(production_order_id=9, weight=2), "production order 9"),
+        (RushOrderEdit(style="NOPE", quantity=5, due=ORIGIN), "unknown style 'NOPE'"),
+    ],
+)
+def test_an_edit_naming_something_unknown_is_refused_by_its_index(edit: object, says: str) -> None:
+    with pytest.raises(InvalidInput, match=says) as err:
+        build_problem(
+            snapshot(order(1)), [FactoryDownEdit(factory="A", start=ORIGIN, end=ORIGIN + H), edit]
+        )
+    assert err.value.field == "edits[1]"
