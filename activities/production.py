@@ -68,7 +68,13 @@ from models.tables import (
     WorkCentre,
     WorkOrder,
 )
-from optimizer.placement import OperationToPlace, PlacementProblem, WorkCentreSlot, place_order
+from optimizer.placement import (
+    OperationToPlace,
+    Placement,
+    PlacementProblem,
+    WorkCentreSlot,
+    place_order,
+)
 
 # Good plus defective may exceed the planned quantity by this share (cutting over-allowance).
 COMPLETION_TOLERANCE = 0.05
@@ -641,23 +647,45 @@ class ProductionActivities:
             if wo.status in (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED):
                 wo.status = WorkOrderStatus.WITHDRAWN
                 add_event(session, "work_order", wo.id or 0, "withdrawn", reason=inp.reason)
-            # The failed operation's own slot is given up.
-            busy = _busy_minutes(session, plan, origin, skip=(wo.production_order_id, wo.seq))
-            (placed,) = place_order(
-                PlacementProblem(
-                    release_minute=0,
-                    operations=[
-                        OperationToPlace(
-                            seq=wo.seq,
-                            operation_kind=wo.operation_kind,
-                            quantity=wo.quantity,
-                            setup_minutes=step.setup_minutes,
-                            standard_minutes=step.standard_minutes,
-                            eligible=_slots(pool, busy),
-                        )
-                    ],
+            slot = session.exec(
+                select(PlanAssignment).where(
+                    PlanAssignment.plan_id == plan.id,
+                    PlanAssignment.production_order_id == wo.production_order_id,
+                    PlanAssignment.seq == wo.seq,
                 )
+            ).first()
+            applied = next(
+                (wc for wc in pool if slot is not None and wc.id == slot.work_centre_id), None
             )
+            if applied is not None and slot is not None:
+                # An applied scenario moved the operation here (activities.scenarios): the
+                # new work order goes where the live plan now has it, from now at the
+                # earliest.
+                placed = Placement(
+                    seq=wo.seq,
+                    work_centre_id=applied.id or 0,
+                    factory_id=applied.factory_id,
+                    start=_minutes(slot.start, origin),
+                    end=_minutes(slot.start, origin) + _minutes(slot.end, slot.start),
+                )
+            else:
+                # The failed operation's own slot is given up.
+                busy = _busy_minutes(session, plan, origin, skip=(wo.production_order_id, wo.seq))
+                (placed,) = place_order(
+                    PlacementProblem(
+                        release_minute=0,
+                        operations=[
+                            OperationToPlace(
+                                seq=wo.seq,
+                                operation_kind=wo.operation_kind,
+                                quantity=wo.quantity,
+                                setup_minutes=step.setup_minutes,
+                                standard_minutes=step.standard_minutes,
+                                eligible=_slots(pool, busy),
+                            )
+                        ],
+                    )
+                )
             start = origin + timedelta(minutes=placed.start)
             end = origin + timedelta(minutes=placed.end)
             for a in session.exec(

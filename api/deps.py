@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from api.notifier import WorkNotifier
+from models.queues import SOLVER_TASK_QUEUE
 from models.rules import hash_token
 from models.schemas import DesignGateSettings, LifecycleSettings, Role
 from models.tables import ApiToken
@@ -28,6 +29,7 @@ from models.tables import ApiToken
 @dataclass(frozen=True)
 class ApiConfig:
     orchestration_task_queue: str
+    solver_task_queue: str = SOLVER_TASK_QUEUE
     pick_window_hours: float = 48.0
     max_body_bytes: int = 16_000_000
     lease_minutes: float = 15.0

@@ -13,7 +13,17 @@ from fastapi_offline import FastAPIOffline
 
 from api.deps import Runtime
 from api.errors import database_busy_response, domain_error_response
-from api.routers import analytics, buyers, fabric, factories, health, orders, planning, styles
+from api.routers import (
+    analytics,
+    buyers,
+    fabric,
+    factories,
+    health,
+    orders,
+    planning,
+    scenarios,
+    styles,
+)
 from models.errors import DomainError
 
 
@@ -40,6 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.add_exception_handler(DomainError, domain_error_response)
     app.add_exception_handler(sa.exc.TimeoutError, database_busy_response)
-    for module in (health, buyers, styles, factories, orders, fabric, planning, analytics):
+    routers = (health, buyers, styles, factories, orders, fabric, planning, scenarios, analytics)
+    for module in routers:
         app.include_router(module.router)
     return app

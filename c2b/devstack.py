@@ -174,6 +174,7 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
 
         cli = [sys.executable, "-m", "c2b"]
         children.append(start("worker", [*cli, "worker"], data / "worker.log"))
+        children.append(start("solver", [*cli, "solver"], data / "solver.log"))
         children.append(start("api", [*cli, "api"], data / "api.log"))
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         if not _wait_healthy(api_url, children, timeout=60):
@@ -185,7 +186,7 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
         print_tokens(console, tokens)
         console.print(f"API:         {api_url}  (docs: {api_url}/docs)")
         console.print(f"Temporal UI: http://{host}:{ui_port}")
-        console.print(f"Logs:        {data}/{{temporal,worker,api}}.log")
+        console.print(f"Logs:        {data}/{{temporal,worker,solver,api}}.log")
         console.print("[bold green]platform is up[/]; press Ctrl-C to stop")
         while not stopping:
             for child in children:

@@ -28,6 +28,7 @@ def build_runtime(settings: Settings) -> Runtime:
         connect_temporal=connect,
         config=ApiConfig(
             orchestration_task_queue=settings.orchestration_task_queue,
+            solver_task_queue=settings.solver_task_queue,
             pick_window_hours=settings.pick_window_hours,
             max_body_bytes=settings.max_body_bytes,
             lease_minutes=settings.lease_minutes,

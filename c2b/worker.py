@@ -28,6 +28,7 @@ from activities.demand import DemandActivities
 from activities.leases import LeaseActivities
 from activities.lifecycle import LifecycleActivities
 from activities.production import ProductionActivities
+from activities.scenarios import ScenarioActivities, SolverActivities
 from c2b.db import SessionFactory, make_engine, make_session_factory
 from c2b.settings import Settings
 from c2b.temporal_client import connect_temporal
@@ -36,6 +37,7 @@ from workflows import search_attributes
 from workflows.demand_batch import DemandBatchWorkflow
 from workflows.leases import SWEEPER_WORKFLOW_ID, LeaseSweeperWorkflow
 from workflows.production_order import ProductionOrderWorkflow
+from workflows.scenario import ScenarioWorkflow
 from workflows.style_lifecycle import StyleLifecycleWorkflow
 
 WORKFLOWS = [
@@ -43,6 +45,7 @@ WORKFLOWS = [
     ProductionOrderWorkflow,
     StyleLifecycleWorkflow,
     LeaseSweeperWorkflow,
+    ScenarioWorkflow,
 ]
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
@@ -84,6 +87,7 @@ def build_worker(
             production or ProductionActivities(session_factory),
             LeaseActivities(session_factory),
             LifecycleActivities(session_factory),
+            ScenarioActivities(session_factory),
         ),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
@@ -140,6 +144,36 @@ def cache_bytecode(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     sys.pycache_prefix = str(directory)
     sys.dont_write_bytecode = False
+
+
+def build_solver_worker(client: Client, session_factory: SessionFactory, task_queue: str) -> Worker:
+    """The worker of the solver queue: scenario solves only, one at a time (CP-SAT takes
+    both cores of these machines). Its activity is async: the solve runs in a thread and
+    the activity heartbeats beside it (FIELD-NOTES: CP-SAT)."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        activities=[SolverActivities(session_factory).solve_scenario],
+        max_concurrent_activities=1,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def run_solver(settings: Settings) -> None:
+    """Run the solver worker until cancelled (Ctrl-C or SIGTERM)."""
+    engine = make_engine(settings.effective_database_url)
+    client = await connect_temporal(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        wait_seconds=settings.temporal_connect_wait_s,
+    )
+    worker = build_solver_worker(client, make_session_factory(engine), settings.solver_task_queue)
+    try:
+        await worker.run()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        engine.dispose()
 
 
 async def run_worker(settings: Settings) -> None:

@@ -489,6 +489,7 @@ class DisruptionKind(StrEnum):
     LEASE_EXPIRED_TWICE = "lease_expired_twice"
     REJECTED = "rejected"
     FACTORY_DOWN = "factory_down"
+    PLAN_CHANGED = "plan_changed"  # an applied scenario moved it
 
 
 class FactoryDown(BaseModel):

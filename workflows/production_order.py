@@ -21,6 +21,7 @@ from workflows.steps import run_db_step
 
 with workflow.unsafe.imports_passed_through():
     from activities.production import ProductionActivities
+    from models.scenarios import PlanChanged
     from models.schemas import (
         CancelOrderInput,
         CancelOrderResult,
@@ -334,16 +335,29 @@ class ProductionOrderWorkflow:
         """A planner marked a factory down: its work orders of this order are disrupted
         and re-planned elsewhere when the order reaches them (or at once, if it waits on
         one of them)."""
+        self._disrupt(
+            DisruptionKind.FACTORY_DOWN,
+            down.work_order_ids,
+            f"{down.factory_code} is down: {down.reason}",
+        )
+
+    @workflow.signal
+    def plan_changed(self, change: PlanChanged) -> None:
+        """A planner applied a scenario that moves these released work orders elsewhere:
+        each that nobody has claimed yet is withdrawn and made again where the live plan
+        now has it (``ProductionActivities.replan_work_order``)."""
+        self._disrupt(
+            DisruptionKind.PLAN_CHANGED,
+            change.work_order_ids,
+            f"plan version {change.plan_version} moves it",
+        )
+
+    def _disrupt(self, kind: DisruptionKind, work_order_ids: list[int], detail: str) -> None:
+        """Note a disruption of each work order, once per kind."""
         known = {(d.kind, d.work_order_id) for d in self._disruptions}
-        for wo_id in down.work_order_ids:
-            if (DisruptionKind.FACTORY_DOWN, wo_id) not in known:
-                self._disruptions.append(
-                    Disruption(
-                        kind=DisruptionKind.FACTORY_DOWN,
-                        work_order_id=wo_id,
-                        detail=f"{down.factory_code} is down: {down.reason}",
-                    )
-                )
+        for wo_id in work_order_ids:
+            if (kind, wo_id) not in known:
+                self._disruptions.append(Disruption(kind=kind, work_order_id=wo_id, detail=detail))
 
     @workflow.signal
     def lease_expired(self, lease: LeaseExpired) -> None:
@@ -372,15 +386,7 @@ class ProductionOrderWorkflow:
     async def reject_work_order(self, inp: RejectWorkOrderInput) -> RejectWorkOrderResult:
         """A factory refuses a work order: persisted by an activity, then a disruption."""
         result = await run_db_step(ProductionActivities.record_rejection, inp)
-        known = {(d.kind, d.work_order_id) for d in self._disruptions}
-        if (DisruptionKind.REJECTED, inp.work_order_id) not in known:
-            self._disruptions.append(
-                Disruption(
-                    kind=DisruptionKind.REJECTED,
-                    work_order_id=inp.work_order_id,
-                    detail=result.reason,
-                )
-            )
+        self._disrupt(DisruptionKind.REJECTED, [inp.work_order_id], result.reason)
         return result
 
     @reject_work_order.validator

@@ -20,7 +20,7 @@ from api.main import create_app
 from api.notifier import notifier_for
 from c2b.db import SessionFactory
 from c2b.tokens import issue_demo_tokens
-from c2b.worker import build_worker
+from c2b.worker import build_solver_worker, build_worker
 from models.schemas import LifecycleSettings
 
 
@@ -58,7 +58,9 @@ async def running_platform(
         session_factory=session_factory,
         connect_temporal=connect,  # type: ignore[arg-type]
         config=ApiConfig(
-            orchestration_task_queue=task_queue, lifecycle=lifecycle or LifecycleSettings()
+            orchestration_task_queue=task_queue,
+            solver_task_queue=f"{task_queue}-solver",
+            lifecycle=lifecycle or LifecycleSettings(),
         ),
         notifier=notifier_for(db_url, session_factory),
         temporal=env.client,
@@ -67,7 +69,8 @@ async def running_platform(
     app = create_app(runtime)
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = build_worker(env.client, session_factory, task_queue, executor, production)
-        async with worker:
+        solver = build_solver_worker(env.client, session_factory, f"{task_queue}-solver")
+        async with worker, solver:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
                 yield Platform(http, tokens, session_factory, env, runtime)
