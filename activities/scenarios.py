@@ -512,8 +512,16 @@ class SolverActivities:
             cancelled = True
             stop.set()  # CP-SAT stops within milliseconds and returns its best plan
         plan = await solving
+        final = ScenarioProgress(
+            elapsed_s=round((datetime.now(UTC) - started).total_seconds(), 3),
+            objective=plan.objective,
+            best_bound=plan.best_bound,
+            gap=round(plan.gap, 4),
+            solutions=max([p.solutions for p in latest[-1:]] + [1]),
+            at=datetime.now(UTC),
+        )
         status = await asyncio.to_thread(
-            self._store_plan, scenario_id, built, params, plan, cancelled
+            self._store_plan, scenario_id, built, params, plan, cancelled, final
         )
         if cancelled:
             raise asyncio.CancelledError
@@ -572,7 +580,13 @@ class SolverActivities:
             )
 
     def _store_plan(
-        self, scenario_id: int, built: Built, params: Params, plan: SolverPlan, stopped: bool
+        self,
+        scenario_id: int,
+        built: Built,
+        params: Params,
+        plan: SolverPlan,
+        stopped: bool,
+        final: ScenarioProgress,
     ) -> str:
         problem = built.problem
         live = [*problem.previous, *problem.frozen]
@@ -585,6 +599,7 @@ class SolverActivities:
             scenario = session.get(Scenario, scenario_id)
             assert scenario is not None
             scenario.status = ScenarioStatus.DONE
+            scenario.progress = final.model_dump(mode="json")
             scenario.stopped_early = stopped
             scenario.finished_at = datetime.now(UTC)
             scenario.kpis = kpis_of_plan(plan, plan.gap).model_dump(mode="json")

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
 from c2b.demand_cli import demand_app
+from c2b.scenario_cli import scenario_app
 from c2b.settings import get_settings
 from c2b.simulator import FactoryStats, SimulatedFactory, SimulationConfig, run_factory
 from c2b.tokens import IssuedToken, create_token
@@ -40,6 +41,7 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(demand_app, name="demand")
+app.add_typer(scenario_app, name="scenario")
 console = Console()
 
 # Options every benchmark over real processes takes.
@@ -92,6 +94,20 @@ def worker() -> None:
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(settings))
+
+
+@app.command()
+def solver() -> None:
+    """Run a solver worker: scenario solves, on their own task queue."""
+    from c2b.worker import run_solver
+
+    settings = get_settings()
+    console.print(
+        f"solver on [bold]{settings.temporal_address}[/] queue "
+        f"[bold]{settings.solver_task_queue}[/]"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_solver(settings))
 
 
 @app.command()
@@ -300,6 +316,24 @@ def bench_intake(
 
     progress = Console(stderr=True)
     result = measure(database_url or None, lines, repeat, progress.print, out)
+    print_result(result, as_json)
+
+
+@bench_app.command("scenario")
+def bench_scenario(
+    orders: Annotated[int, typer.Option(min=1, help="Open production orders in the plan.")] = 1000,
+    time_limit: Annotated[float, typer.Option(min=1, help="The scenario's solve limit, s.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the generated orders.")] = 1,
+    database_url: BenchDatabaseUrl = None,
+    as_json: AsJson = False,
+    out: BenchOut = None,
+) -> None:
+    """A factory-down scenario on a live plan of N orders, through the API: time to the
+    first plan, progress cadence and final gap, against the in-process greedy plan."""
+    from bench.scenario import measure
+
+    progress = Console(stderr=True)
+    result = measure(database_url or None, orders, time_limit, seed, progress.print, out)
     print_result(result, as_json)
 
 

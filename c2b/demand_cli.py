@@ -38,7 +38,7 @@ Token = Annotated[
 ]
 
 
-def _client(api_url: str | None, token: str) -> httpx.Client:
+def api_client(api_url: str | None, token: str) -> httpx.Client:
     settings = get_settings()
     url = api_url or f"http://{settings.api_host}:{settings.api_port}"
     return httpx.Client(
@@ -46,7 +46,7 @@ def _client(api_url: str | None, token: str) -> httpx.Client:
     )
 
 
-def _fail(resp: httpx.Response) -> typer.Exit:
+def refusal(resp: httpx.Response) -> typer.Exit:
     """Print the API's refusal as it said it (the field or line it names) and exit 1."""
     try:
         detail: Any = resp.json().get("detail", resp.text)
@@ -68,12 +68,12 @@ def _fail(resp: httpx.Response) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _call(api_url: str | None, token: str, method: str, path: str, **kwargs: Any) -> Any:
+def call_api(api_url: str | None, token: str, method: str, path: str, **kwargs: Any) -> Any:
     """One request; its JSON answer, or the API's refusal printed and exit 1."""
-    with _client(api_url, token) as http:
+    with api_client(api_url, token) as http:
         resp = http.request(method, path, **kwargs)
     if resp.status_code != 200:
-        raise _fail(resp)
+        raise refusal(resp)
     return resp.json()
 
 
@@ -114,7 +114,7 @@ def submit(
     data = file.read_bytes()
     key = idempotency_key or f"sha256-{hashlib.sha256(data).hexdigest()}"
     with (
-        _client(api_url, token) as http,
+        api_client(api_url, token) as http,
         Progress(
             TextColumn(f"uploading {file.name}"),
             BarColumn(),
@@ -137,7 +137,7 @@ def submit(
             },
         )
     if resp.status_code != 201:
-        raise _fail(resp)
+        raise refusal(resp)
     batch = resp.json()
     console.print(
         f"batch [bold]{batch['batch_id']}[/]: {batch['accepted_lines']} lines accepted, "
@@ -155,10 +155,10 @@ def status(
     api_url: ApiUrl = None,
 ) -> None:
     """A batch's lines by state, its quantities, its pick window and production orders."""
-    with _client(api_url, token) as http:
+    with api_client(api_url, token) as http:
         resp = http.get(f"/v1/demand-batches/{batch_id}")
         if resp.status_code != 200:
-            raise _fail(resp)
+            raise refusal(resp)
         batch = resp.json()
         aggregate = http.get(f"/v1/demand-batches/{batch_id}/aggregate")
     console.print(batch_summary(batch))
@@ -231,7 +231,7 @@ def pick(
     if due_date is not None:
         item["due_date"] = due_date
     body = {"picks": [item], "close_window": close}
-    result = _call(api_url, token, "POST", f"/v1/demand-batches/{batch_id}/picks", json=body)
+    result = call_api(api_url, token, "POST", f"/v1/demand-batches/{batch_id}/picks", json=body)
     window = "open" if result["window_open"] else "closed"
     console.print(f"picked {', '.join(result['accepted'])}; the pick window is {window}")
 
@@ -256,7 +256,7 @@ def sales(
             raise typer.Exit(2)
         sizes.append({"size": size, "units": int(count)})
     body = {"colour": colour, "day": day or date.today().isoformat(), "sizes": sizes}
-    result = _call(api_url, token, "POST", f"/v1/styles/{style}/sales", json=body)
+    result = call_api(api_url, token, "POST", f"/v1/styles/{style}/sales", json=body)
     console.print(
         f"lifecycle {result['lifecycle_id']}: {result['units_sold']} units over "
         f"{result['days_reported']} days, {result['status']}"
@@ -270,7 +270,7 @@ def lifecycle(
     api_url: ApiUrl = None,
 ) -> None:
     """The team's test batches of a style: sales, the reorder proposal and its reasons."""
-    lifecycles = _call(api_url, token, "GET", f"/v1/styles/{style}/lifecycles")
+    lifecycles = call_api(api_url, token, "GET", f"/v1/styles/{style}/lifecycles")
     table = Table(title=f"test batches of {style}")
     for column in ("id", "colour", "status", "sold", "proposal", "decision / reason"):
         table.add_column(column, overflow="fold")
@@ -301,7 +301,7 @@ def reorder(
     body: dict[str, Any] = {"colour": colour, "decision": decision.value}
     if quantity is not None:
         body["quantity"] = quantity
-    result = _call(api_url, token, "POST", f"/v1/styles/{style}/reorder", json=body)
+    result = call_api(api_url, token, "POST", f"/v1/styles/{style}/reorder", json=body)
     console.print(
         f"lifecycle {result['lifecycle_id']}: {result['decision']}, {result['quantity']} pcs"
     )
