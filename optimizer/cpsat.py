@@ -171,6 +171,10 @@ def search(
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = params.workers
     solver.parameters.random_seed = params.seed
+    if reserved:
+        # A neighbourhood gets a second or two: presolve's probing alone took 1.7 s of
+        # that on a 1,000-order plan (bench/scenario.py), and then it found nothing.
+        solver.parameters.cp_model_probing_level = 0
     watch = _Watch(started)
     done = threading.Event()
 

@@ -12,7 +12,7 @@ from bench.apparel import generate
 from optimizer.check import violations
 from optimizer.cpsat import solve
 from optimizer.greedy import dispatch
-from optimizer.lns import lower_bound, use_neighbourhoods
+from optimizer.lns import lower_bound, merged, use_neighbourhoods
 from optimizer.problem import Params, Problem, Progress, SolveStatus, Weights, WorkCentre
 from tests.optimizer.test_scheduler import one_op, small_problems, weights
 
@@ -84,3 +84,12 @@ def test_every_neighbourhood_plan_keeps_the_invariants_and_is_never_worse(
     plan = solve(problem, params)
     assert violations(problem, plan) == []
     assert plan.objective <= greedy.objective
+
+
+def test_back_to_back_reserved_work_is_one_block() -> None:
+    assert merged([(50, 60), (0, 10), (10, 20), (15, 30), (40, 45)]) == [
+        (0, 30),
+        (40, 45),
+        (50, 60),
+    ]
+    assert merged([]) == []
