@@ -1,0 +1,27 @@
+"""The scenario benchmark, small, over its real processes (c2b dev with its solver): the
+scenario ends with a plan and every figure is there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import run_benchmark
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_scenario_benchmark_reports_every_figure(tmp_path: Path, db_url: str) -> None:
+    args = ["--orders", "40", "--time-limit", "3"]
+    result = run_benchmark("scenario", args, db_url, tmp_path / "scenario.json")
+    assert result["status"] == "done" and result["orders"] == 40
+    assert result["operations"] >= 80
+    assert 0 < result["first_result_s"] <= result["request_to_done_s"]
+    assert result["progress_updates"] >= 2
+    assert result["max_progress_gap_s"] is not None and result["max_progress_gap_s"] > 0
+    assert result["objective"] <= result["greedy_objective"]
+    assert result["direct_first_plan_s"] > 0
+    assert result["first_result_vs_direct"] == pytest.approx(
+        result["first_result_s"] / result["direct_first_plan_s"], rel=0.05
+    )
