@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@# The planners' page is tested in Debian's Chromium (playwright never downloads one).
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium ..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  >/dev/null 2>&1 || echo "could not install chromium: tests/e2e/test_planner_page.py will fail"; }
 	touch $(STAMP)
 
 bench: $(STAMP)

@@ -51,6 +51,7 @@ from models.scenarios import (
     ScenarioProgress,
     ScenarioStatus,
     WorkCentreDownEdit,
+    plan_moved,
 )
 from models.schemas import PlanStatus, ProductionOrderStatus, WorkOrderStatus
 from models.tables import (
@@ -673,10 +674,11 @@ class ScenarioActivities:
                 scenario.base_revision,
             ):
                 raise Conflict(
-                    f"the live plan moved since scenario {scenario.id} was based on it "
-                    f"(version {scenario.base_plan_version} revision {scenario.base_revision} "
-                    f"then, version {plan.version} revision {plan.revision - 1} now): "
-                    "run the scenario again"
+                    plan_moved(
+                        scenario.id or 0,
+                        (scenario.base_plan_version, scenario.base_revision),
+                        (plan.version, plan.revision - 1),
+                    )
                 )
             centre_ids = {wc.code: wc for wc in session.exec(select(WorkCentre)).all()}
             new = Plan(

@@ -139,13 +139,21 @@ async def get_principal(
     )
     if credentials is None or not credentials.credentials:
         raise unauthorized
-    digest = hash_token(credentials.credentials)
+    principal = await principal_of(runtime, session, credentials.credentials)
+    if principal is None:
+        raise unauthorized
+    return principal
+
+
+async def principal_of(runtime: Runtime, session: Session, token: str) -> Principal | None:
+    """Who a token is, or None for an unknown or revoked one (the web page's cookie
+    carries the same tokens as the bearer header)."""
+    digest = hash_token(token)
     principal = runtime.principals.get(digest)
     if principal is None:
         principal = await run_in_threadpool(_look_up, session, digest)
-        if principal is None:
-            raise unauthorized
-        runtime.principals.put(digest, principal)
+        if principal is not None:
+            runtime.principals.put(digest, principal)
     return principal
 
 

@@ -20,6 +20,7 @@ from api.routers import (
     factories,
     health,
     orders,
+    planner_page,
     planning,
     scenarios,
     styles,
@@ -50,7 +51,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.add_exception_handler(DomainError, domain_error_response)
     app.add_exception_handler(sa.exc.TimeoutError, database_busy_response)
-    routers = (health, buyers, styles, factories, orders, fabric, planning, scenarios, analytics)
+    routers = (
+        health,
+        buyers,
+        styles,
+        factories,
+        orders,
+        fabric,
+        planning,
+        scenarios,
+        analytics,
+        planner_page,
+    )
     for module in routers:
         app.include_router(module.router)
     return app

@@ -84,7 +84,7 @@ def start(name: str, args: list[str], log: Path) -> Child:
 
 
 def stop(children: list[Child]) -> list[str]:
-    """Stop the children, newest first (API, worker, then Temporal); return their names.
+    """Stop the children, newest first (API, solver, worker, then Temporal); return their names.
     Prints nothing: the terminal may be gone (``make run | tee`` after Ctrl-C)."""
     for child in reversed(children):
         if child.process.poll() is None:

@@ -142,6 +142,15 @@ class ScenarioRequest(BaseModel):
 STOPPED = "stopped before it had a plan"
 
 
+def plan_moved(scenario_id: int, then: tuple[int, int], now: tuple[int, int]) -> str:
+    """Why a scenario cannot be applied: the live plan's (version, revision) moved."""
+    return (
+        f"the live plan moved since scenario {scenario_id} was based on it (version "
+        f"{then[0]} revision {then[1]} then, version {now[0]} revision {now[1]} now): "
+        "run the scenario again"
+    )
+
+
 class ScenarioStatus(StrEnum):
     QUEUED = "queued"
     SOLVING = "solving"

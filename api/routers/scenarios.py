@@ -33,6 +33,7 @@ from models.scenarios import (
     ScenarioStatus,
     ScenarioView,
     WorkCentreDownEdit,
+    plan_moved,
 )
 from models.schemas import PlanStatus, ProductionOrderStatus
 from models.tables import Factory, Plan, ProductionOrder, Scenario, Style, WorkCentre
@@ -124,11 +125,18 @@ async def run_scenario(
 ) -> ScenarioView:
     """Start a scenario: the live plan with ``edits``, solved for at most ``time_limit_s``.
     Answers at once (202); ``GET /v1/scenarios/{id}`` shows its progress and results."""
+    return await create_scenario(session, client, runtime, body, principal.name)
+
+
+async def create_scenario(
+    session: Session, client: Client, runtime: Runtime, body: ScenarioRequest, actor: str
+) -> ScenarioView:
+    """Check the edits, keep the scenario and start its workflow (the API and the page)."""
     check_edits(session, body)
     live = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one_or_none()
     scenario = Scenario(
         name=body.name,
-        created_by=principal.name,
+        created_by=actor,
         base_plan_version=live.version if live else 0,
         base_revision=live.revision if live else 0,
         edits=[e.model_dump(mode="json") for e in body.edits],
@@ -259,6 +267,13 @@ async def apply_scenario(
             f"scenario {scenario_id} is {scenario.status.value}; only a finished scenario "
             "can be applied"
         )
+    # Seen here already, the usual refusal costs no workflow round trip; the apply
+    # activity checks again under the plan's lock, for an apply racing a change.
+    live = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one_or_none()
+    now = (live.version, live.revision) if live else (0, 0)
+    if now != (scenario.base_plan_version, scenario.base_revision):
+        then = (scenario.base_plan_version, scenario.base_revision)
+        raise Conflict(plan_moved(scenario_id, then, now))
     workflow_id = scenario.workflow_id or scenario_workflow_id(scenario_id)
     session.close()
     handle = client.get_workflow_handle_for(ScenarioWorkflow.run, workflow_id)

@@ -8,8 +8,12 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
+from temporalio.exceptions import ApplicationError
 
+from activities.scenarios import ScenarioActivities
+from models.scenarios import ApplyInput
 from models.schemas import PlanStatus, WorkOrderStatus
 from models.tables import Event, Factory, Plan, Scenario, WorkCentre, WorkOrder
 from tests.api.conftest import Platform
@@ -244,3 +248,23 @@ async def test_bad_scenarios_are_refused_with_the_edit_named(platform: Platform)
     assert (await http.get("/v1/scenarios/compare?ids=x", headers=planner)).status_code == 422
     with platform.session_factory() as s:
         assert s.exec(select(Scenario)).first() is None  # nothing half-made
+
+
+async def test_the_apply_step_itself_refuses_a_plan_that_moved_under_it(
+    platform: Platform,
+) -> None:
+    """The API's early check can race a change to the plan: the apply activity checks
+    again under the plan's lock."""
+    http, planner = platform.http, platform.auth("planner")
+    await order_in_production(platform)
+    r = await http.post("/v1/scenarios", json={"time_limit_s": 2}, headers=planner)
+    scenario_id = r.json()["id"]
+    await finished(platform, scenario_id)
+    await order_in_production(platform, style="TS-LONG")
+    with pytest.raises(ApplicationError, match="live plan moved") as err:
+        ScenarioActivities(platform.session_factory).apply_scenario(
+            ApplyInput(scenario_id=scenario_id, actor="test")
+        )
+    assert err.value.type == "Conflict" and err.value.non_retryable
+    with platform.session_factory() as s:
+        assert s.exec(select(Plan).where(Plan.source == f"scenario {scenario_id}")).first() is None

@@ -141,7 +141,7 @@ def processes(stack_env: dict[str, str], engine: sa.Engine, tmp_path: Path) -> I
     ]
     upgrade = subprocess.run([*CLI, "db", "upgrade"], env=stack_env, capture_output=True)
     assert upgrade.returncode == 0, upgrade.stderr
-    procs += [spawn(logs, name, [*CLI, name], stack_env) for name in ("worker", "api")]
+    procs += [spawn(logs, name, [*CLI, name], stack_env) for name in ("worker", "solver", "api")]
     url = f"http://127.0.0.1:{stack_env['C2B_API_PORT']}"
     try:
         wait_healthy(url, procs)

@@ -108,7 +108,7 @@ def test_make_run_stops_every_process_on_ctrl_c_and_keeps_the_data(
     batch_id = created.json()["batch_id"]
 
     children = ctrl_c(proc)
-    assert len(children) == 3  # temporal, worker, api
+    assert len(children) == 4  # temporal, worker, solver, api
     assert not [pid for pid in children if alive(pid)]
 
     proc, url = run_dev(env, log)
@@ -136,7 +136,7 @@ def test_no_process_outlives_make_run_even_when_it_is_killed(
     env = {k: v for k, v in stack_env.items() if k != "DATABASE_URL"}
     proc, _ = run_dev(env, tmp_path / "dev.log")
     children = children_of(proc.pid)
-    assert len(children) == 3
+    assert len(children) == 4
     proc.kill()  # no chance to clean up: the children must notice by themselves
     proc.wait()
     deadline = time.monotonic() + 30
