@@ -46,6 +46,7 @@ def test_the_production_stack_has_every_part(compose: dict[str, Any]) -> None:
         "migrate",
         "api",
         "worker",
+        "solver",
     }
     for name in ("postgresql", "temporal", "api"):
         assert "healthcheck" in compose["services"][name], name

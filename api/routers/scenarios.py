@@ -54,7 +54,14 @@ def check_edits(session: Session, request: ScenarioRequest) -> None:
     styles = {s.code: s for s in session.exec(select(Style)).all()}
     for i, edit in enumerate(request.edits):
         where = f"edits[{i}]"
-        if isinstance(edit, FactoryDownEdit | OvertimeEdit) and edit.factory not in factories:
+        if isinstance(edit, OvertimeEdit):
+            # The model keeps it for when the live plan knows factory calendars.
+            raise InvalidInput(
+                f"{where}: overtime cannot be planned yet: the live plan is placed without "
+                "factory calendars, so there is no closed time to open",
+                field=where,
+            )
+        if isinstance(edit, FactoryDownEdit) and edit.factory not in factories:
             raise InvalidInput(
                 f"{where}: unknown factory {edit.factory!r}; one of {sorted(factories)}",
                 field=where,

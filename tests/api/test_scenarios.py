@@ -234,6 +234,11 @@ async def test_bad_scenarios_are_refused_with_the_edit_named(platform: Platform)
             "not open",
         ),
         ({"edits": [{"kind": "teleport"}]}, 422, "teleport"),
+        (
+            {"edits": [{"kind": "overtime", "factory": "GZ-KNIT", **period}]},
+            422,
+            "overtime cannot be planned yet",
+        ),
         ({"time_limit_s": 0}, 422, "time_limit_s"),
         ({"weights": {"tardiness": 1}}, 422, "tardiness"),
     ]
