@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -349,6 +350,22 @@ def print_result(result: dict[str, Any], as_json: bool) -> None:
         if key != "benchmark":
             table.add_row(key, str(value))
     console.print(table)
+
+
+@app.command()
+def demo(
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 600.0,
+    keep: Annotated[
+        bool, typer.Option(help="Keep the stack up at the end, to look around.")
+    ] = True,
+) -> None:
+    """The demo week on the embedded stack: two buyer teams, simulated factories, a
+    factory down mid-week and a planner's scenario around it; then the lead times."""
+    from c2b.demo import run_demo
+
+    settings = get_settings()
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    raise typer.Exit(run_demo(settings.data_dir / f"demo-{stamp}", speed, console, keep))
 
 
 @app.command()
