@@ -1,0 +1,111 @@
+"""The solve activity on a plan big enough not to be solved at once (150 orders over ten
+factories, placed as the platform places them): it heartbeats and stores its progress
+while it searches, and stopped from outside it keeps its best plan."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
+
+from activities.production import ProductionActivities
+from activities.scenarios import SolverActivities
+from bench.scenario import add_factories, add_orders
+from c2b.db import SessionFactory
+from models.scenarios import ScenarioStatus
+from models.schemas import PlanStatus, ProductionOrderInput
+from models.tables import Plan, Scenario
+from tests.api.conftest import Platform
+from tests.api.test_buyer_flow import eventually
+
+
+def busy_plan(session_factory: SessionFactory, orders: int) -> None:
+    with session_factory() as s:
+        add_factories(s, 10)
+        ids = add_orders(s, orders, random.Random(3))
+    production = ProductionActivities(session_factory)
+    for order_id in ids:
+        production.schedule_order(ProductionOrderInput(production_order_id=order_id))
+
+
+def new_scenario(session: Session, time_limit_s: float) -> int:
+    live = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
+    scenario = Scenario(
+        created_by="test",
+        base_plan_version=live.version,
+        base_revision=live.revision,
+        time_limit_s=time_limit_s,
+    )
+    session.add(scenario)
+    session.commit()
+    return scenario.id or 0
+
+
+async def test_a_stopped_solve_keeps_its_best_plan(session_factory: SessionFactory) -> None:
+    busy_plan(session_factory, 150)
+    with session_factory() as s:
+        scenario_id = new_scenario(s, time_limit_s=60)
+    heartbeats: list[Any] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: heartbeats.append(details)
+    started = time.monotonic()
+    solving = asyncio.ensure_future(
+        env.run(SolverActivities(session_factory).solve_scenario, scenario_id)
+    )
+
+    def progress() -> dict[str, Any] | None:
+        with session_factory() as s:
+            row = s.get(Scenario, scenario_id)
+            assert row is not None
+            return row.progress if row.status == ScenarioStatus.SOLVING else None
+
+    while (p := progress()) is None or p.get("objective") is None:
+        assert time.monotonic() - started < 30, "no progress stored"
+        await asyncio.sleep(0.2)
+    env.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await solving
+    stopped_after = time.monotonic() - started
+    assert stopped_after < 40  # well before its 60 s
+    assert heartbeats and heartbeats[-1][0]["objective"] is not None
+    with session_factory() as s:
+        row = s.get(Scenario, scenario_id)
+        assert row is not None
+        assert row.status == ScenarioStatus.DONE and row.stopped_early
+        assert row.kpis is not None and row.greedy_kpis is not None
+        assert row.kpis["objective"] <= row.greedy_kpis["objective"]
+        placed = {(a[0], a[1]) for a in row.assignments}
+        assert len(placed) == len(row.assignments) >= 150 * 3
+
+
+async def test_a_planner_stops_a_long_solve_and_applies_its_best_plan(
+    platform: Platform,
+) -> None:
+    busy_plan(platform.session_factory, 120)
+    http, planner = platform.http, platform.auth("planner")
+    r = await http.post("/v1/scenarios", json={"time_limit_s": 120}, headers=planner)
+    assert r.status_code == 202, r.text
+    path = f"/v1/scenarios/{r.json()['id']}"
+
+    async def searching() -> bool:
+        body = (await http.get(path, headers=planner)).json()
+        return body["status"] == "solving" and (body["progress"] or {}).get("objective") is not None
+
+    await eventually(searching, timeout=60)
+    stopped = await http.post(f"{path}/cancel", headers=planner)
+    assert stopped.status_code == 200, stopped.text
+
+    async def kept() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await http.get(path, headers=planner)).json()
+        return body if body["status"] == "done" else None
+
+    body = await eventually(kept, timeout=30)
+    assert body["stopped_early"] and body["progress"]["elapsed_s"] < 100
+    applied = await http.post(f"{path}/apply", headers=planner)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["plan_version"] == 2
