@@ -6,6 +6,7 @@ order never waits for a later one. CP-SAT starts from this plan and must beat it
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections.abc import Callable
 
@@ -52,13 +53,29 @@ def weighted_shortest_work(problem: Problem) -> Callable[[Order], tuple[float, i
     return lambda o: (work[o.id] / o.weight if o.weight else math.inf, o.release, o.id)
 
 
+def most_work_remaining(problem: Problem) -> Callable[[Order], tuple[float, int, str]]:
+    """The order with the most work left first (MWKR): the classic list-scheduling rule
+    for makespan. Used interleaved, operation by operation."""
+    work = {
+        o.id: sum(min(m.minutes for m in op.modes) for op in o.operations) for o in problem.orders
+    }
+    return lambda o: (-work[o.id], o.release, o.id)
+
+
 RULES = {"edd": earliest_due_date, "wspt": weighted_shortest_work}
+# Interleaved rules cost a heap operation per operation more; they pay where whole orders
+# one after another leave work centres idle (job shops: mk10 387 -> see docs/scheduler.md).
+INTERLEAVED_RULES = {"mwkr": most_work_remaining, "edd": earliest_due_date}
 
 
 def best_dispatch(problem: Problem, params: Params | None = None) -> Plan:
-    """The best plan of the dispatching rules (``RULES``): the scheduler's starting point.
-    Never worse than ``dispatch`` with earliest due date, which is one of them."""
+    """The best plan of the dispatching rules (``RULES`` order by order, and
+    ``INTERLEAVED_RULES`` operation by operation): the scheduler's starting point. Never
+    worse than ``dispatch`` with earliest due date, which is one of them."""
     plans = [dispatch(problem, params, rule) for rule in RULES.values()]
+    plans += [
+        dispatch(problem, params, rule, interleave=True) for rule in INTERLEAVED_RULES.values()
+    ]
     return min(plans, key=lambda plan: plan.objective)
 
 
@@ -66,9 +83,12 @@ def dispatch(
     problem: Problem,
     params: Params | None = None,
     rule: Callable[[Problem], Callable[[Order], tuple[float, int, str]]] = earliest_due_date,
+    interleave: bool = False,
 ) -> Plan:
     """Orders one after another in ``rule``'s order (default: earliest due date), each
-    operation where it finishes earliest."""
+    operation where it finishes earliest; with ``interleave``, operation by operation
+    across all orders (a list scheduler: good for makespan, where whole orders one after
+    another leave the work centres idle)."""
     params = params or Params()
     # Each work centre has ``capacity`` lanes, each a sorted list of busy intervals.
     # Closed time is busy on every lane.
@@ -132,28 +152,61 @@ def dispatch(
                 break
             put(before, lane)
             ready, came_from = before.end, before.work_centre
-    # 3. The rest: orders in the rule's order, each operation on the eligible work centre
-    #    that finishes it earliest.
-    for order in sorted(problem.orders, key=rule(problem)):
-        ready, came_from = order.release, None
-        for seq, op in enumerate(order.operations):
-            if (order.id, seq) in placed:
-                ready, came_from = placed[(order.id, seq)].end, placed[(order.id, seq)].work_centre
-                continue
-            best: tuple[int, int, str, int] | None = None  # (end, start, centre, lane)
-            for mode in op.modes:
-                travel = 0
-                if came_from is not None:
-                    travel = problem.transfer(factories, came_from, mode.work_centre)
-                for lane, busy in enumerate(lanes[mode.work_centre]):
-                    start = earliest_slot(
-                        busy, ready + travel, mode.minutes, order.family, setup[mode.work_centre]
-                    )
-                    candidate = (start + mode.minutes, start, mode.work_centre, lane)
-                    if best is None or candidate < best:
-                        best = candidate
-            assert best is not None  # an operation has at least one mode
-            end, start, centre, lane = best
-            put(Assignment(order=order.id, seq=seq, work_centre=centre, start=start, end=end), lane)
-            ready, came_from = end, centre
+
+    # 3. The rest, each operation on the eligible work centre that finishes it earliest:
+    #    whole orders one after another in the rule's order, or (``interleave``) one
+    #    operation at a time, the one ready first (then the rule's first) of all orders.
+    def place(order: Order, seq: int, ready: int, came_from: str | None) -> Assignment:
+        best: tuple[int, int, str, int] | None = None  # (end, start, centre, lane)
+        for mode in order.operations[seq].modes:
+            travel = 0
+            if came_from is not None:
+                travel = problem.transfer(factories, came_from, mode.work_centre)
+            for lane, busy in enumerate(lanes[mode.work_centre]):
+                start = earliest_slot(
+                    busy, ready + travel, mode.minutes, order.family, setup[mode.work_centre]
+                )
+                candidate = (start + mode.minutes, start, mode.work_centre, lane)
+                if best is None or candidate < best:
+                    best = candidate
+        assert best is not None  # an operation has at least one mode
+        end, start, centre, lane = best
+        a = Assignment(order=order.id, seq=seq, work_centre=centre, start=start, end=end)
+        put(a, lane)
+        return a
+
+    def resume(order: Order) -> tuple[int, int, str | None]:
+        """Where the order's unplaced operations start: (seq, ready, last centre)."""
+        ready, came_from, seq = order.release, None, 0
+        while (order.id, seq) in placed:
+            ready, came_from = placed[(order.id, seq)].end, placed[(order.id, seq)].work_centre
+            seq += 1
+        return seq, ready, came_from
+
+    priority = rule(problem)
+    if not interleave:
+        for order in sorted(problem.orders, key=priority):
+            seq, ready, came_from = resume(order)
+            for n in range(seq, len(order.operations)):
+                if (order.id, n) in placed:  # frozen further on
+                    ready, came_from = placed[(order.id, n)].end, placed[(order.id, n)].work_centre
+                    continue
+                a = place(order, n, ready, came_from)
+                ready, came_from = a.end, a.work_centre
+    else:
+        queue = []
+        for order in problem.orders:
+            seq, ready, came_from = resume(order)
+            if seq < len(order.operations):
+                queue.append((ready, priority(order), seq, came_from, order))
+        heapq.heapify(queue)
+        while queue:
+            ready, rank, seq, came_from, order = heapq.heappop(queue)
+            a = place(order, seq, ready, came_from)
+            seq += 1
+            while (order.id, seq) in placed:  # frozen further on
+                a = placed[(order.id, seq)]
+                seq += 1
+            if seq < len(order.operations):
+                heapq.heappush(queue, (a.end, rank, seq, a.work_centre, order))
     return plan_of(problem, list(placed.values()), params.weights, SolveStatus.GREEDY)
