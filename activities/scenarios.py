@@ -32,6 +32,7 @@ from activities.production import TRANSFER_MINUTES, live_plan_for_update
 from models.errors import Conflict, DomainError, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.scenarios import (
+    OVERTIME_NOT_YET,
     STOPPED,
     ApplyInput,
     ApplyResult,
@@ -69,6 +70,7 @@ from models.tables import (
 from optimizer import cpsat
 from optimizer.evaluate import plan_of
 from optimizer.greedy import best_dispatch
+from optimizer.placement import run_minutes
 from optimizer.problem import (
     Assignment,
     Mode,
@@ -177,9 +179,13 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
         (a.production_order_id, a.seq): (a.work_centre_id, a.start, a.end)
         for a in session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id))
     }
-    open_statuses = [
-        s for s in ProductionOrderStatus if s.value not in ("done", "cancelled", "created")
-    ]
+    # Created orders have no place in the plan yet; done and cancelled ones none any more.
+    closed = (
+        ProductionOrderStatus.CREATED,
+        ProductionOrderStatus.DONE,
+        ProductionOrderStatus.CANCELLED,
+    )
+    open_statuses = [s for s in ProductionOrderStatus if s not in closed]
     orders = session.exec(
         select(ProductionOrder)
         .where(col(ProductionOrder.status).in_(open_statuses))
@@ -244,11 +250,6 @@ class Built(Clock):
     seqs: dict[str, list[int]]
 
 
-def minutes_on(setup: float, standard: float, quantity: int, efficiency: float) -> int:
-    """The same duration as ``optimizer.placement.duration_minutes``."""
-    return max(1, math.ceil(setup + quantity * standard / efficiency))
-
-
 def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
     """The scheduling problem of the snapshot with ``edits`` (models.scenarios.Edit) made.
     An edit naming something unknown raises InvalidInput naming the edit."""
@@ -296,7 +297,7 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
         elif isinstance(edit, WorkCentreDownEdit):
             shut([edit.work_centre], edit.start, edit.end)
         elif isinstance(edit, OvertimeEdit):
-            pass  # the live plan's clock has no closed time to open (module docstring)
+            raise InvalidInput(f"{where}: {OVERTIME_NOT_YET}", field=where)
         elif isinstance(edit, CapacityEdit):
             capacity[edit.work_centre] = edit.capacity or capacity[edit.work_centre]
             efficiency[edit.work_centre] = edit.efficiency or efficiency[edit.work_centre]
@@ -317,7 +318,7 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
         return [
             Mode(
                 work_centre=c.code,
-                minutes=minutes_on(setup, standard, quantity, efficiency[c.code]),
+                minutes=run_minutes(setup, standard, quantity, efficiency[c.code]),
             )
             for c in usable
             if kind in c.kinds
@@ -436,7 +437,7 @@ def kpis_of_plan(plan: SolverPlan, gap: float | None = None) -> PlanKpis:
         cost=round(k.cost, 2),
         transfers=k.transfers,
         changeovers=k.changeovers,
-        late_orders=sum(1 for o in plan.late_orders) if plan.late_orders else 0,
+        late_orders=len(plan.late_orders),
         status=plan.status.value,
         gap=round(gap, 4) if gap is not None else None,
     )

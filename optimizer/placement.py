@@ -44,8 +44,13 @@ class Placement(BaseModel):
 
 
 def duration_minutes(op: OperationToPlace, wc: WorkCentreSlot) -> int:
-    """Setup plus quantity × standard minutes ÷ efficiency, rounded up to a whole minute."""
-    raw = op.setup_minutes + op.quantity * op.standard_minutes / wc.efficiency
+    return run_minutes(op.setup_minutes, op.standard_minutes, op.quantity, wc.efficiency)
+
+
+def run_minutes(setup: float, standard: float, quantity: int, efficiency: float) -> int:
+    """Setup plus quantity × standard minutes ÷ efficiency, rounded up to a whole minute:
+    how long an operation takes on a work centre, in the live plan and in scenarios."""
+    raw = setup + quantity * standard / efficiency
     return max(1, int(-(-raw // 1)))
 
 

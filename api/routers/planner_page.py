@@ -390,7 +390,7 @@ async def run(
             request, session, principal, None, None, problems, status.HTTP_422_UNPROCESSABLE_CONTENT
         )
     except DomainError as err:
-        return render(request, session, principal, None, None, err.message, err.status)
+        return render(request, session, principal, None, None, *_refusal(err))
     return RedirectResponse(f"/planner?scenario={view.id}", status_code=status.HTTP_303_SEE_OTHER)
 
 

@@ -19,6 +19,7 @@ from api.deps import PlannerDep, Runtime, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from models.errors import Conflict, InvalidInput, NotFound
 from models.scenarios import (
+    OVERTIME_NOT_YET,
     ApplyInput,
     ApplyResult,
     CapacityEdit,
@@ -55,12 +56,7 @@ def check_edits(session: Session, request: ScenarioRequest) -> None:
     for i, edit in enumerate(request.edits):
         where = f"edits[{i}]"
         if isinstance(edit, OvertimeEdit):
-            # The model keeps it for when the live plan knows factory calendars.
-            raise InvalidInput(
-                f"{where}: overtime cannot be planned yet: the live plan is placed without "
-                "factory calendars, so there is no closed time to open",
-                field=where,
-            )
+            raise InvalidInput(f"{where}: {OVERTIME_NOT_YET}", field=where)
         if isinstance(edit, FactoryDownEdit) and edit.factory not in factories:
             raise InvalidInput(
                 f"{where}: unknown factory {edit.factory!r}; one of {sorted(factories)}",

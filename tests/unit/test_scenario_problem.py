@@ -14,6 +14,7 @@ from models.scenarios import (
     DueDateEdit,
     FabricDelayEdit,
     FactoryDownEdit,
+    OvertimeEdit,
     RushOrderEdit,
     WorkCentreDownEdit,
 )
@@ -130,9 +131,10 @@ def test_capacity_due_date_fabric_and_rush_edits() -> None:
         (WorkCentreDownEdit(work_centre="Z-1", start=ORIGIN, end=ORIGIN + H), "'Z-1'"),
         (DueDateEdit(production_order_id=9, weight=2), "production order 9"),
         (RushOrderEdit(style="NOPE", quantity=5, due=ORIGIN), "unknown style 'NOPE'"),
+        (OvertimeEdit(factory="A", start=ORIGIN, end=ORIGIN + H), "overtime cannot be planned"),
     ],
 )
-def test_an_edit_naming_something_unknown_is_refused_by_its_index(edit: object, says: str) -> None:
+def test_an_edit_that_cannot_be_planned_is_refused_by_its_index(edit: object, says: str) -> None:
     with pytest.raises(InvalidInput, match=says) as err:
         build_problem(
             snapshot(order(1)), [FactoryDownEdit(factory="A", start=ORIGIN, end=ORIGIN + H), edit]
