@@ -191,12 +191,14 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
         .where(col(ProductionOrder.status).in_(open_statuses))
         .order_by(col(ProductionOrder.id))
     ).all()
-    # The latest work order of each (order, seq) says how far the step is.
+    # The latest work order of each (order, seq) says how far the step is: the open
+    # orders' only, not every work order the platform ever made.
     latest: dict[tuple[int, int], WorkOrderStatus] = {}
     for order_id, seq, status in session.execute(
-        sa.select(
-            col(WorkOrder.production_order_id), col(WorkOrder.seq), col(WorkOrder.status)
-        ).order_by(col(WorkOrder.id))
+        sa.select(col(WorkOrder.production_order_id), col(WorkOrder.seq), col(WorkOrder.status))
+        .join(ProductionOrder, col(ProductionOrder.id) == col(WorkOrder.production_order_id))
+        .where(col(ProductionOrder.status).in_(open_statuses))
+        .order_by(col(WorkOrder.id))
     ).all():
         latest[(order_id, seq)] = status
     result = []
