@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -159,15 +160,17 @@ def build_solver_worker(client: Client, session_factory: SessionFactory, task_qu
     )
 
 
-async def run_solver(settings: Settings) -> None:
-    """Run the solver worker until cancelled (Ctrl-C or SIGTERM)."""
-    engine = make_engine(settings.effective_database_url)
-    client = await connect_temporal(
+async def _connect(settings: Settings) -> Client:
+    """The workers' client: a server that is not up yet is waited for."""
+    return await connect_temporal(
         settings.temporal_address,
         settings.temporal_namespace,
         wait_seconds=settings.temporal_connect_wait_s,
     )
-    worker = build_solver_worker(client, make_session_factory(engine), settings.solver_task_queue)
+
+
+async def _serve(worker: Worker, engine: Engine) -> None:
+    """Run ``worker`` until cancelled (Ctrl-C or SIGTERM), then let go of the database."""
     try:
         await worker.run()
     except asyncio.CancelledError:
@@ -176,24 +179,22 @@ async def run_solver(settings: Settings) -> None:
         engine.dispose()
 
 
+async def run_solver(settings: Settings) -> None:
+    """Run the solver worker until cancelled."""
+    engine = make_engine(settings.effective_database_url)
+    client = await _connect(settings)
+    sessions = make_session_factory(engine)
+    await _serve(build_solver_worker(client, sessions, settings.solver_task_queue), engine)
+
+
 async def run_worker(settings: Settings) -> None:
-    """Run until cancelled (Ctrl-C or SIGTERM)."""
+    """Run the orchestration worker until cancelled."""
     cache_bytecode(settings.data_dir / "pycache")
     engine = make_engine(settings.effective_database_url)
-    client = await connect_temporal(
-        settings.temporal_address,
-        settings.temporal_namespace,
-        wait_seconds=settings.temporal_connect_wait_s,
-    )
+    client = await _connect(settings)
     await ensure_search_attributes(client)
     await ensure_lease_sweeper(client, settings.orchestration_task_queue)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
-        worker = build_worker(
-            client, make_session_factory(engine), settings.orchestration_task_queue, executor
-        )
-        try:
-            await worker.run()
-        except asyncio.CancelledError:
-            pass
-        finally:
-            engine.dispose()
+        sessions = make_session_factory(engine)
+        queue = settings.orchestration_task_queue
+        await _serve(build_worker(client, sessions, queue, executor), engine)
