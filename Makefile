@@ -19,6 +19,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -c pyproject.toml -r api activities workflows models optimizer c2b bench
 
 install: $(STAMP)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from sqlmodel import Session, select
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from models.errors import DomainError, NotFound
 from models.tables import Event, Style
@@ -19,12 +19,15 @@ R = TypeVar("R")
 
 def business_error(err: DomainError) -> ApplicationError:
     """A business rule said no: retrying will not help, so the failure is non-retryable.
-    The type is the error's class name, so the API can map it back to a status."""
+    The type is the error's class name, so the API can map it back to a status. It is
+    benign: an expected answer, which the worker logs at debug level and does not count
+    in its failure metrics (an operator's alert on failures means something broke)."""
     return ApplicationError(
         err.message,
         {"field": err.field, "status": err.status},
         type=type(err).__name__,
         non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
     )
 
 

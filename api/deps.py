@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from api.limits import AuthFailureLimiter
 from api.notifier import WorkNotifier
 from models.queues import SOLVER_TASK_QUEUE
 from models.rules import hash_token
@@ -32,6 +33,8 @@ class ApiConfig:
     solver_task_queue: str = SOLVER_TASK_QUEUE
     pick_window_hours: float = 48.0
     max_body_bytes: int = 16_000_000
+    # Origins whose pages may call the API from a browser; none by default.
+    cors_origins: tuple[str, ...] = ()
     lease_minutes: float = 15.0
     # How test batches are judged (observation window, decision window, reorder rule).
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
@@ -81,6 +84,7 @@ class Runtime:
     notifier: WorkNotifier
     temporal: Client | None = None
     principals: PrincipalCache = field(default_factory=PrincipalCache)
+    auth_failures: AuthFailureLimiter = field(default_factory=AuthFailureLimiter)
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -128,6 +132,7 @@ bearer = HTTPBearer(auto_error=False, description="A token from `c2b token creat
 
 
 async def get_principal(
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -139,21 +144,38 @@ async def get_principal(
     )
     if credentials is None or not credentials.credentials:
         raise unauthorized
-    principal = await principal_of(runtime, session, credentials.credentials)
+    principal = await principal_of(runtime, session, credentials.credentials, client_of(request))
     if principal is None:
         raise unauthorized
     return principal
 
 
-async def principal_of(runtime: Runtime, session: Session, token: str) -> Principal | None:
+def client_of(request: Request) -> str:
+    """The caller's address (behind a proxy, what uvicorn's --forwarded-allow-ips makes it)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def principal_of(
+    runtime: Runtime, session: Session, token: str, client: str
+) -> Principal | None:
     """Who a token is, or None for an unknown or revoked one (the web page's cookie
-    carries the same tokens as the bearer header)."""
+    carries the same tokens as the bearer header). A client that presented too many
+    invalid tokens lately is refused with 429 before its token is looked at."""
+    wait = runtime.auth_failures.retry_after(client)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many invalid tokens from this address; try again later",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
     digest = hash_token(token)
     principal = runtime.principals.get(digest)
     if principal is None:
         principal = await run_in_threadpool(_look_up, session, digest)
         if principal is not None:
             runtime.principals.put(digest, principal)
+        else:
+            runtime.auth_failures.failed(client)
     return principal
 
 

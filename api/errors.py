@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
@@ -25,6 +26,45 @@ STATUS_BY_ERROR_TYPE = {
     "InsufficientFabric": status.HTTP_409_CONFLICT,
     "InvalidInput": status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
+
+
+# Any 422 of the app is one of these: FastAPI's validation errors or the platform's refusal.
+REFUSALS = ("HTTPValidationError", "Refusal")
+
+
+def with_refusals_documented(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI schema, where a 422 is either FastAPI's list of validation errors
+    or the platform's own refusal (``domain_error_response``): one message naming the
+    field. Without this the schema promised only the first (schemathesis found it)."""
+
+    build = app.openapi  # FastAPI's own, which caches its result on the app
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Refusal"] = {
+            "title": "Refusal",
+            "type": "object",
+            "required": ["detail"],
+            "properties": {
+                "detail": {"type": "string", "description": "What is wrong, naming the field."},
+                "field": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            },
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                invalid = operation.get("responses", {}).get("422")
+                if invalid is None:
+                    continue
+                body = invalid.setdefault("content", {}).setdefault("application/json", {})
+                shapes = [body["schema"]] if "schema" in body else []
+                shapes += [{"$ref": f"#/components/schemas/{name}"} for name in REFUSALS]
+                body["schema"] = {"anyOf": [s for i, s in enumerate(shapes) if s not in shapes[:i]]}
+        return schema
+
+    return openapi
 
 
 def domain_error_response(_request: Request, exc: Exception) -> JSONResponse:

@@ -9,10 +9,15 @@ from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CollectorRegistry
 
+from api import metrics
 from api.deps import Runtime
-from api.errors import database_busy_response, domain_error_response
+from api.errors import database_busy_response, domain_error_response, with_refusals_documented
+from api.limits import BodySizeLimit
+from api.metrics import PlatformCollector, RequestMetrics
 from api.routers import (
     analytics,
     buyers,
@@ -49,6 +54,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.openapi = with_refusals_documented(app)  # type: ignore[method-assign]
     app.add_exception_handler(DomainError, domain_error_response)
     app.add_exception_handler(sa.exc.TimeoutError, database_busy_response)
     routers = (
@@ -65,4 +71,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    registry = CollectorRegistry()
+    registry.register(PlatformCollector(runtime.session_factory))
+    app.state.metrics = registry
+    app.include_router(metrics.router)
+    # The last one added is the outermost. CORS stays closed (no Access-Control-Allow-
+    # Origin at all) unless origins are configured; an oversized body is refused before
+    # anything reads it; every answer, refusals too, is counted and timed.
+    if runtime.config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(runtime.config.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.config.max_body_bytes)
+    app.add_middleware(RequestMetrics, registry=registry)
     return app

@@ -32,11 +32,27 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, alias="C2B_API_PORT")
     pick_window_hours: float = Field(default=48.0, gt=0, alias="C2B_PICK_WINDOW_HOURS")
     max_body_bytes: int = Field(default=16_000_000, gt=0, alias="C2B_MAX_BODY_BYTES")
+    # host:port where the worker and the solver serve the Temporal SDK's metrics; off if empty.
+    worker_metrics_address: str = Field(default="", alias="C2B_WORKER_METRICS_ADDRESS")
+    solver_metrics_address: str = Field(default="", alias="C2B_SOLVER_METRICS_ADDRESS")
+    # Logs: text lines, or one JSON object per line with the order and work-order ids.
+    log_format: str = Field(default="text", pattern="^(text|json)$", alias="C2B_LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="C2B_LOG_LEVEL")
+    # OpenTelemetry tracing: empty (off), console, file:PATH or otlp (c2b/tracing.py).
+    tracing: str = Field(default="", alias="C2B_TRACING")
+    # Browser origins allowed to call the API, comma-separated; none by default (CORS closed).
+    cors_origins: str = Field(default="", alias="C2B_CORS_ORIGINS")
+    # Invalid tokens one client address may present per minute before it gets 429s.
+    auth_failures_per_minute: int = Field(default=30, gt=0, alias="C2B_AUTH_FAILURES_PER_MINUTE")
     lease_minutes: float = Field(default=15.0, gt=0, alias="C2B_LEASE_MINUTES")
     observation_days: float = Field(default=14.0, gt=0, alias="C2B_OBSERVATION_DAYS")
     decision_hours: float = Field(default=72.0, gt=0, alias="C2B_DECISION_HOURS")
     design_escalate_hours: float = Field(default=24.0, gt=0, alias="C2B_DESIGN_ESCALATE_HOURS")
     design_cancel_hours: float = Field(default=120.0, gt=0, alias="C2B_DESIGN_CANCEL_HOURS")
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def effective_database_url(self) -> str:

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.deps import ApiConfig, Runtime
+from api.limits import AuthFailureLimiter
 from api.main import create_app
 from api.notifier import notifier_for
 from c2b.db import make_engine, make_session_factory
@@ -31,6 +32,7 @@ def build_runtime(settings: Settings) -> Runtime:
             solver_task_queue=settings.solver_task_queue,
             pick_window_hours=settings.pick_window_hours,
             max_body_bytes=settings.max_body_bytes,
+            cors_origins=settings.cors_origin_list,
             lease_minutes=settings.lease_minutes,
             lifecycle=LifecycleSettings(
                 observation_days=settings.observation_days,
@@ -41,6 +43,7 @@ def build_runtime(settings: Settings) -> Runtime:
                 cancel_hours=settings.design_cancel_hours,
             ),
         ),
+        auth_failures=AuthFailureLimiter(max_failures=settings.auth_failures_per_minute),
     )
 
 

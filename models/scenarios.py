@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from models.schemas import RowId
+
 
 class _Edit(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -91,7 +93,7 @@ class DueDateEdit(_Edit):
     """A production order's due date, or its weight (priority), changed."""
 
     kind: Literal["due_date"] = "due_date"
-    production_order_id: int = Field(gt=0)
+    production_order_id: RowId
     due: AwareDatetime | None = None
     weight: float | None = Field(default=None, ge=0, le=100)
 
@@ -107,7 +109,7 @@ class FabricDelayEdit(_Edit):
     that has not started cannot start before."""
 
     kind: Literal["fabric_delay"] = "fabric_delay"
-    production_order_id: int = Field(gt=0)
+    production_order_id: RowId
     until: AwareDatetime
 
 

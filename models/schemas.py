@@ -7,8 +7,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from enum import StrEnum
+from typing import Annotated
 
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A row id or a count as callers may send it: what both databases' 4-byte integer columns
+# hold. A larger number is refused as invalid input naming the field, not left for the
+# database to overflow on (a 500 schemathesis found).
+MAX_INT = 2_147_483_647
+RowId = Annotated[int, Ge(1), Le(MAX_INT)]
 
 
 class Role(StrEnum):
@@ -132,7 +140,7 @@ class Shift(BaseModel):
 
 class SizeQuantity(BaseModel):
     size: str
-    quantity: int = Field(ge=0)
+    quantity: int = Field(ge=0, le=1_000_000)
 
 
 # ---------------------------------------------------------------- demand batch workflow
@@ -248,7 +256,9 @@ class PickItem(BaseModel):
     style_code: str = Field(alias="style")
     colour: str
     decision: PickDecision = PickDecision.GO
-    quantity: int | None = Field(default=None, description="Defaults to the aggregated demand.")
+    quantity: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Defaults to the aggregated demand."
+    )
     due_date: date | None = None
     priority: int = Field(default=1, ge=1, le=10)
     test_batch: bool = False

@@ -29,6 +29,7 @@ from api.intake import (
 from models.bulk import insert_rows
 from models.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from models.schemas import (
+    MAX_INT,
     AggregateDemandResult,
     BatchProgress,
     BatchStatus,
@@ -36,6 +37,7 @@ from models.schemas import (
     DemandLineStatus,
     OnError,
     ProductionOrderStatus,
+    RowId,
     SubmitPicksInput,
     SubmitPicksResult,
 )
@@ -224,6 +226,18 @@ async def _ensure_workflow(client: Client, batch: DemandBatch, config: ApiConfig
         ) from err
 
 
+class RejectedLines(BaseModel):
+    message: str
+    on_error: OnError
+    rejected_lines: list[LineError]
+
+
+class RejectedBatch(BaseModel):
+    """A batch refused for its lines: nothing was saved."""
+
+    detail: RejectedLines
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -232,7 +246,10 @@ async def _ensure_workflow(client: Client, batch: DemandBatch, config: ApiConfig
     responses={
         413: {"description": "The body is larger than the limit"},
         415: {"description": "The content type is not JSON, CSV or a multipart upload"},
-        422: {"description": "Lines were rejected (each with line, field and reason)"},
+        422: {
+            "model": RejectedBatch,
+            "description": "Lines were rejected (each with line, field and reason)",
+        },
     },
 )
 async def submit_demand_batch(
@@ -329,7 +346,7 @@ def _own_batch(session: Session, batch_id: int, team_id: int | None) -> DemandBa
 
 @router.get("/{batch_id}", response_model=DemandBatchDetail)
 async def get_demand_batch(
-    batch_id: int, principal: BuyerDep, session: SessionDep, client: TemporalDep
+    batch_id: RowId, principal: BuyerDep, session: SessionDep, client: TemporalDep
 ) -> DemandBatchDetail:
     """The batch, its lines counted by state, and its workflow's progress."""
     batch = _own_batch(session, batch_id, principal.scope_id)
@@ -373,12 +390,12 @@ async def get_demand_batch(
 
 @router.get("/{batch_id}/lines", response_model=DemandLinePage)
 async def list_demand_lines(
-    batch_id: int,
+    batch_id: RowId,
     principal: BuyerDep,
     session: SessionDep,
     line_status: Annotated[DemandLineStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> DemandLinePage:
     """Every accepted line with its state, production order and reason, in line order.
     Lines rejected at intake are on the batch itself (``rejected_lines``)."""
@@ -406,7 +423,7 @@ async def list_demand_lines(
     responses={409: {"description": "The batch is still being aggregated; retry"}},
 )
 async def get_aggregate(
-    batch_id: int, principal: BuyerDep, session: SessionDep, client: TemporalDep
+    batch_id: RowId, principal: BuyerDep, session: SessionDep, client: TemporalDep
 ) -> AggregateDemandResult | JSONResponse:
     """The aggregated demand the team picks against: totals per style × colour × size,
     personalised units apart, need-by distribution, minimum order quantity and the
@@ -430,7 +447,7 @@ async def get_aggregate(
 
 @router.post("/{batch_id}/picks", response_model=SubmitPicksResult)
 async def submit_picks(
-    batch_id: int,
+    batch_id: RowId,
     picks: SubmitPicksInput,
     principal: BuyerDep,
     session: SessionDep,

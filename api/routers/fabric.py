@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from api.deps import PlannerDep, SessionDep, TemporalDep
 from models.errors import Conflict, NotFound
 from models.queues import production_order_workflow_id
-from models.schemas import PurchaseOrderStatus
+from models.schemas import PurchaseOrderStatus, RowId
 from models.tables import Event, Fabric, FabricPurchaseOrder, ProductionOrder
 from workflows.production_order import ProductionOrderWorkflow
 
@@ -41,7 +41,7 @@ class PurchaseOrderPublic(BaseModel):
 class DeliveryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    purchase_order_id: int
+    purchase_order_id: RowId
     metres: float = Field(gt=0, le=1_000_000, description="Metres received.")
     delivery_ref: str = Field(
         min_length=1,

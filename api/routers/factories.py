@@ -31,10 +31,12 @@ from models.outcomes import completion_of, rejection_of
 from models.queues import production_order_workflow_id
 from models.schemas import (
     LEASED_STATUSES,
+    MAX_INT,
     CompleteWorkOrderInput,
     CompleteWorkOrderResult,
     RejectWorkOrderInput,
     RejectWorkOrderResult,
+    RowId,
     SizeQuantity,
     WorkOrderStatus,
 )
@@ -115,10 +117,10 @@ def list_work_orders(
     principal: FactoryDep,
     session: SessionDep,
     status_: Annotated[list[WorkOrderStatus] | None, Query(alias="status")] = None,
-    production_order_id: int | None = None,
+    production_order_id: RowId | None = None,
     operation_kind: Annotated[str | None, Query(max_length=50)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> WorkOrdersPublic:
     """This factory's work orders in plan order (released and held unless filtered by
     status), optionally of one production order or one kind of operation."""
@@ -313,7 +315,7 @@ def _change_held(
 
 
 @router.post("/{wo_id}/start", response_model=WorkOrderPublic)
-def start_work_order(wo_id: int, principal: FactoryDep, session: SessionDep) -> WorkOrderPublic:
+def start_work_order(wo_id: RowId, principal: FactoryDep, session: SessionDep) -> WorkOrderPublic:
     """Mark a claimed work order as started on the floor."""
     return _change_held(session, wo_id, principal, "started", status=WorkOrderStatus.STARTED)
 
@@ -328,7 +330,7 @@ class HeartbeatIn(BaseModel):
 
 @router.post("/{wo_id}/heartbeat", response_model=WorkOrderPublic)
 def heartbeat_work_order(
-    wo_id: int,
+    wo_id: RowId,
     principal: FactoryDep,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -351,7 +353,7 @@ def heartbeat_work_order(
 
 
 @router.post("/{wo_id}/release", response_model=WorkOrderPublic)
-def release_work_order(wo_id: int, principal: FactoryDep, session: SessionDep) -> WorkOrderPublic:
+def release_work_order(wo_id: RowId, principal: FactoryDep, session: SessionDep) -> WorkOrderPublic:
     """Give a claimed work order back to the queue (it is not counted as a lease expiry)."""
     return _change_held(
         session,
@@ -367,7 +369,7 @@ def release_work_order(wo_id: int, principal: FactoryDep, session: SessionDep) -
 
 @router.post("/{wo_id}/complete", response_model=CompleteWorkOrderResult)
 async def complete_work_order(
-    wo_id: int,
+    wo_id: RowId,
     completion: CompletionIn,
     principal: FactoryDep,
     session: SessionDep,
@@ -406,7 +408,7 @@ class RejectionIn(BaseModel):
 
 @router.post("/{wo_id}/reject", response_model=RejectWorkOrderResult)
 async def reject_work_order(
-    wo_id: int,
+    wo_id: RowId,
     rejection: RejectionIn,
     principal: FactoryDep,
     session: SessionDep,

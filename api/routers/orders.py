@@ -22,6 +22,7 @@ from models.schemas import (
     PurchaseOrderStatus,
     ReservationStatus,
     Role,
+    RowId,
     WorkOrderStatus,
 )
 from models.tables import (
@@ -147,7 +148,7 @@ class CancelIn(BaseModel):
     responses={409: {"description": "The order is shipping, done or cancelled already"}},
 )
 async def cancel_production_order(
-    order_id: int,
+    order_id: RowId,
     body: CancelIn,
     principal: AnyPrincipalDep,
     session: SessionDep,
@@ -177,7 +178,7 @@ async def cancel_production_order(
 
 @router.get("/{order_id}", response_model=ProductionOrderDetail)
 def get_production_order(
-    order_id: int, principal: AnyPrincipalDep, session: SessionDep
+    order_id: RowId, principal: AnyPrincipalDep, session: SessionDep
 ) -> ProductionOrderDetail:
     """The order, its work orders and its event trail (the order's and its work orders')."""
     order = _visible_order(session, order_id, principal)

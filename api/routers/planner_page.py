@@ -22,7 +22,14 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.deps import Principal, RuntimeDep, SessionDep, TemporalDep, principal_of
+from api.deps import (
+    Principal,
+    RuntimeDep,
+    SessionDep,
+    TemporalDep,
+    client_of,
+    principal_of,
+)
 from api.routers.analytics import chain_lead_time
 from api.routers.scenarios import (
     apply_scenario,
@@ -33,7 +40,7 @@ from api.routers.scenarios import (
 )
 from models.errors import DomainError, InvalidInput
 from models.scenarios import ScenarioRequest
-from models.schemas import PlanStatus, ProductionOrderStatus, Role
+from models.schemas import PlanStatus, ProductionOrderStatus, Role, RowId
 from models.tables import (
     Factory,
     Plan,
@@ -63,10 +70,12 @@ CLOSED = (ProductionOrderStatus.DONE, ProductionOrderStatus.CANCELLED)
 Token = Annotated[str | None, Cookie(alias=COOKIE)]
 
 
-async def _planner(runtime: Any, session: Session, token: str | None) -> Principal | None:
+async def _planner(
+    request: Request, runtime: Any, session: Session, token: str | None
+) -> Principal | None:
     if not token:
         return None
-    principal = await principal_of(runtime, session, token)
+    principal = await principal_of(runtime, session, token, client_of(request))
     if principal is None or principal.role not in (Role.PLANNER, Role.ADMIN):
         return None
     return principal
@@ -225,11 +234,11 @@ async def page(
     runtime: RuntimeDep,
     session: SessionDep,
     token: Token = None,
-    scenario: int | None = None,
+    scenario: RowId | None = None,
     compare: str | None = None,
     message: str | None = None,
 ) -> Response:
-    principal = await _planner(runtime, session, token)
+    principal = await _planner(request, runtime, session, token)
     if principal is None:
         return templates.TemplateResponse(
             request,
@@ -312,7 +321,7 @@ async def sign_in(
     session: SessionDep,
     token: Annotated[str, Form()],
 ) -> Response:
-    if await _planner(runtime, session, token.strip()) is None:
+    if await _planner(request, runtime, session, token.strip()) is None:
         return templates.TemplateResponse(
             request,
             "planner_sign_in.html",
@@ -357,7 +366,7 @@ async def run(
     rush_due: Annotated[str, Form()] = "",
     time_limit: Annotated[float, Form()] = 10.0,
 ) -> Response:
-    principal = await _planner(runtime, session, token)
+    principal = await _planner(request, runtime, session, token)
     if principal is None:
         return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
     edits: list[dict[str, Any]] = []
@@ -397,13 +406,13 @@ async def run(
 @router.post("/scenarios/{scenario_id}/apply")
 async def apply(
     request: Request,
-    scenario_id: int,
+    scenario_id: RowId,
     runtime: RuntimeDep,
     session: SessionDep,
     client: TemporalDep,
     token: Token = None,
 ) -> Response:
-    principal = await _planner(runtime, session, token)
+    principal = await _planner(request, runtime, session, token)
     if principal is None:
         return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
     try:
@@ -430,13 +439,13 @@ def _refusal(err: DomainError | HTTPException) -> tuple[str, int]:
 @router.post("/scenarios/{scenario_id}/cancel")
 async def cancel(
     request: Request,
-    scenario_id: int,
+    scenario_id: RowId,
     runtime: RuntimeDep,
     session: SessionDep,
     client: TemporalDep,
     token: Token = None,
 ) -> Response:
-    principal = await _planner(runtime, session, token)
+    principal = await _planner(request, runtime, session, token)
     if principal is None:
         return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
     try:

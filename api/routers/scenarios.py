@@ -36,7 +36,7 @@ from models.scenarios import (
     WorkCentreDownEdit,
     plan_moved,
 )
-from models.schemas import PlanStatus, ProductionOrderStatus
+from models.schemas import MAX_INT, PlanStatus, ProductionOrderStatus, RowId
 from models.tables import Factory, Plan, ProductionOrder, Scenario, Style, WorkCentre
 from workflows.scenario import ScenarioWorkflow
 
@@ -215,6 +215,8 @@ def compare_scenarios(
         ) from err
     if not wanted or len(wanted) > 20:
         raise InvalidInput("ids: give 1 to 20 scenario ids", field="ids")
+    if any(not 1 <= i <= MAX_INT for i in wanted):
+        raise InvalidInput(f"ids: a scenario id is from 1 to {MAX_INT}", field="ids")
     rows: list[CompareRow] = []
     for scenario_id in wanted:
         s = _scenario(session, scenario_id)
@@ -240,13 +242,13 @@ def compare_scenarios(
 
 
 @router.get("/{scenario_id}", response_model=ScenarioView)
-def get_scenario(scenario_id: int, principal: PlannerDep, session: SessionDep) -> ScenarioView:
+def get_scenario(scenario_id: RowId, principal: PlannerDep, session: SessionDep) -> ScenarioView:
     return view_of(_scenario(session, scenario_id))
 
 
 @router.post("/{scenario_id}/cancel", response_model=ScenarioView)
 async def cancel_scenario(
-    scenario_id: int, principal: PlannerDep, session: SessionDep, client: TemporalDep
+    scenario_id: RowId, principal: PlannerDep, session: SessionDep, client: TemporalDep
 ) -> ScenarioView:
     """While it solves: stop and keep the best plan so far. Once solved: drop it."""
     scenario = _scenario(session, scenario_id)
@@ -260,7 +262,7 @@ async def cancel_scenario(
 
 @router.post("/{scenario_id}/apply", response_model=ApplyResult)
 async def apply_scenario(
-    scenario_id: int, principal: PlannerDep, session: SessionDep, client: TemporalDep
+    scenario_id: RowId, principal: PlannerDep, session: SessionDep, client: TemporalDep
 ) -> ApplyResult:
     """Make the scenario's plan the live plan. 409 if the live plan changed since the
     scenario was based on it, or the scenario has no plan or was applied already."""
