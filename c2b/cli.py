@@ -25,7 +25,7 @@ from c2b.demand_cli import demand_app
 from c2b.scenario_cli import scenario_app
 from c2b.settings import get_settings
 from c2b.simulator import FactoryStats, SimulatedFactory, SimulationConfig, run_factory
-from c2b.tokens import IssuedToken, create_token
+from c2b.tokens import IssuedToken, create_token, list_tokens, revoke_token
 from models.errors import DomainError
 from models.schemas import Role
 from optimizer.problem import Progress
@@ -35,6 +35,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+trace_app = typer.Typer(help="Traces written with C2B_TRACING=file:PATH.", no_args_is_help=True)
+app.add_typer(trace_app, name="trace")
 simulate_app = typer.Typer(help="Simulations against the running API.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
 bench_app = typer.Typer(
@@ -117,13 +119,17 @@ def api(
     port: Annotated[int | None, typer.Option(help="Default: C2B_API_PORT")] = None,
 ) -> None:
     """Run the HTTP API."""
+    from c2b.logs import configure_logging
+
     settings = get_settings()
+    configure_logging("c2b-api", settings.log_format, settings.log_level)
     uvicorn.run(
         "c2b.wiring:build_app",
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level="warning",
+        log_config=None,  # uvicorn's loggers go through ours (configure_logging)
     )
 
 
@@ -165,6 +171,67 @@ def token_create(
             console.print(f"[red]error:[/] {err.message}")
             raise typer.Exit(2) from err
     console.print(issued.token, soft_wrap=True, highlight=False)
+
+
+@token_app.command("list")
+def token_list(
+    all_: Annotated[bool, typer.Option("--all", help="Revoked tokens too.")] = False,
+) -> None:
+    """The tokens in force (ids, names, roles, scopes, when created and revoked)."""
+    from rich.table import Table
+
+    with database_session() as session:
+        tokens = list_tokens(session, include_revoked=all_)
+    table = Table("id", "name", "role", "scope", "created", "revoked")
+    for t in tokens:
+        table.add_row(
+            str(t.id),
+            t.name,
+            t.role.value,
+            "" if t.scope_id is None else str(t.scope_id),
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The id from `c2b token list`.")],
+) -> None:
+    """Revoke a token: the API refuses it within 5 seconds."""
+    with database_session() as session:
+        try:
+            token = revoke_token(session, token_id)
+        except DomainError as err:
+            console.print(f"[red]error:[/] {err.message}")
+            raise typer.Exit(2) from err
+        console.print(f"revoked token {token.id} ({token.name}, {token.role.value})")
+
+
+@trace_app.command("show")
+def trace_show(
+    path: Annotated[Path, typer.Argument(help="The file C2B_TRACING=file:PATH wrote.")],
+    trace_id: Annotated[
+        str | None, typer.Option(help="Which trace (0x... hex); default: the latest.")
+    ] = None,
+) -> None:
+    """One trace as a tree: the request, the Temporal calls, workflows and activities."""
+    from c2b.tracing import read_spans, render_trace, trace_ids
+
+    try:
+        spans = read_spans(path)
+    except (OSError, ValueError) as err:
+        console.print(f"[red]error:[/] {path}: {err}")
+        raise typer.Exit(2) from err
+    known = trace_ids(spans)
+    wanted = trace_id or (known[-1] if known else None)
+    if wanted is None or wanted not in known:
+        console.print(f"[red]error:[/] no trace {wanted or ''} in {path}".replace("  ", " "))
+        raise typer.Exit(2)
+    console.print(f"trace {wanted}", highlight=False)
+    for line in render_trace(spans, wanted):
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 class InstanceFormat(StrEnum):

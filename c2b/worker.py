@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -31,8 +32,10 @@ from activities.lifecycle import LifecycleActivities
 from activities.production import ProductionActivities
 from activities.scenarios import ScenarioActivities, SolverActivities
 from c2b.db import SessionFactory, make_engine, make_session_factory
+from c2b.logs import configure_logging
 from c2b.settings import Settings
-from c2b.temporal_client import connect_temporal
+from c2b.temporal_client import connect_temporal, metrics_runtime
+from c2b.tracing import temporal_interceptors, tracer_provider
 from models.schemas import LeaseSweeperInput
 from workflows import search_attributes
 from workflows.demand_batch import DemandBatchWorkflow
@@ -160,41 +163,55 @@ def build_solver_worker(client: Client, session_factory: SessionFactory, task_qu
     )
 
 
-async def _connect(settings: Settings) -> Client:
-    """The workers' client: a server that is not up yet is waited for."""
+async def _connect(
+    settings: Settings, metrics_address: str, tracing: TracerProvider | None
+) -> Client:
+    """The workers' client: a server that is not up yet is waited for. With a
+    ``metrics_address`` the SDK serves its metrics there for Prometheus; with tracing,
+    workflows and activities continue the trace of the request that started them."""
     return await connect_temporal(
         settings.temporal_address,
         settings.temporal_namespace,
         wait_seconds=settings.temporal_connect_wait_s,
+        runtime=metrics_runtime(metrics_address) if metrics_address else None,
+        interceptors=temporal_interceptors(tracing),
     )
 
 
-async def _serve(worker: Worker, engine: Engine) -> None:
-    """Run ``worker`` until cancelled (Ctrl-C or SIGTERM), then let go of the database."""
+async def _serve(worker: Worker, engine: Engine, tracing: TracerProvider | None) -> None:
+    """Run ``worker`` until cancelled (Ctrl-C or SIGTERM), then let go of the database
+    and send the last spans."""
     try:
         await worker.run()
     except asyncio.CancelledError:
         pass
     finally:
         engine.dispose()
+        if tracing is not None:
+            tracing.shutdown()
 
 
 async def run_solver(settings: Settings) -> None:
     """Run the solver worker until cancelled."""
+    configure_logging("c2b-solver", settings.log_format, settings.log_level)
     engine = make_engine(settings.effective_database_url)
-    client = await _connect(settings)
+    tracing = tracer_provider(settings.tracing, "c2b-solver")
+    client = await _connect(settings, settings.solver_metrics_address, tracing)
     sessions = make_session_factory(engine)
-    await _serve(build_solver_worker(client, sessions, settings.solver_task_queue), engine)
+    solver = build_solver_worker(client, sessions, settings.solver_task_queue)
+    await _serve(solver, engine, tracing)
 
 
 async def run_worker(settings: Settings) -> None:
     """Run the orchestration worker until cancelled."""
+    configure_logging("c2b-worker", settings.log_format, settings.log_level)
     cache_bytecode(settings.data_dir / "pycache")
     engine = make_engine(settings.effective_database_url)
-    client = await _connect(settings)
+    tracing = tracer_provider(settings.tracing, "c2b-worker")
+    client = await _connect(settings, settings.worker_metrics_address, tracing)
     await ensure_search_attributes(client)
     await ensure_lease_sweeper(client, settings.orchestration_task_queue)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
         sessions = make_session_factory(engine)
         queue = settings.orchestration_task_queue
-        await _serve(build_worker(client, sessions, queue, executor), engine)
+        await _serve(build_worker(client, sessions, queue, executor), engine, tracing)

@@ -43,6 +43,30 @@ def test_a_token_is_printed_once_and_stored_hashed(
         assert token not in {t.token_hash for t in s.exec(select(ApiToken)).all()}
 
 
+def test_a_token_is_rotated_by_creating_a_new_one_and_revoking_the_old(
+    cli_env: CliRunner, engine: sa.Engine
+) -> None:
+    old = cli_env.invoke(app, ["token", "create", "--role", "planner", "--name", "ops-old"])
+    new = cli_env.invoke(app, ["token", "create", "--role", "planner", "--name", "ops-new"])
+    assert old.exit_code == new.exit_code == 0
+    with Session(engine) as s:
+        old_id = s.exec(select(ApiToken).where(ApiToken.name == "ops-old")).one().id
+    listed = cli_env.invoke(app, ["token", "list"], env={"COLUMNS": "200"})
+    assert "ops-old" in listed.output and "ops-new" in listed.output
+    revoked = cli_env.invoke(app, ["token", "revoke", str(old_id)])
+    assert revoked.exit_code == 0, revoked.output
+    assert f"revoked token {old_id} (ops-old, planner)" in revoked.output
+    after = cli_env.invoke(app, ["token", "list"], env={"COLUMNS": "200"}).output
+    assert "ops-old" not in after and "ops-new" in after
+    assert (
+        "ops-old" in cli_env.invoke(app, ["token", "list", "--all"], env={"COLUMNS": "200"}).output
+    )
+    with Session(engine) as s:
+        assert s.exec(select(ApiToken).where(ApiToken.name == "ops-old")).one().revoked_at
+    missing = cli_env.invoke(app, ["token", "revoke", "999999"])
+    assert missing.exit_code == 2 and "no token with id 999999" in missing.output
+
+
 def test_a_factory_token_without_a_real_factory_is_refused(cli_env: CliRunner) -> None:
     result = cli_env.invoke(app, ["token", "create", "--role", "factory", "--scope", "999999"])
     assert result.exit_code == 2
