@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.errors import DomainError
 
@@ -82,6 +82,35 @@ def database_busy_response(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Temporal did not answer at all (down, restarting, overloaded): the request may be
+# repeated, and must be, rather than be taken for a refusal.
+UNREACHABLE = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        # What the client reports for a connection that broke mid-call ("transport
+        # error"): the server may be restarting.
+        RPCStatusCode.UNKNOWN,
+    }
+)
+
+
+def temporal_unreachable(err: RPCError) -> bool:
+    return err.status in UNREACHABLE
+
+
+def temporal_unavailable(err: RPCError) -> HTTPException:
+    """503 with Retry-After: what was saved stays saved; the same request, repeated, does
+    the rest (found by c2b bench chaos: a 409 made clients give up during a restart)."""
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"Temporal is not answering ({err.status.name}); retry the same request in a moment",
+        headers={"Retry-After": "1"},
+    )
+
+
 def update_failure(err: WorkflowUpdateFailedError) -> HTTPException:
     """The innermost ApplicationError of a failed update (from its validator, or from the
     activity its handler ran) decides the status; its message goes to the caller."""
@@ -115,4 +144,6 @@ def update_errors(not_running: str) -> Iterator[None]:
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:
         raise update_timed_out(err) from err
     except RPCError as err:
+        if temporal_unreachable(err):
+            raise temporal_unavailable(err) from err
         raise HTTPException(status.HTTP_409_CONFLICT, f"{not_running} ({err})") from err

@@ -283,26 +283,27 @@ async def with_retries(
     errors: list[str],
     *,
     retry_server_errors: bool = False,
+    attempts: int = 3,
     **kw: Any,
 ) -> httpx.Response:
     """A request that is safe to repeat, sent as a client of the platform would: a lost
-    connection (and with ``retry_server_errors`` a 5xx answer) is tried again, three tries
-    in all, each failure listed in ``errors``. The third lost connection is raised; the
-    third 5xx answer is returned."""
-    for attempt in range(1, 4):
+    connection (and with ``retry_server_errors`` a 5xx answer) is tried again, ``attempts``
+    tries in all, each failure listed in ``errors``. The last lost connection is raised;
+    the last 5xx answer is returned. The pause between tries grows by a second up to 3 s."""
+    for attempt in range(1, attempts + 1):
         try:
             response = await http.request(method, url, **kw)
-            if not retry_server_errors or response.status_code < 500 or attempt == 3:
+            if not retry_server_errors or response.status_code < 500 or attempt == attempts:
                 return response
             errors.append(
                 f"{method} {url} attempt {attempt}: {response.status_code} {response.text}"
             )
         except httpx.TransportError as err:
             errors.append(f"{method} {url} attempt {attempt}: {err!r}")
-            if attempt == 3:
+            if attempt == attempts:
                 raise
-        await asyncio.sleep(attempt)
-    raise AssertionError("unreachable: the third try returns or raises")
+        await asyncio.sleep(min(attempt, 3))
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 async def submit_orders(api: str, buyer: dict[str, str], n: int) -> list[str]:
@@ -330,6 +331,9 @@ async def submit_and_pick(
     key: str,
     retried: list[str],
     poll_s: float = 0.2,
+    attempts: int = 3,
+    retry_server_errors: bool = False,
+    on_accepted: Callable[[], None] = lambda: None,
 ) -> tuple[int, datetime]:
     """One line of crew tees (``line`` overrides the defaults: ref, size, need_by) as its
     own batch, keyed by ``key``, picked with its window closed as soon as it opens. As a
@@ -349,7 +353,14 @@ async def submit_and_pick(
         method: str, url: str, headers: dict[str, str] | None = None, **kw: Any
     ) -> httpx.Response:
         return await with_retries(
-            http, method, f"{api}{url}", retried, headers={**buyer, **(headers or {})}, **kw
+            http,
+            method,
+            f"{api}{url}",
+            retried,
+            headers={**buyer, **(headers or {})},
+            attempts=attempts,
+            retry_server_errors=retry_server_errors,
+            **kw,
         )
 
     # Without an Idempotency-Key a lost answer could mean a second batch: keyed.
@@ -357,6 +368,7 @@ async def submit_and_pick(
         "POST", "/v1/demand-batches", json={"lines": [line]}, headers={"Idempotency-Key": key}
     )
     r.raise_for_status()
+    on_accepted()
     batch_id: int = r.json()["batch_id"]
     batch = f"/v1/demand-batches/{batch_id}"
     deadline = time.monotonic() + STALL_SECONDS
@@ -371,9 +383,12 @@ async def submit_and_pick(
     pick = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
     picked_at = datetime.now(UTC)
     r = await send("POST", f"{batch}/picks", json=pick)
-    if r.status_code == 409 and (await send("GET", batch)).json()["status"] != "picking":
-        return batch_id, picked_at  # an earlier attempt's pick closed the window
-    r.raise_for_status()
+    if r.status_code == 409 and "pick window is closed" in r.text:
+        # An earlier attempt's pick closed it and its answer was lost (the batch's status
+        # in the database follows a moment later).
+        return batch_id, picked_at
+    if r.status_code >= 400:
+        raise RuntimeError(f"POST {batch}/picks: {r.status_code} {r.text}")
     return batch_id, picked_at
 
 

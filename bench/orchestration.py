@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,33 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@dataclass(frozen=True)
+class Clients:
+    """The headers a benchmark's clients send: team-nova's buyers, a planner, each factory."""
+
+    buyer: dict[str, str]
+    planner: dict[str, str]
+    factories: dict[str, dict[str, str]]  # by factory code
+
+
+def stock_and_sign_in(session: Session, name: str, metres: float = 1_000_000.0) -> Clients:
+    """Every fabric stocked with ``metres`` (no order waits for a purchase) and tokens
+    named ``name:...`` for the benchmark's clients."""
+    for fabric in session.exec(select(Fabric)).all():
+        fabric.metres_on_hand = metres
+    team = session.exec(select(BuyerTeam).where(BuyerTeam.code == "team-nova")).one()
+    clients = Clients(
+        buyer=bearer(create_token(session, Role.BUYER, team.id, f"{name}:team-nova").token),
+        planner=bearer(create_token(session, Role.PLANNER, None, f"{name}:planner").token),
+        factories={
+            f.code: bearer(create_token(session, Role.FACTORY, f.id, f"{name}:{f.code}").token)
+            for f in session.exec(select(Factory)).all()
+        },
+    )
+    session.commit()
+    return clients
+
+
 async def run_orders(
     api: str,
     engine: sa.Engine,
@@ -254,15 +282,8 @@ async def run(
     with running_platform(database_url, data_dir) as stack:
         engine = make_engine(database_url)
         with Session(engine) as s:
-            for fabric in s.exec(select(Fabric)).all():
-                fabric.metres_on_hand = 1_000_000.0
-            team = s.exec(select(BuyerTeam).where(BuyerTeam.code == "team-nova")).one()
-            buyer = bearer(create_token(s, Role.BUYER, team.id, "bench:team-nova").token)
-            factories = [
-                bearer(create_token(s, Role.FACTORY, f.id, f"bench:{f.code}").token)
-                for f in s.exec(select(Factory)).all()
-            ]
-            s.commit()
+            clients = stock_and_sign_in(s, "bench")
+        buyer, factories = clients.buyer, list(clients.factories.values())
 
         say(f"baseline: {trivial} one-activity workflows on the same server ...")
         trivial_per_s = await trivial_rate(stack.temporal_address, trivial, data_dir)

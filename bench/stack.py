@@ -65,6 +65,7 @@ class Stack:
     api_url: str
     temporal_address: str
     env: dict[str, str]
+    pid: int = 0  # of ``c2b dev``: its children are the platform's processes
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -122,7 +123,9 @@ def running_platform(database_url: str, data_dir: Path) -> Iterator[Stack]:
     with _process([sys.executable, "-m", "c2b", "dev"], env, log) as process:
         api_url = f"http://127.0.0.1:{api}"
         _wait_healthy(f"{api_url}/health", process, log, timeout=120)
-        yield Stack(api_url=api_url, temporal_address=f"127.0.0.1:{temporal}", env=env)
+        yield Stack(
+            api_url=api_url, temporal_address=f"127.0.0.1:{temporal}", env=env, pid=process.pid
+        )
 
 
 @contextlib.contextmanager

@@ -371,6 +371,66 @@ def bench_orchestration(
     print_result(result, as_json)
 
 
+@bench_app.command("chaos")
+def bench_chaos(
+    orders: Annotated[int, typer.Option(min=1, help="Production orders, one batch each.")] = 300,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Batches being submitted and picked at once.")
+    ] = 10,
+    kill_every: Annotated[
+        float, typer.Option(min=0.5, help="Seconds between kills, give or take half.")
+    ] = 6.0,
+    stuck_after: Annotated[
+        float, typer.Option(min=1, help="Seconds after the last restart before an order is stuck.")
+    ] = 180.0,
+    seed: Annotated[int, typer.Option(help="Seeds the victims and the moments.")] = 1,
+    rounds: Annotated[
+        int | None,
+        typer.Option(min=1, help="Kill rounds, exactly (default: until every order shipped)."),
+    ] = None,
+    database_url: BenchDatabaseUrl = None,
+    as_json: AsJson = False,
+    out: BenchOut = None,
+) -> None:
+    """Orders flowing while the worker, the API and the Temporal dev server are killed
+    (SIGKILL) and restarted; then every invariant is checked: nothing lost or doubled."""
+    from bench.chaos import measure
+
+    progress = Console(stderr=True)
+    result = measure(
+        database_url or None,
+        orders,
+        concurrency,
+        kill_every,
+        stuck_after,
+        seed,
+        rounds,
+        progress.print,
+        out,
+    )
+    print_result(result, as_json)
+
+
+@bench_app.command("soak")
+def bench_soak(
+    minutes: Annotated[float, typer.Option(min=0.5, help="Measured time, after a warm-up.")] = 10,
+    intake_rate: Annotated[float, typer.Option(min=0.05, help="Batches a second.")] = 1.0,
+    scenario_every: Annotated[float, typer.Option(min=5, help="Seconds between scenarios.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seeds the planner's choices.")] = 1,
+    warm_up: Annotated[float, typer.Option(min=0, help="Seconds before measuring.")] = 30,
+    database_url: BenchDatabaseUrl = None,
+    as_json: AsJson = False,
+    out: BenchOut = None,
+) -> None:
+    """A steady mixed load for minutes: latency by endpoint, errors, memory of every process."""
+    from bench.soak import measure
+
+    progress = Console(stderr=True)
+    url = database_url or None
+    result = measure(url, minutes, intake_rate, scenario_every, seed, warm_up, progress.print, out)
+    print_result(result, as_json)
+
+
 @bench_app.command("intake")
 def bench_intake(
     lines: Annotated[int, typer.Option(min=1, max=100_000, help="Lines in the CSV.")] = 100_000,

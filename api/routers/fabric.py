@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from temporalio.service import RPCError
 
 from api.deps import PlannerDep, SessionDep, TemporalDep
+from api.errors import temporal_unavailable, temporal_unreachable
 from models.errors import Conflict, NotFound
 from models.queues import production_order_workflow_id
 from models.schemas import PurchaseOrderStatus, RowId
@@ -159,6 +160,8 @@ async def record_delivery(
     try:
         await handle.signal(ProductionOrderWorkflow.fabric_delivered)
         notified = True
-    except RPCError:
+    except RPCError as err:
+        if temporal_unreachable(err):  # a re-sent delivery counts once and signals again
+            raise temporal_unavailable(err) from err
         notified = False
     return DeliveryResult(purchase_order=result, metres_on_hand=on_hand, order_notified=notified)

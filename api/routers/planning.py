@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from temporalio.service import RPCError
 
 from api.deps import PlannerDep, SessionDep, TemporalDep
+from api.errors import temporal_unavailable, temporal_unreachable
 from models.errors import NotFound
 from models.queues import production_order_workflow_id
 from models.schemas import FactoryDown, WorkOrderStatus
@@ -78,7 +79,9 @@ async def factory_down(
                 ProductionOrderWorkflow.factory_down,
                 FactoryDown(factory_code=code, work_order_ids=wo_ids, reason=body.reason),
             )
-        except RPCError:
+        except RPCError as err:
+            if temporal_unreachable(err):  # marking it down again re-sends the notices
+                raise temporal_unavailable(err) from err
             continue  # the order is not running any more
         notified.append(order_id)
     return FactoryState(

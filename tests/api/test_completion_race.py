@@ -12,9 +12,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.production import ProductionActivities
 from c2b.db import SessionFactory
-from models.schemas import ReleaseWorkOrderInput
+from models.queues import production_order_workflow_id
+from models.schemas import CompleteWorkOrderInput, ReleaseWorkOrderInput, SizeQuantity
+from models.tables import WorkOrder
 from tests.api.conftest import running_platform
 from tests.api.test_buyer_flow import submit_and_pick
+from workflows.production_order import ProductionOrderWorkflow
 
 
 class SlowToReportRelease(ProductionActivities):
@@ -46,3 +49,56 @@ async def test_a_completion_racing_the_release_report_is_accepted(
         )
     assert done.status_code == 200, done.text
     assert done.json()["good_quantity"] == wo["quantity"]
+
+
+async def test_a_completion_the_workflow_never_heard_of_reaches_it_on_the_retry(
+    dev_server_env: WorkflowEnvironment,
+    session_factory: SessionFactory,
+    session: Session,
+    db_url: str,
+) -> None:
+    """Found by the chaos benchmark: the completion's activity commits, then the worker and
+    the Temporal server die before the update is in the workflow's history. The factory's
+    retry, with the same Idempotency-Key, finds the work order completed in the database;
+    the answer must still reach the workflow, or the order waits forever."""
+    async with running_platform(dev_server_env, session_factory, session, db_url) as p:
+        batch_id = await submit_and_pick(p, quantity=100)
+        factory = p.auth("GZ-KNIT")
+        claim = await p.http.post(
+            "/v1/factory/work-orders/claim", params={"wait": 30}, headers=factory
+        )
+        assert claim.status_code == 200, claim.text
+        wo = claim.json()
+        good = [SizeQuantity(size="M", quantity=wo["quantity"])]
+        with session_factory() as s:
+            held = s.get(WorkOrder, wo["id"])
+            assert held is not None and held.lease_holder is not None
+        # What the lost update had done: the completion committed, the workflow unaware.
+        ProductionActivities(session_factory).record_completion(
+            CompleteWorkOrderInput(
+                work_order_id=wo["id"],
+                factory_id=held.factory_id,
+                lease_holder=held.lease_holder,
+                good=good,
+                idempotency_key="lost-1",
+            )
+        )
+        retry = await p.http.post(
+            f"/v1/factory/work-orders/{wo['id']}/complete",
+            json={"good": [g.model_dump() for g in good]},
+            headers={**factory, "Idempotency-Key": "lost-1"},
+        )
+        assert retry.status_code == 200, retry.text
+        order_id = (
+            await p.http.get(f"/v1/demand-batches/{batch_id}", headers=p.auth("team-nova"))
+        ).json()["production_orders"][0]["id"]
+        handle = p.env.client.get_workflow_handle(production_order_workflow_id(order_id))
+        progress = await handle.query(ProductionOrderWorkflow.progress)
+        assert wo["id"] in progress.completed_work_order_ids
+        # A different key is still a conflict.
+        other = await p.http.post(
+            f"/v1/factory/work-orders/{wo['id']}/complete",
+            json={"good": [g.model_dump() for g in good]},
+            headers={**factory, "Idempotency-Key": "another"},
+        )
+        assert other.status_code == 409, other.text

@@ -1,0 +1,34 @@
+"""The soak benchmark, half a minute of it, over its real processes: every kind of request
+is made and timed, none fails, and every process's memory is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import run_benchmark
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_short_soak_times_every_endpoint_and_reports_memory(tmp_path: Path, db_url: str) -> None:
+    if db_url.startswith("postgresql"):
+        # Half a minute of load says nothing about the database it runs on; the SQLite
+        # pass has run the load generator itself. The 10-minute runs cover both.
+        pytest.skip("the short soak runs in the SQLite pass")
+    args = ["--minutes", "0.5", "--warm-up", "3", "--intake-rate", "2", "--scenario-every", "8"]
+    result = run_benchmark("soak", args, db_url, tmp_path / "soak.json")
+    assert result["errors"] == 0, result["error_samples"]
+    for endpoint in (
+        "POST /v1/demand-batches",
+        "POST /v1/demand-batches/{id}/picks",
+        "POST /v1/factory/work-orders/claim",
+        "POST /v1/factory/work-orders/{id}/complete",
+        "POST /v1/scenarios",
+        "bare GET /work-orders/{id}",
+    ):
+        assert result["endpoints"][endpoint]["requests"] > 0, endpoint
+    assert set(result["rss"]) == {"temporal", "worker", "solver", "api"}
+    assert all(m["start_mb"] > 0 and m["end_mb"] > 0 for m in result["rss"].values())
+    assert result["batches_shipped"] > 0
