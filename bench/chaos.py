@@ -53,10 +53,10 @@ from temporalio.client import WorkflowExecutionStatus
 
 from bench.claims import httpx_client, submit_and_pick
 from bench.orchestration import duplicates, orders_done, stock_and_sign_in
-from bench.stack import PROJECT_ROOT, free_port, measure_on_fresh_database
+from bench.stack import PROJECT_ROOT, measure_on_fresh_database
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
-from c2b.devstack import dev_server_args, die_with_parent
+from c2b.devstack import dev_server_args, die_with_parent, free_port
 from c2b.seed import seed_demo_data
 from c2b.temporal_client import connect_temporal
 from models.queues import production_order_workflow_id

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess  # nosec B404
 import sys
 import tempfile
@@ -21,17 +20,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from c2b.devstack import die_with_parent
+from c2b.devstack import die_with_parent, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

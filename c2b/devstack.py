@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -54,11 +55,19 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
 
 
 def free_port() -> int:
-    """A port nothing listens on now (the kernel's choice)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nothing listens on now, chosen below the kernel's ephemeral range (32768 and
+    up on Linux): a port from that range can be taken meanwhile as the local end of some
+    outgoing connection, and a dev server then fails to bind it (a test saw that)."""
+    pick = random.SystemRandom()
+    for _ in range(200):
+        port = pick.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,16 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 import models.tables  # noqa: F401  (registers the tables)
 from c2b import migrate
 from c2b.db import SessionFactory, make_engine, make_session_factory
+from c2b.devstack import free_port
 from c2b.seed import seed_demo_data
 from c2b.worker import ensure_search_attributes
 from models.tables import BuyerTeam, Factory
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import binary, clean_database, free_port
+from c2b.devstack import free_port
+from tests.conftest import binary, clean_database
 
 CLI = [sys.executable, "-m", "c2b"]
 

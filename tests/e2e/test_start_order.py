@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from c2b.devstack import free_port
 from c2b.temporal_client import connect_temporal
-from tests.conftest import free_port
 from tests.e2e.conftest import CLI, dev_server_args, spawn, stop
 from workflows.leases import SWEEPER_WORKFLOW_ID
 
