@@ -114,11 +114,31 @@ class DemandLinePage(BaseModel):
     lines: list[DemandLinePublic]
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` written in place: embedded in the OpenAPI
+    document by hand, a ``#/$defs/...`` reference would point nowhere (schemathesis said
+    so, and so would any client generator)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
+
+
 INTAKE_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": DemandBatchCreate.model_json_schema()},
+            "application/json": {"schema": _inlined(DemandBatchCreate.model_json_schema())},
             "text/csv": {"schema": {"type": "string"}},
             "multipart/form-data": {
                 "schema": {
