@@ -48,6 +48,7 @@ WARM_UP_S = 30.0
 SAMPLE_EVERY_S = 10.0
 POLLERS_PER_FACTORY = 2
 BARE = "bare GET /work-orders/{id}"
+CLAIM = "POST /v1/factory/work-orders/claim"
 
 
 @dataclass
@@ -200,7 +201,7 @@ async def factory(
 ) -> None:
     while not stop.is_set():
         r = await load.call(
-            "POST /v1/factory/work-orders/claim",
+            CLAIM,
             http,
             "POST",
             f"{api}/v1/factory/work-orders/claim",
@@ -212,6 +213,11 @@ async def factory(
             await asyncio.sleep(0.5)
             continue
         if r.status_code == 204:
+            # Nothing came within the long-poll's second: a wait, not a latency. (No await
+            # since the sample was taken: it is still the last one.)
+            waited = load.latencies[CLAIM]
+            if waited and time.monotonic() >= load.measuring_from:
+                load.latencies[f"{CLAIM} (nothing within 1 s)"].append(waited.pop())
             continue
         wo = r.json()
         body = {"good": [{"size": s, "quantity": q} for s, q in wo["size_breakdown"].items()]}
@@ -293,11 +299,19 @@ def summary(load: Load, minutes: float) -> dict[str, Any]:
         after = [kb for at, kb in kept if at >= load.measuring_from]
         measured = after or [kb for _, kb in kept]
         start, end = measured[0], measured[-1]
+        # One sample a minute of the measured time, to tell growth that levels off from
+        # growth that goes on.
+        first = next((at for at, _ in kept if at >= load.measuring_from), kept[0][0])
+        per_minute: dict[int, int] = {}
+        for at, kb in kept:
+            if at >= first:
+                per_minute.setdefault(int((at - first) // 60), kb)
         memory[process] = {
             "start_mb": round(start / 1024, 1),
             "end_mb": round(end / 1024, 1),
             "max_mb": round(max(measured) / 1024, 1),
             "growth_pct": round((end - start) / start * 100, 1) if start else 0.0,
+            "per_minute_mb": [round(kb / 1024, 1) for _, kb in sorted(per_minute.items())],
         }
     requests = sum(len(v) for n, v in load.latencies.items() if n != BARE)
     errors = sum(len(v) for n, v in load.errors.items() if n != BARE)

@@ -413,7 +413,7 @@ def bench_chaos(
 
 @bench_app.command("soak")
 def bench_soak(
-    minutes: Annotated[float, typer.Option(min=0.5, help="Measured time, after a warm-up.")] = 10,
+    minutes: Annotated[float, typer.Option(min=0.1, help="Measured time, after a warm-up.")] = 10,
     intake_rate: Annotated[float, typer.Option(min=0.05, help="Batches a second.")] = 1.0,
     scenario_every: Annotated[float, typer.Option(min=5, help="Seconds between scenarios.")] = 60,
     seed: Annotated[int, typer.Option(help="Seeds the planner's choices.")] = 1,

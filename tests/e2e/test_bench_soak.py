@@ -1,4 +1,4 @@
-"""The soak benchmark, half a minute of it, over its real processes: every kind of request
+"""The soak benchmark, twenty seconds of it, over its real processes: every kind of request
 is made and timed, none fails, and every process's memory is reported."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ pytestmark = pytest.mark.e2e
 
 def test_a_short_soak_times_every_endpoint_and_reports_memory(tmp_path: Path, db_url: str) -> None:
     if db_url.startswith("postgresql"):
-        # Half a minute of load says nothing about the database it runs on; the SQLite
+        # Twenty seconds of load say nothing about the database it runs on; the SQLite
         # pass has run the load generator itself. The 10-minute runs cover both.
         pytest.skip("the short soak runs in the SQLite pass")
-    args = ["--minutes", "0.5", "--warm-up", "3", "--intake-rate", "2", "--scenario-every", "8"]
+    args = ["--minutes", "0.3", "--warm-up", "3", "--intake-rate", "2", "--scenario-every", "6"]
     result = run_benchmark("soak", args, db_url, tmp_path / "soak.json")
     assert result["errors"] == 0, result["error_samples"]
     for endpoint in (
