@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_benchmark
+from tests.e2e.conftest import in_one_pass, run_benchmark
 
 pytestmark = pytest.mark.e2e
 
@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 def test_orders_survive_each_process_being_killed_and_nothing_is_lost_or_doubled(
     tmp_path: Path, db_url: str
 ) -> None:
+    in_one_pass(db_url, "sqlite", "both databases ran the 300-order chaos (bench/results)")
     # One round of kills, about two seconds apart: each process once, while 12 orders flow.
     args = ["--orders", "12", "--concurrency", "4", "--kill-every", "2", "--rounds", "1"]
     args += ["--stuck-after", "90"]

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_benchmark
+from tests.e2e.conftest import in_one_pass, run_benchmark
 
 pytestmark = pytest.mark.e2e
 
 
 def test_the_scenario_benchmark_reports_every_figure(tmp_path: Path, db_url: str) -> None:
+    in_one_pass(db_url, "sqlite", "the benchmark's own runs cover both (bench/results)")
     args = ["--orders", "40", "--time-limit", "3"]
     result = run_benchmark("scenario", args, db_url, tmp_path / "scenario.json")
     assert result["status"] == "done" and result["orders"] == 40

@@ -1,4 +1,4 @@
-"""The soak benchmark, twenty seconds of it, over its real processes: every kind of request
+"""The soak benchmark, ten seconds of it, over its real processes: every kind of request
 is made and timed, none fails, and every process's memory is reported."""
 
 from __future__ import annotations
@@ -7,17 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_benchmark
+from tests.e2e.conftest import in_one_pass, run_benchmark
 
 pytestmark = pytest.mark.e2e
 
 
 def test_a_short_soak_times_every_endpoint_and_reports_memory(tmp_path: Path, db_url: str) -> None:
-    if db_url.startswith("postgresql"):
-        # Twenty seconds of load say nothing about the database it runs on; the SQLite
-        # pass has run the load generator itself. The 10-minute runs cover both.
-        pytest.skip("the short soak runs in the SQLite pass")
-    args = ["--minutes", "0.3", "--warm-up", "3", "--intake-rate", "2", "--scenario-every", "6"]
+    in_one_pass(db_url, "sqlite", "seconds of load say nothing about the database")
+    args = ["--minutes", "0.15", "--warm-up", "1", "--intake-rate", "3", "--scenario-every", "5"]
     result = run_benchmark("soak", args, db_url, tmp_path / "soak.json")
     assert result["errors"] == 0, result["error_samples"]
     for endpoint in (

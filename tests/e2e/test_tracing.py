@@ -17,9 +17,15 @@ from sqlmodel import Session
 from c2b.tokens import issue_demo_tokens
 from c2b.tracing import read_spans, render_trace
 from tests.api.test_buyer_flow import line
-from tests.e2e.conftest import CLI
+from tests.e2e.conftest import CLI, in_one_pass
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def sqlite_pass(db_url: str) -> None:
+    """Before the stack starts: spans do not depend on the database."""
+    in_one_pass(db_url, "sqlite", "spans do not depend on the database")
 
 
 @pytest.fixture
