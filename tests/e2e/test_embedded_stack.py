@@ -16,7 +16,7 @@ from sqlmodel import Session
 from c2b.tokens import issue_demo_tokens
 from tests.api.test_buyer_flow import line
 from tests.api.test_walking_skeleton import assert_trail_shows_every_step, drive_batch_to_done
-from tests.e2e.conftest import CLI
+from tests.e2e.conftest import CLI, in_one_pass
 
 pytestmark = pytest.mark.e2e
 
@@ -82,8 +82,9 @@ def ctrl_c(proc: subprocess.Popen[bytes]) -> set[int]:
 
 
 def test_make_run_stops_every_process_on_ctrl_c_and_keeps_the_data(
-    stack_env: dict[str, str], tmp_path: Path
+    stack_env: dict[str, str], tmp_path: Path, db_url: str
 ) -> None:
+    in_one_pass(db_url, "sqlite", "make run is the embedded default, whatever DATABASE_URL")
     env = {k: v for k, v in stack_env.items() if k != "DATABASE_URL"}  # the embedded default
     log = tmp_path / "dev.log"
     proc, url = run_dev(env, log)
@@ -131,8 +132,9 @@ def test_make_run_stops_every_process_on_ctrl_c_and_keeps_the_data(
 
 
 def test_no_process_outlives_make_run_even_when_it_is_killed(
-    stack_env: dict[str, str], tmp_path: Path
+    stack_env: dict[str, str], tmp_path: Path, db_url: str
 ) -> None:
+    in_one_pass(db_url, "sqlite", "make run is the embedded default, whatever DATABASE_URL")
     env = {k: v for k, v in stack_env.items() if k != "DATABASE_URL"}
     proc, _ = run_dev(env, tmp_path / "dev.log")
     children = children_of(proc.pid)

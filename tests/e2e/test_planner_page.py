@@ -21,6 +21,7 @@ from c2b.tokens import issue_demo_tokens
 from models.schemas import PlanStatus
 from models.tables import Plan
 from tests.api.test_buyer_flow import line
+from tests.e2e.conftest import in_one_pass
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -83,6 +84,13 @@ def run_scenario(page: Page, name: str, factory: str = "", rush: str = "") -> st
     expect(page.locator("#scenario-status")).to_have_text("done", timeout=60_000)
     expect(page.locator("#scenario-kpis")).to_be_visible()
     return page.url.split("scenario=", 1)[1].split("&", 1)[0]
+
+
+@pytest.fixture(autouse=True)
+def sqlite_pass(db_url: str) -> None:
+    """Before the stack and the browser start: what the page shows does not depend on the
+    database (tests/api/test_planner_page_http.py runs on both)."""
+    in_one_pass(db_url, "sqlite", "the page does not depend on the database")
 
 
 def test_a_planner_runs_compares_and_applies_scenarios_in_the_browser(
