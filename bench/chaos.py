@@ -293,16 +293,15 @@ async def watch(engine: sa.Engine, orders: int, run: Run, stop: asyncio.Event) -
         await asyncio.sleep(0.5)
 
 
-def recoveries(run: Run, orders: int) -> list[float]:
+def recoveries(run: Run) -> list[float]:
     """Each kill's recovery: healthy again, and the next order shipped after the restart
-    (or just healthy, once every order had shipped)."""
+    (or just healthy, when no order shipped after it: every one had)."""
     out = []
     for kill in run.kills:
         if kill.healthy_at is None:
             continue
-        after = [t for t, done in run.shipped_at if t > kill.restarted_at]
-        remaining = not run.shipped_at or run.shipped_at[-1][1] < orders or after
-        end = max(kill.healthy_at, after[0]) if after and remaining else kill.healthy_at
+        after = [t for t, _ in run.shipped_at if t > kill.restarted_at]
+        end = max(kill.healthy_at, after[0]) if after else kill.healthy_at
         kill.recovered_at = end
         out.append(end - kill.at)
     return out
@@ -430,7 +429,7 @@ async def run_chaos(
         for name in ("api", "worker", "temporal"):
             processes[name].stop()
         engine.dispose()
-    recovered = recoveries(run, orders)
+    recovered = recoveries(run)
     stuck = set(open_orders) | set(not_done_in_temporal)
     by_process = {name: sum(1 for k in run.kills if k.process == name) for name in VICTIMS}
     return {
