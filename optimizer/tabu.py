@@ -1,0 +1,414 @@
+"""Tabu search on the critical path, for plans whose only term is the makespan.
+
+CP-SAT is strong at proving bounds and finds good plans fast, but on the larger job shops
+of the public benchmarks it stalls a few per cent above the best known makespans within
+its seconds. The local searches that hold those records work on the disjunctive graph
+instead: a plan is a machine for every operation and an order of the operations on each
+machine; its makespan is the longest path through the job arcs and the machine arcs; and
+only moves on that critical path can shorten it. This module is such a search:
+
+* **swap** two adjacent operations of a critical block (operations on the same machine,
+  one right after the other on the critical path): the first two and the last two of each
+  block, as in Nowicki and Smutnicki's neighbourhood (N5);
+* **reassign** a critical operation to another of its machines, at the place in that
+  machine's order where the path through it is shortest (Mastrolilli and Gambardella's
+  flexible job-shop move).
+
+Each move is scored with an estimate from the current heads and tails (earliest start,
+and longest path after the end), the best allowed one is made, and the plan is evaluated
+exactly; a move whose reverse is tabu is allowed only if it beats the best plan so far.
+After a long run without improvement the search restarts from its best plan shaken by a
+few random moves.
+
+It runs on problems where the disjunctive graph is the whole story: every work centre
+runs one operation at a time, never closes and never changes over, nothing moves between
+factories and nothing is frozen (``applies``). Pure like the rest of ``optimizer``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from optimizer.problem import Assignment, Problem, Weights
+
+# A move's reverse stays tabu for a random number of iterations in this range.
+TENURE = (6, 14)
+# Iterations without a better plan before the search restarts from its best one.
+PATIENCE = 2500
+# Random moves that shake the best plan at a restart.
+SHAKE = 3
+
+
+def applies(problem: Problem, weights: Weights) -> bool:
+    """Whether the plan is all in the disjunctive graph and the makespan all that counts."""
+    others = (
+        weights.weighted_tardiness,
+        weights.lead_time,
+        weights.cost,
+        weights.changeovers,
+        weights.plan_changes,
+    )
+    return (
+        weights.makespan > 0
+        and not any(others)
+        and not problem.frozen
+        and problem.transfer_minutes == 0
+        and all(w.capacity == 1 and not w.closed and not w.changeover for w in problem.work_centres)
+    )
+
+
+@dataclass
+class _Shop:
+    """The problem, numbered: operation i of the flattened orders, machine m."""
+
+    keys: list[tuple[str, int]]  # (order, seq) of each operation
+    machines: list[str]
+    job_prev: list[int]  # the operation before in its order, or -1
+    job_next: list[int]
+    release: list[int]
+    minutes: list[dict[int, int]]  # per operation: machine -> minutes
+
+
+@dataclass
+class _Plan:
+    """A machine per operation and the order of operations on each machine."""
+
+    machine: list[int]
+    sequence: list[list[int]]
+
+    def copy(self) -> _Plan:
+        return _Plan(list(self.machine), [list(s) for s in self.sequence])
+
+
+@dataclass
+class _Times:
+    """A plan's heads (earliest starts), tails (longest path after the end) and
+    durations, its machine neighbours, and its makespan."""
+
+    head: list[int]
+    tail: list[int]
+    duration: list[int]
+    machine_prev: list[int]
+    machine_next: list[int]
+    makespan: int
+
+
+@dataclass
+class _Move:
+    estimate: int
+    kind: str  # "swap" or "reassign"
+    op: int  # the operation that moves (for a swap: the first of the pair)
+    other: int = -1  # a swap's second operation
+    machine: int = -1  # a reassignment's new machine
+    position: int = 0  # and the place in its order
+    tabu_keys: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+def _shop(problem: Problem) -> _Shop:
+    machines = [w.id for w in problem.work_centres]
+    index = {m: i for i, m in enumerate(machines)}
+    keys: list[tuple[str, int]] = []
+    job_prev: list[int] = []
+    job_next: list[int] = []
+    release: list[int] = []
+    minutes: list[dict[int, int]] = []
+    for order in problem.orders:
+        first = len(keys)
+        for seq, op in enumerate(order.operations):
+            i = len(keys)
+            keys.append((order.id, seq))
+            job_prev.append(i - 1 if seq > 0 else -1)
+            job_next.append(i + 1 if seq < len(order.operations) - 1 else -1)
+            release.append(order.release if i == first else 0)
+            minutes.append({index[m.work_centre]: m.minutes for m in op.modes})
+    return _Shop(keys, machines, job_prev, job_next, release, minutes)
+
+
+def _plan_from(shop: _Shop, assignments: list[Assignment]) -> _Plan:
+    index = {key: i for i, key in enumerate(shop.keys)}
+    machine_index = {m: i for i, m in enumerate(shop.machines)}
+    machine = [0] * len(shop.keys)
+    on: list[list[tuple[int, int, int]]] = [[] for _ in shop.machines]
+    for a in assignments:
+        i = index[(a.order, a.seq)]
+        m = machine_index[a.work_centre]
+        machine[i] = m
+        on[m].append((a.start, a.end, i))
+    return _Plan(machine, [[i for _, _, i in sorted(items)] for items in on])
+
+
+def _times(shop: _Shop, plan: _Plan) -> _Times | None:
+    """Heads and tails by one pass over the graph in topological order; None if the
+    machine orders make a cycle with the routings."""
+    n = len(shop.keys)
+    duration = [shop.minutes[i][plan.machine[i]] for i in range(n)]
+    machine_prev = [-1] * n
+    machine_next = [-1] * n
+    for order in plan.sequence:
+        for a, b in zip(order, order[1:], strict=False):
+            machine_next[a] = b
+            machine_prev[b] = a
+    job_prev, job_next = shop.job_prev, shop.job_next
+    waiting = [(job_prev[i] >= 0) + (machine_prev[i] >= 0) for i in range(n)]
+    ready = [i for i in range(n) if waiting[i] == 0]
+    head = list(shop.release)
+    topological: list[int] = []
+    while ready:
+        i = ready.pop()
+        topological.append(i)
+        end = head[i] + duration[i]
+        for j in (job_next[i], machine_next[i]):
+            if j >= 0:
+                if end > head[j]:
+                    head[j] = end
+                waiting[j] -= 1
+                if waiting[j] == 0:
+                    ready.append(j)
+    if len(topological) < n:
+        return None
+    tail = [0] * n
+    for i in reversed(topological):
+        longest = 0
+        j = job_next[i]
+        if j >= 0:
+            longest = tail[j] + duration[j]
+        k = machine_next[i]
+        if k >= 0 and tail[k] + duration[k] > longest:
+            longest = tail[k] + duration[k]
+        tail[i] = longest
+    makespan = max(head[i] + duration[i] for i in range(n))
+    return _Times(head, tail, duration, machine_prev, machine_next, makespan)
+
+
+def _critical_path(shop: _Shop, t: _Times, rng: random.Random) -> list[int]:
+    """One longest path, walked back from an operation that ends at the makespan; where
+    two predecessors both hold an operation back, one is picked at random."""
+    ends = [i for i in range(len(t.head)) if t.head[i] + t.duration[i] == t.makespan]
+    i = rng.choice(ends)
+    path = [i]
+    while True:
+        holding = [
+            j
+            for j in (shop.job_prev[i], t.machine_prev[i])
+            if j >= 0 and t.head[j] + t.duration[j] == t.head[i]
+        ]
+        if not holding:
+            break
+        i = rng.choice(holding)
+        path.append(i)
+    path.reverse()
+    return path
+
+
+def _blocks(plan: _Plan, t: _Times, path: list[int]) -> list[list[int]]:
+    """The path cut into runs of operations one right after the other on one machine."""
+    blocks = [[path[0]]]
+    for a, b in zip(path, path[1:], strict=False):
+        if t.machine_next[a] == b:
+            blocks[-1].append(b)
+        else:
+            blocks.append([b])
+    return blocks
+
+
+def _swap_estimate(shop: _Shop, t: _Times, u: int, v: int) -> int:
+    """The longer of the paths through ``v`` then ``u`` once they trade places (u was
+    right before v on their machine), from the heads and tails around them (Taillard)."""
+    d, head, tail = t.duration, t.head, t.tail
+    a, b = t.machine_prev[u], t.machine_next[v]
+    jp_u, jp_v, jn_u, jn_v = shop.job_prev[u], shop.job_prev[v], shop.job_next[u], shop.job_next[v]
+    head_v = max(
+        shop.release[v],
+        head[jp_v] + d[jp_v] if jp_v >= 0 else 0,
+        head[a] + d[a] if a >= 0 else 0,
+    )
+    head_u = max(shop.release[u], head[jp_u] + d[jp_u] if jp_u >= 0 else 0, head_v + d[v])
+    tail_u = max(tail[jn_u] + d[jn_u] if jn_u >= 0 else 0, tail[b] + d[b] if b >= 0 else 0)
+    tail_v = max(tail[jn_v] + d[jn_v] if jn_v >= 0 else 0, tail_u + d[u])
+    return max(head_v + d[v] + tail_v, head_u + d[u] + tail_u)
+
+
+def _best_insertion(shop: _Shop, plan: _Plan, t: _Times, v: int, m: int) -> tuple[int, int]:
+    """Where on machine ``m`` the path through ``v`` is shortest: (estimate, position)."""
+    d, head, tail = t.duration, t.head, t.tail
+    jp, jn = shop.job_prev[v], shop.job_next[v]
+    from_job = max(shop.release[v], head[jp] + d[jp] if jp >= 0 else 0)
+    to_job = tail[jn] + d[jn] if jn >= 0 else 0
+    minutes = shop.minutes[v][m]
+    order = plan.sequence[m]
+    best = (1 << 62, 0)
+    before_end = 0
+    for position in range(len(order) + 1):
+        after = tail[order[position]] + d[order[position]] if position < len(order) else 0
+        estimate = max(from_job, before_end) + minutes + max(to_job, after)
+        if estimate < best[0]:
+            best = (estimate, position)
+        if position < len(order):
+            before_end = head[order[position]] + d[order[position]]
+    return best
+
+
+def _moves(shop: _Shop, plan: _Plan, t: _Times, path: list[int]) -> list[_Move]:
+    moves = []
+    blocks = _blocks(plan, t, path)
+    last = len(blocks) - 1
+    for number, block in enumerate(blocks):
+        if len(block) < 2:
+            continue
+        pairs = set()
+        if number > 0 or len(blocks) == 1:
+            pairs.add((block[0], block[1]))
+        if number < last or len(blocks) == 1:
+            pairs.add((block[-2], block[-1]))
+        for u, v in pairs:
+            # Tabu: putting u right before v again.
+            moves.append(
+                _Move(_swap_estimate(shop, t, u, v), "swap", u, other=v, tabu_keys=[(0, u, v)])
+            )
+    for v in path:
+        here = plan.machine[v]
+        for m in shop.minutes[v]:
+            if m == here:
+                continue
+            estimate, position = _best_insertion(shop, plan, t, v, m)
+            # Tabu: putting v back on the machine it leaves.
+            moves.append(
+                _Move(
+                    estimate, "reassign", v, machine=m, position=position, tabu_keys=[(1, v, here)]
+                )
+            )
+    return moves
+
+
+def _apply(plan: _Plan, move: _Move) -> None:
+    if move.kind == "swap":
+        order = plan.sequence[plan.machine[move.op]]
+        at = order.index(move.op)
+        order[at], order[at + 1] = order[at + 1], order[at]
+    else:
+        plan.sequence[plan.machine[move.op]].remove(move.op)
+        plan.sequence[move.machine].insert(move.position, move.op)
+        plan.machine[move.op] = move.machine
+
+
+def _assignments(shop: _Shop, plan: _Plan, t: _Times) -> list[Assignment]:
+    return [
+        Assignment(
+            order=order,
+            seq=seq,
+            work_centre=shop.machines[plan.machine[i]],
+            start=t.head[i],
+            end=t.head[i] + t.duration[i],
+        )
+        for i, (order, seq) in enumerate(shop.keys)
+    ]
+
+
+@dataclass
+class TabuResult:
+    """The best plan found (None if nothing beat the start), and how the search went."""
+
+    assignments: list[Assignment] | None
+    makespan: int
+    iterations: int
+    restarts: int
+
+
+def improve_makespan(
+    problem: Problem,
+    start: list[Assignment],
+    seconds: float,
+    *,
+    seed: int = 0,
+    stop: threading.Event | None = None,
+    report: Callable[[int], None] | None = None,
+    lower_bound: int = 0,
+) -> TabuResult:
+    """Search from the plan ``start`` for ``seconds`` (or until ``stop`` is set, or the
+    makespan reaches ``lower_bound``); ``report`` hears the best makespan every second."""
+    now = time.monotonic()
+    deadline, reported = now + seconds, now
+    rng = random.Random(seed)
+    shop = _shop(problem)
+    plan = _plan_from(shop, start)
+    t = _times(shop, plan)
+    assert t is not None, "the starting plan's machine orders make a cycle"
+    best_plan, best_t = plan.copy(), t
+    started_makespan = t.makespan
+    tabu: dict[tuple[int, int, int], int] = {}
+    iteration = restarts = since_better = 0
+    while best_t.makespan > lower_bound:
+        now = time.monotonic()
+        if now >= deadline or (stop is not None and stop.is_set()):
+            break
+        if report is not None and now - reported >= 1.0:
+            report(best_t.makespan)
+            reported = now
+        iteration += 1
+        since_better += 1
+        if since_better > PATIENCE:
+            plan, t = _shaken(shop, best_plan, best_t, rng)
+            tabu.clear()
+            since_better = 0
+            restarts += 1
+            continue
+        moves = _moves(shop, plan, t, _critical_path(shop, t, rng))
+        rng.shuffle(moves)  # ties go either way
+        moves.sort(key=lambda mv: mv.estimate)
+        made = None
+        for move in moves:
+            is_tabu = any(tabu.get(key, 0) > iteration for key in _created(plan, move))
+            if is_tabu and move.estimate >= best_t.makespan:
+                continue
+            trial = plan.copy()
+            _apply(trial, move)
+            trial_t = _times(shop, trial)
+            if trial_t is None:
+                continue  # that machine order closes a cycle
+            made = (move, trial, trial_t)
+            break
+        if made is None:
+            tabu.clear()  # every move tabu: forget and go on
+            continue
+        move, new_plan, new_t = made
+        for key in move.tabu_keys:
+            tabu[key] = iteration + rng.randint(*TENURE)
+        plan, t = new_plan, new_t
+        if t.makespan < best_t.makespan:
+            best_plan, best_t = plan.copy(), t
+            since_better = 0
+    better = best_t.makespan < started_makespan
+    return TabuResult(
+        assignments=_assignments(shop, best_plan, best_t) if better else None,
+        makespan=best_t.makespan,
+        iterations=iteration,
+        restarts=restarts,
+    )
+
+
+def _created(plan: _Plan, move: _Move) -> list[tuple[int, int, int]]:
+    """The tabu keys a move would create: the machine arc a swap makes, the machine a
+    reassignment goes to."""
+    if move.kind == "swap":
+        return [(0, move.other, move.op)]
+    return [(1, move.op, move.machine)]
+
+
+def _shaken(shop: _Shop, plan: _Plan, t: _Times, rng: random.Random) -> tuple[_Plan, _Times]:
+    """The plan after a few random critical moves (each one kept only if it leaves no
+    cycle)."""
+    plan = plan.copy()
+    for _ in range(SHAKE):
+        moves = _moves(shop, plan, t, _critical_path(shop, t, rng))
+        if not moves:
+            break
+        trial = plan.copy()
+        _apply(trial, rng.choice(moves))
+        trial_t = _times(shop, trial)
+        if trial_t is not None:
+            plan, t = trial, trial_t
+    return plan, t
