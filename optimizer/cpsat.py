@@ -146,7 +146,7 @@ def _solve_in_lots(
 # Makespan-only problems in the disjunctive graph (the public benchmarks): the share of the
 # time limit in which CP-SAT and the tabu search run side by side, each from the
 # dispatcher's plan; CP-SAT then has the rest, from the better of their two plans.
-SIDE_BY_SIDE = 2 / 3
+SIDE_BY_SIDE = 1 / 2
 
 
 def _side_by_side(

@@ -7,16 +7,18 @@ instead: a plan is a machine for every operation and an order of the operations 
 machine; its makespan is the longest path through the job arcs and the machine arcs; and
 only moves on that critical path can shorten it. This module is such a search:
 
-* **swap** two adjacent operations of a critical block (operations on the same machine,
-  one right after the other on the critical path): the first two and the last two of each
-  block, as in Nowicki and Smutnicki's neighbourhood (N5);
+* **shift** an operation within a critical block (operations on the same machine, one
+  right after the other on the critical path): an inner one to the block's front or back,
+  or the first or last one into the block (Zhang et al.'s N7 neighbourhood, which holds
+  Nowicki and Smutnicki's swaps of the first two and the last two);
 * **reassign** a critical operation to another of its machines, at the place in that
   machine's order where the path through it is shortest (Mastrolilli and Gambardella's
   flexible job-shop move).
 
 Each move is scored with an estimate from the current heads and tails (earliest start,
 and longest path after the end), the best allowed one is made, and the plan is evaluated
-exactly; a move whose reverse is tabu is allowed only if it beats the best plan so far.
+exactly; a move that would undo a recent one is tabu, allowed only if it promises a
+better plan than the best so far.
 After a long run without improvement the search restarts from its best plan shaken by a
 few random moves.
 
@@ -100,12 +102,14 @@ class _Times:
 @dataclass
 class _Move:
     estimate: int
-    kind: str  # "swap" or "reassign"
-    op: int  # the operation that moves (for a swap: the first of the pair)
-    other: int = -1  # a swap's second operation
-    machine: int = -1  # a reassignment's new machine
-    position: int = 0  # and the place in its order
-    tabu_keys: list[tuple[int, int, int]] = field(default_factory=list)
+    kind: str  # "shift" or "reassign"
+    op: int  # the operation that moves
+    machine: int  # to this machine (its own for a shift)
+    position: int  # at this place in the machine's order
+    # What the move makes, looked up on the tabu list, and what making it puts there (its
+    # reverse): ``(0, x, y)`` for x before y on their machine, ``(1, x, m)`` for x on m.
+    makes: list[tuple[int, int, int]] = field(default_factory=list)
+    forbids: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def _shop(problem: Problem) -> _Shop:
@@ -215,21 +219,26 @@ def _blocks(plan: _Plan, t: _Times, path: list[int]) -> list[list[int]]:
     return blocks
 
 
-def _swap_estimate(shop: _Shop, t: _Times, u: int, v: int) -> int:
-    """The longer of the paths through ``v`` then ``u`` once they trade places (u was
-    right before v on their machine), from the heads and tails around them (Taillard)."""
+def _segment_estimate(shop: _Shop, t: _Times, segment: list[int], a: int, b: int) -> int:
+    """The longest path through the operations of ``segment`` in this new order on their
+    machine (``a`` right before it, ``b`` right after, -1 for none), from the heads and
+    tails around it."""
     d, head, tail = t.duration, t.head, t.tail
-    a, b = t.machine_prev[u], t.machine_next[v]
-    jp_u, jp_v, jn_u, jn_v = shop.job_prev[u], shop.job_prev[v], shop.job_next[u], shop.job_next[v]
-    head_v = max(
-        shop.release[v],
-        head[jp_v] + d[jp_v] if jp_v >= 0 else 0,
-        head[a] + d[a] if a >= 0 else 0,
-    )
-    head_u = max(shop.release[u], head[jp_u] + d[jp_u] if jp_u >= 0 else 0, head_v + d[v])
-    tail_u = max(tail[jn_u] + d[jn_u] if jn_u >= 0 else 0, tail[b] + d[b] if b >= 0 else 0)
-    tail_v = max(tail[jn_v] + d[jn_v] if jn_v >= 0 else 0, tail_u + d[u])
-    return max(head_v + d[v] + tail_v, head_u + d[u] + tail_u)
+    heads = []
+    end = head[a] + d[a] if a >= 0 else 0
+    for x in segment:
+        jp = shop.job_prev[x]
+        h = max(shop.release[x], head[jp] + d[jp] if jp >= 0 else 0, end)
+        heads.append(h)
+        end = h + d[x]
+    longest = 0
+    after = tail[b] + d[b] if b >= 0 else 0
+    for x, h in zip(reversed(segment), reversed(heads), strict=True):
+        jn = shop.job_next[x]
+        q = max(tail[jn] + d[jn] if jn >= 0 else 0, after)
+        longest = max(longest, h + d[x] + q)
+        after = q + d[x]
+    return longest
 
 
 def _best_insertion(shop: _Shop, plan: _Plan, t: _Times, v: int, m: int) -> tuple[int, int]:
@@ -254,20 +263,39 @@ def _best_insertion(shop: _Shop, plan: _Plan, t: _Times, v: int, m: int) -> tupl
 
 def _moves(shop: _Shop, plan: _Plan, t: _Times, path: list[int]) -> list[_Move]:
     moves = []
-    blocks = _blocks(plan, t, path)
-    last = len(blocks) - 1
-    for number, block in enumerate(blocks):
-        if len(block) < 2:
+    for block in _blocks(plan, t, path):
+        k = len(block)
+        if k < 2:
             continue
-        pairs = set()
-        if number > 0 or len(blocks) == 1:
-            pairs.add((block[0], block[1]))
-        if number < last or len(blocks) == 1:
-            pairs.add((block[-2], block[-1]))
-        for u, v in pairs:
-            # Tabu: putting u right before v again.
+        order = plan.sequence[plan.machine[block[0]]]
+        first = order.index(block[0])
+        # (i, j): the block's i-th operation moves to its j-th place.
+        shifts = {(i, 0) for i in range(1, k)} | {(i, k - 1) for i in range(k - 1)}
+        shifts |= {(0, j) for j in range(1, k - 1)} | {(k - 1, j) for j in range(1, k - 1)}
+        for i, j in sorted(shifts):
+            low, high = min(i, j), max(i, j)
+            segment = block[low : high + 1]
+            x = block[i]
+            if j < i:  # x goes forward, over block[j:i]
+                new = [x, *segment[:-1]]
+                made = [(0, x, y) for y in segment[:-1]]
+                forbids = [(0, y, x) for y in segment[:-1]]
+            else:  # x goes back, over block[i+1:j+1]
+                new = [*segment[1:], x]
+                made = [(0, y, x) for y in segment[1:]]
+                forbids = [(0, x, y) for y in segment[1:]]
+            a = block[low - 1] if low > 0 else t.machine_prev[block[0]]
+            b = block[high + 1] if high < k - 1 else t.machine_next[block[-1]]
             moves.append(
-                _Move(_swap_estimate(shop, t, u, v), "swap", u, other=v, tabu_keys=[(0, u, v)])
+                _Move(
+                    _segment_estimate(shop, t, new, a, b),
+                    "shift",
+                    x,
+                    machine=plan.machine[x],
+                    position=first + j,
+                    forbids=forbids,
+                    makes=made,
+                )
             )
     for v in path:
         here = plan.machine[v]
@@ -278,19 +306,25 @@ def _moves(shop: _Shop, plan: _Plan, t: _Times, path: list[int]) -> list[_Move]:
             # Tabu: putting v back on the machine it leaves.
             moves.append(
                 _Move(
-                    estimate, "reassign", v, machine=m, position=position, tabu_keys=[(1, v, here)]
+                    estimate,
+                    "reassign",
+                    v,
+                    machine=m,
+                    position=position,
+                    forbids=[(1, v, here)],
+                    makes=[(1, v, m)],
                 )
             )
     return moves
 
 
 def _apply(plan: _Plan, move: _Move) -> None:
-    if move.kind == "swap":
-        order = plan.sequence[plan.machine[move.op]]
-        at = order.index(move.op)
-        order[at], order[at + 1] = order[at + 1], order[at]
+    order = plan.sequence[plan.machine[move.op]]
+    if move.kind == "shift":
+        order.remove(move.op)
+        order.insert(move.position, move.op)
     else:
-        plan.sequence[plan.machine[move.op]].remove(move.op)
+        order.remove(move.op)
         plan.sequence[move.machine].insert(move.position, move.op)
         plan.machine[move.op] = move.machine
 
@@ -336,7 +370,9 @@ def improve_makespan(
     shop = _shop(problem)
     plan = _plan_from(shop, start)
     t = _times(shop, plan)
-    assert t is not None, "the starting plan's machine orders make a cycle"
+    if t is None:
+        # Operations of no minutes at one instant can be read into a cycle: leave it be.
+        return TabuResult(None, max(a.end for a in start), 0, 0)
     best_plan, best_t = plan.copy(), t
     started_makespan = t.makespan
     tabu: dict[tuple[int, int, int], int] = {}
@@ -361,7 +397,7 @@ def improve_makespan(
         moves.sort(key=lambda mv: mv.estimate)
         made = None
         for move in moves:
-            is_tabu = any(tabu.get(key, 0) > iteration for key in _created(plan, move))
+            is_tabu = any(tabu.get(key, 0) > iteration for key in move.makes)
             if is_tabu and move.estimate >= best_t.makespan:
                 continue
             trial = plan.copy()
@@ -375,7 +411,7 @@ def improve_makespan(
             tabu.clear()  # every move tabu: forget and go on
             continue
         move, new_plan, new_t = made
-        for key in move.tabu_keys:
+        for key in move.forbids:
             tabu[key] = iteration + rng.randint(*TENURE)
         plan, t = new_plan, new_t
         if t.makespan < best_t.makespan:
@@ -388,14 +424,6 @@ def improve_makespan(
         iterations=iteration,
         restarts=restarts,
     )
-
-
-def _created(plan: _Plan, move: _Move) -> list[tuple[int, int, int]]:
-    """The tabu keys a move would create: the machine arc a swap makes, the machine a
-    reassignment goes to."""
-    if move.kind == "swap":
-        return [(0, move.other, move.op)]
-    return [(1, move.op, move.machine)]
 
 
 def _shaken(shop: _Shop, plan: _Plan, t: _Times, rng: random.Random) -> tuple[_Plan, _Times]:

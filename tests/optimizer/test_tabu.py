@@ -136,7 +136,7 @@ def test_the_scheduler_runs_it_beside_cpsat(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(tabu, "improve_makespan", improve)
     params = makespan_params(time_limit_s=4, workers=2)
     plan = solve(problem, params)
-    # la21 is not proven optimal in 2.7 s: the tabu search runs beside CP-SAT, and CP-SAT
+    # la21 is not proven optimal in 2 s: the tabu search runs beside CP-SAT, and CP-SAT
     # runs again from the better plan.
     assert sorted(runs) == ["cpsat", "cpsat", "tabu"]
     assert violations(problem, plan) == []
