@@ -22,6 +22,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from ortools.sat.python import cp_model
 
@@ -164,25 +165,8 @@ def _side_by_side(
     keep shortening it; measured in ``docs/benchmarks.md``. While both run, three threads
     share the machine's cores with CP-SAT's workers."""
     limit, per_unit = params.time_limit_s, params.weights.makespan
-    tabu_best: list[int] = []
+    tabu_best: list[int] = []  # the tabu search's best makespan, every second
     halt = threading.Event()  # the tabu search's: set by ``stop``, or when CP-SAT is done
-    found: list[tabu.TabuResult] = []
-    failed: list[BaseException] = []
-
-    def run_tabu() -> None:
-        try:
-            found.append(
-                tabu.improve_makespan(
-                    problem,
-                    greedy.assignments,
-                    limit * SIDE_BY_SIDE,
-                    seed=params.seed,
-                    stop=halt,
-                    report=tabu_best.append,
-                )
-            )
-        except BaseException as err:  # raised again in the caller's thread
-            failed.append(err)
 
     def heard(progress: Progress) -> None:
         """CP-SAT's progress, with the tabu search's plan where that is the better."""
@@ -193,29 +177,35 @@ def _side_by_side(
             progress = progress.model_copy(update={"objective": tabu_best[-1] * per_unit})
         on_progress(progress)
 
-    thread = threading.Thread(target=run_tabu, name="tabu", daemon=True)
-    thread.start()
-    try:
-        first = search(
+    with ThreadPoolExecutor(1, thread_name_prefix="tabu") as pool:
+        polishing = pool.submit(
+            tabu.improve_makespan,
             problem,
-            params,
-            greedy,
+            greedy.assignments,
             limit * SIDE_BY_SIDE,
-            started=started,
-            stop=stop,
-            tick=_ticker(started, heard) if on_progress is not None else None,
+            seed=params.seed,
+            stop=halt,
+            report=tabu_best.append,
         )
-    finally:
-        halt.set()
-        thread.join()
-    if failed:
-        raise failed[0]
+        try:
+            first = search(
+                problem,
+                params,
+                greedy,
+                limit * SIDE_BY_SIDE,
+                started=started,
+                stop=stop,
+                tick=_ticker(started, heard) if on_progress is not None else None,
+            )
+        finally:
+            halt.set()
+        polished = polishing.result()  # raises what the tabu search raised
     if first.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
         return first
     best = first.assignments or greedy.assignments
     makespan = max(a.end for a in best)
-    if found and found[0].assignments is not None and found[0].makespan < makespan:
-        best, makespan = found[0].assignments, found[0].makespan
+    if polished.assignments is not None and polished.makespan < makespan:
+        best, makespan = polished.assignments, polished.makespan
     rest_s = started + limit - time.monotonic()
     if rest_s <= 0 or (stop is not None and stop.is_set()):
         return Outcome(cp_model.FEASIBLE, best, first.bound, first.first_at)

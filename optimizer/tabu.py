@@ -33,7 +33,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from optimizer.problem import Assignment, Problem, Weights
 
@@ -77,7 +77,8 @@ class _Shop:
 
 @dataclass
 class _Plan:
-    """A machine per operation and the order of operations on each machine."""
+    """A machine per operation and the order of operations on each machine. Never
+    changed in place: a move makes a new one (``_tried``)."""
 
     machine: list[int]
     sequence: list[list[int]]
@@ -101,15 +102,16 @@ class _Times:
 
 @dataclass
 class _Move:
+    """A shift (within the operation's own machine) or a reassignment (to another)."""
+
     estimate: int
-    kind: str  # "shift" or "reassign"
     op: int  # the operation that moves
     machine: int  # to this machine (its own for a shift)
     position: int  # at this place in the machine's order
     # What the move makes, looked up on the tabu list, and what making it puts there (its
     # reverse): ``(0, x, y)`` for x before y on their machine, ``(1, x, m)`` for x on m.
-    makes: list[tuple[int, int, int]] = field(default_factory=list)
-    forbids: list[tuple[int, int, int]] = field(default_factory=list)
+    makes: list[tuple[int, int, int]]
+    forbids: list[tuple[int, int, int]]
 
 
 def _shop(problem: Problem) -> _Shop:
@@ -208,7 +210,7 @@ def _critical_path(shop: _Shop, t: _Times, rng: random.Random) -> list[int]:
     return path
 
 
-def _blocks(plan: _Plan, t: _Times, path: list[int]) -> list[list[int]]:
+def _blocks(t: _Times, path: list[int]) -> list[list[int]]:
     """The path cut into runs of operations one right after the other on one machine."""
     blocks = [[path[0]]]
     for a, b in zip(path, path[1:], strict=False):
@@ -219,6 +221,19 @@ def _blocks(plan: _Plan, t: _Times, path: list[int]) -> list[list[int]]:
     return blocks
 
 
+def _from_job(shop: _Shop, t: _Times, x: int) -> int:
+    """The earliest ``x`` may start as far as its order goes: its predecessor's end, or the
+    order's release."""
+    jp = shop.job_prev[x]
+    return max(shop.release[x], t.head[jp] + t.duration[jp] if jp >= 0 else 0)
+
+
+def _to_job(shop: _Shop, t: _Times, x: int) -> int:
+    """The longest path after ``x`` through the rest of its order."""
+    jn = shop.job_next[x]
+    return t.tail[jn] + t.duration[jn] if jn >= 0 else 0
+
+
 def _segment_estimate(shop: _Shop, t: _Times, segment: list[int], a: int, b: int) -> int:
     """The longest path through the operations of ``segment`` in this new order on their
     machine (``a`` right before it, ``b`` right after, -1 for none), from the heads and
@@ -227,15 +242,13 @@ def _segment_estimate(shop: _Shop, t: _Times, segment: list[int], a: int, b: int
     heads = []
     end = head[a] + d[a] if a >= 0 else 0
     for x in segment:
-        jp = shop.job_prev[x]
-        h = max(shop.release[x], head[jp] + d[jp] if jp >= 0 else 0, end)
+        h = max(_from_job(shop, t, x), end)
         heads.append(h)
         end = h + d[x]
     longest = 0
     after = tail[b] + d[b] if b >= 0 else 0
     for x, h in zip(reversed(segment), reversed(heads), strict=True):
-        jn = shop.job_next[x]
-        q = max(tail[jn] + d[jn] if jn >= 0 else 0, after)
+        q = max(_to_job(shop, t, x), after)
         longest = max(longest, h + d[x] + q)
         after = q + d[x]
     return longest
@@ -244,9 +257,7 @@ def _segment_estimate(shop: _Shop, t: _Times, segment: list[int], a: int, b: int
 def _best_insertion(shop: _Shop, plan: _Plan, t: _Times, v: int, m: int) -> tuple[int, int]:
     """Where on machine ``m`` the path through ``v`` is shortest: (estimate, position)."""
     d, head, tail = t.duration, t.head, t.tail
-    jp, jn = shop.job_prev[v], shop.job_next[v]
-    from_job = max(shop.release[v], head[jp] + d[jp] if jp >= 0 else 0)
-    to_job = tail[jn] + d[jn] if jn >= 0 else 0
+    from_job, to_job = _from_job(shop, t, v), _to_job(shop, t, v)
     minutes = shop.minutes[v][m]
     order = plan.sequence[m]
     best = (1 << 62, 0)
@@ -263,7 +274,7 @@ def _best_insertion(shop: _Shop, plan: _Plan, t: _Times, v: int, m: int) -> tupl
 
 def _moves(shop: _Shop, plan: _Plan, t: _Times, path: list[int]) -> list[_Move]:
     moves = []
-    for block in _blocks(plan, t, path):
+    for block in _blocks(t, path):
         k = len(block)
         if k < 2:
             continue
@@ -289,7 +300,6 @@ def _moves(shop: _Shop, plan: _Plan, t: _Times, path: list[int]) -> list[_Move]:
             moves.append(
                 _Move(
                     _segment_estimate(shop, t, new, a, b),
-                    "shift",
                     x,
                     machine=plan.machine[x],
                     position=first + j,
@@ -307,7 +317,6 @@ def _moves(shop: _Shop, plan: _Plan, t: _Times, path: list[int]) -> list[_Move]:
             moves.append(
                 _Move(
                     estimate,
-                    "reassign",
                     v,
                     machine=m,
                     position=position,
@@ -318,15 +327,14 @@ def _moves(shop: _Shop, plan: _Plan, t: _Times, path: list[int]) -> list[_Move]:
     return moves
 
 
-def _apply(plan: _Plan, move: _Move) -> None:
-    order = plan.sequence[plan.machine[move.op]]
-    if move.kind == "shift":
-        order.remove(move.op)
-        order.insert(move.position, move.op)
-    else:
-        order.remove(move.op)
-        plan.sequence[move.machine].insert(move.position, move.op)
-        plan.machine[move.op] = move.machine
+def _tried(shop: _Shop, plan: _Plan, move: _Move) -> tuple[_Plan, _Times] | None:
+    """A copy of the plan with the move made, and its times; None if that closes a cycle."""
+    trial = plan.copy()
+    trial.sequence[trial.machine[move.op]].remove(move.op)
+    trial.sequence[move.machine].insert(move.position, move.op)
+    trial.machine[move.op] = move.machine
+    times = _times(shop, trial)
+    return None if times is None else (trial, times)
 
 
 def _assignments(shop: _Shop, plan: _Plan, t: _Times) -> list[Assignment]:
@@ -373,7 +381,7 @@ def improve_makespan(
     if t is None:
         # Operations of no minutes at one instant can be read into a cycle: leave it be.
         return TabuResult(None, max(a.end for a in start), 0, 0)
-    best_plan, best_t = plan.copy(), t
+    best_plan, best_t = plan, t
     started_makespan = t.makespan
     tabu: dict[tuple[int, int, int], int] = {}
     iteration = restarts = since_better = 0
@@ -400,22 +408,18 @@ def improve_makespan(
             is_tabu = any(tabu.get(key, 0) > iteration for key in move.makes)
             if is_tabu and move.estimate >= best_t.makespan:
                 continue
-            trial = plan.copy()
-            _apply(trial, move)
-            trial_t = _times(shop, trial)
-            if trial_t is None:
-                continue  # that machine order closes a cycle
-            made = (move, trial, trial_t)
-            break
+            tried = _tried(shop, plan, move)
+            if tried is not None:  # else that machine order closes a cycle
+                made = move, tried
+                break
         if made is None:
             tabu.clear()  # every move tabu: forget and go on
             continue
-        move, new_plan, new_t = made
+        move, (plan, t) = made
         for key in move.forbids:
             tabu[key] = iteration + rng.randint(*TENURE)
-        plan, t = new_plan, new_t
         if t.makespan < best_t.makespan:
-            best_plan, best_t = plan.copy(), t
+            best_plan, best_t = plan, t
             since_better = 0
     better = best_t.makespan < started_makespan
     return TabuResult(
@@ -429,14 +433,11 @@ def improve_makespan(
 def _shaken(shop: _Shop, plan: _Plan, t: _Times, rng: random.Random) -> tuple[_Plan, _Times]:
     """The plan after a few random critical moves (each one kept only if it leaves no
     cycle)."""
-    plan = plan.copy()
     for _ in range(SHAKE):
         moves = _moves(shop, plan, t, _critical_path(shop, t, rng))
         if not moves:
             break
-        trial = plan.copy()
-        _apply(trial, rng.choice(moves))
-        trial_t = _times(shop, trial)
-        if trial_t is not None:
-            plan, t = trial, trial_t
+        tried = _tried(shop, plan, rng.choice(moves))
+        if tried is not None:
+            plan, t = tried
     return plan, t
