@@ -25,6 +25,15 @@ from c2b.worker import ensure_search_attributes
 from models.tables import BuyerTeam, Factory
 
 
+def in_one_pass(db_url: str, database: str, why: str) -> None:
+    """Skip this test in the other pass of CI (``.ci/run`` runs the suite on SQLite, then on
+    PostgreSQL): for tests that say nothing more on the second database than on the first,
+    so the two passes stay within CI's time. ``why`` goes into the skip's reason."""
+    on = "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    if on != database:
+        pytest.skip(f"runs in the {database} pass only: {why}")
+
+
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The database under test: ``DATABASE_URL`` if set (CI's PostgreSQL run), else a

@@ -36,15 +36,6 @@ def stack_env(tmp_path: Path, db_url: str) -> dict[str, str]:
     }
 
 
-def in_one_pass(db_url: str, database: str, why: str) -> None:
-    """Skip this test in the other pass of CI (``.ci/run`` runs the suite on SQLite, then on
-    PostgreSQL): for tests that say nothing more on the second database than on the first,
-    so the two passes stay within CI's time. ``why`` goes into the skip's reason."""
-    on = "postgresql" if db_url.startswith("postgresql") else "sqlite"
-    if on != database:
-        pytest.skip(f"runs in the {database} pass only: {why}")
-
-
 LOG_OF: dict[int, Path] = {}  # pid -> the log spawn() wrote its output to
 
 

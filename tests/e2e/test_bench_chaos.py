@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import in_one_pass, run_benchmark
+from tests.conftest import in_one_pass
+from tests.e2e.conftest import run_benchmark
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,8 @@ from sqlmodel import Session
 from c2b.tokens import issue_demo_tokens
 from tests.api.test_buyer_flow import line
 from tests.api.test_walking_skeleton import assert_trail_shows_every_step, drive_batch_to_done
-from tests.e2e.conftest import CLI, in_one_pass
+from tests.conftest import in_one_pass
+from tests.e2e.conftest import CLI
 
 pytestmark = pytest.mark.e2e
 

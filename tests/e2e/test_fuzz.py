@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from c2b.tokens import issue_demo_tokens
-from tests.e2e.conftest import in_one_pass
+from tests.conftest import in_one_pass
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from c2b.tokens import issue_demo_tokens
 from models.schemas import PlanStatus
 from models.tables import Plan
 from tests.api.test_buyer_flow import line
-from tests.e2e.conftest import in_one_pass
+from tests.conftest import in_one_pass
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

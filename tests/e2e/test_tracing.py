@@ -17,7 +17,8 @@ from sqlmodel import Session
 from c2b.tokens import issue_demo_tokens
 from c2b.tracing import read_spans, render_trace
 from tests.api.test_buyer_flow import line
-from tests.e2e.conftest import CLI, in_one_pass
+from tests.conftest import in_one_pass
+from tests.e2e.conftest import CLI
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.e2e.conftest import in_one_pass
+from tests.conftest import in_one_pass
 
 
 @pytest.fixture(autouse=True)
