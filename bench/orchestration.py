@@ -48,9 +48,10 @@ from bench.claims import httpx_client, submit_and_pick, with_retries
 from bench.stack import measure_on_fresh_database, running_platform
 from bench.trivial import OneActivityWorkflow, nothing
 from c2b.db import make_engine
+from c2b.settings import Settings
 from c2b.temporal_client import connect_temporal
 from c2b.tokens import create_token
-from c2b.worker import cache_bytecode
+from c2b.worker import cache_bytecode, workflow_runner
 from models.schemas import ProductionOrderStatus, Role
 from models.stats import percentile
 from models.tables import (
@@ -72,7 +73,8 @@ OPERATIONS = 3  # TS-CREW: cut, sew, finish
 
 async def trivial_rate(address: str, count: int, data_dir: Path) -> float:
     """One-activity workflows per second, ``count`` of them started at once, on a worker
-    in this process that caches its bytecode as the platform's worker does."""
+    in this process that caches its bytecode and runs workflows in or out of the sandbox
+    as the platform's worker does."""
     cache_bytecode(data_dir / "pycache")
     client = await connect_temporal(address)
     queue = f"bench-trivial-{uuid.uuid4().hex[:8]}"
@@ -82,6 +84,7 @@ async def trivial_rate(address: str, count: int, data_dir: Path) -> float:
         workflows=[OneActivityWorkflow],
         activities=[nothing],
         activity_executor=ThreadPoolExecutor(4),
+        workflow_runner=workflow_runner(Settings().workflow_sandbox),
     )
     async with worker:
         run = uuid.uuid4().hex[:8]

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     decision_hours: float = Field(default=72.0, gt=0, alias="C2B_DECISION_HOURS")
     design_escalate_hours: float = Field(default=24.0, gt=0, alias="C2B_DESIGN_ESCALATE_HOURS")
     design_cancel_hours: float = Field(default=120.0, gt=0, alias="C2B_DESIGN_CANCEL_HOURS")
+    # The orchestration worker runs workflows outside Temporal's sandbox: the sandbox costs
+    # the worker about a third of its CPU (bench/orchestration.py). The test suite runs
+    # every workflow inside it, so a call it forbids still fails a test (c2b.worker).
+    workflow_sandbox: bool = Field(default=False, alias="C2B_WORKFLOW_SANDBOX")
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

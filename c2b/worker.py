@@ -23,7 +23,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.demand import DemandActivities
@@ -73,15 +73,32 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     )
 
 
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    """The sandbox, or none.
+
+    The sandbox re-imports a workflow's modules for every run and, in temporalio 1.35,
+    enters the sandbox again (an ``exec`` of source text) for every payload the worker
+    decodes or encodes. On the orchestration benchmark that is about a third of the
+    worker's CPU; without it the worker ships about 40 % more orders per second. What the
+    sandbox is for, catching a workflow that reads the clock, does I/O or imports
+    something unsafe, the tests keep doing: every test worker and replayer runs sandboxed
+    (``build_worker``'s default), and the replay tests run over saved histories.
+    """
+    return sandbox_runner() if sandboxed else UnsandboxedWorkflowRunner()
+
+
 def build_worker(
     client: Client,
     session_factory: SessionFactory,
     task_queue: str,
     executor: ThreadPoolExecutor,
     production: ProductionActivities | None = None,
+    *,
+    sandboxed: bool = True,
 ) -> Worker:
     """The worker of the orchestration queue. ``production`` replaces the production
-    activities (a test may slow one down); by default they run on ``session_factory``."""
+    activities (a test may slow one down); by default they run on ``session_factory``.
+    Tests keep the sandbox; ``c2b worker`` follows ``C2B_WORKFLOW_SANDBOX`` (off)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -95,7 +112,7 @@ def build_worker(
         ),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
-        workflow_runner=sandbox_runner(),
+        workflow_runner=workflow_runner(sandboxed),
         # After a worker dies, its sticky queue would hold the next task for 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
         # On shutdown, let running database activities finish rather than cancel them:
@@ -214,4 +231,7 @@ async def run_worker(settings: Settings) -> None:
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
         sessions = make_session_factory(engine)
         queue = settings.orchestration_task_queue
-        await _serve(build_worker(client, sessions, queue, executor), engine, tracing)
+        worker = build_worker(
+            client, sessions, queue, executor, sandboxed=settings.workflow_sandbox
+        )
+        await _serve(worker, engine, tracing)
