@@ -26,6 +26,7 @@ from models.schemas import (
     AggregateDemandInput,
     AggregateDemandResult,
     AggregateRow,
+    BatchStatus,
     CreatedProductionOrder,
     CreateProductionOrdersInput,
     CreateProductionOrdersResult,
@@ -93,7 +94,8 @@ class DemandActivities:
     def aggregate_demand(self, inp: AggregateDemandInput) -> AggregateDemandResult:
         """Totals per style × colour × size of the batch's open lines, set-based in the
         database: one grouped query for the totals, one for the need-by distribution, and
-        the personalised lines (each its own unit) by an indexed filter."""
+        the personalised lines (each its own unit) by an indexed filter. With
+        ``then_status``, the batch then takes that status."""
         open_lines = open_lines_of(inp.batch_id)
         totals = demand_totals(inp.batch_id)
         need_by = (
@@ -174,6 +176,9 @@ class DemandActivities:
                         ),
                     )
                 )
+        if inp.then_status is not None:
+            with self._sessions() as session, session.begin():
+                _set_batch_status(session, inp.batch_id, inp.then_status)
         return AggregateDemandResult(
             batch_id=inp.batch_id,
             rows=out_rows,
@@ -187,154 +192,148 @@ class DemandActivities:
         self, inp: CreateProductionOrdersInput
     ) -> CreateProductionOrdersResult:
         """Record the picks, create one production order per go-pick and settle every open
-        demand line: in production with its order, or declined with the reason."""
+        demand line: in production with its order, or declined with the reason. With
+        ``then_status``, the batch takes that status in the same transaction."""
         with self._sessions() as session, session.begin():
-            existing = session.exec(
-                select(ProductionOrder).where(ProductionOrder.batch_id == inp.batch_id)
-            ).all()
-            if existing or session.exec(select(Pick).where(Pick.batch_id == inp.batch_id)).first():
-                # A retry after a commit whose answer was lost: return what is there.
-                lifecycles = dict(
-                    session.exec(
-                        select(StyleLifecycle.test_order_id, StyleLifecycle.id).where(
-                            col(StyleLifecycle.test_order_id).in_([po.id for po in existing])
-                        )
-                    ).all()
-                )
-                return CreateProductionOrdersResult(
-                    orders=[
-                        CreatedProductionOrder(
-                            production_order_id=po.id or 0,
-                            style_code=po.style_code,
-                            colour=po.colour,
-                            lifecycle_id=lifecycles.get(po.id or 0),
-                        )
-                        for po in existing
-                    ]
-                )
-            lines = session.exec(
-                select(DemandLine).where(
-                    DemandLine.batch_id == inp.batch_id,
-                    DemandLine.status == DemandLineStatus.OPEN,
-                )
-            ).all()
-            by_key: dict[str, list[DemandLine]] = defaultdict(list)
-            for line in lines:
-                by_key[f"{line.style_code}/{line.colour}"].append(line)
+            created = self._create_production_orders(session, inp)
+            if inp.then_status is not None:
+                _set_batch_status(session, inp.batch_id, inp.then_status)
+            return created
 
-            created: list[CreatedProductionOrder] = []
-            for pick in inp.picks:
-                key_lines = by_key.pop(pick.key, [])
-                demand = size_totals((x.size, x.quantity) for x in key_lines)
-                quantity = pick.quantity or sum(demand.values())
-                by_rule = pick.key in inp.default_rule_keys
-                pick_row = Pick(
-                    batch_id=inp.batch_id,
-                    style_code=pick.style_code,
-                    colour=pick.colour,
-                    decision=pick.decision,
-                    quantity=quantity,
-                    due_date=pick.due_date,
-                    priority=pick.priority,
-                    test_batch=pick.test_batch,
-                    by_default_rule=by_rule,
-                )
-                session.add(pick_row)
-                session.flush()
-                if pick.decision == PickDecision.NO_GO:
-                    reason = "declined by the buyer team's pick"
-                    for line in key_lines:
-                        line.status, line.reason = DemandLineStatus.DECLINED, reason
-                    continue
-                if not demand:
-                    raise DomainError(f"pick {pick.key} has no open demand", field="picks")
-                # A pick smaller than the demand serves whole lines, earliest need-by first.
-                key_lines.sort(key=lambda x: (x.need_by, x.line_no))
-                by_id = {x.id or 0: x for x in key_lines}
-                served_ids, left_ids = allocate_lines(
-                    [(x.id or 0, x.quantity) for x in key_lines], quantity
-                )
-                left = [by_id[i] for i in left_ids]
-                served = [by_id[i] for i in served_ids]
-                due = pick.due_date or min(line.need_by for line in served or left)
-                order = ProductionOrder(
-                    batch_id=inp.batch_id,
-                    team_id=inp.team_id,
-                    pick_id=pick_row.id,
-                    style_code=pick.style_code,
-                    colour=pick.colour,
-                    size_breakdown=run_sizes(
-                        quantity, size_totals((x.size, x.quantity) for x in served), demand
-                    ),
-                    quantity=quantity,
-                    due_date=due,
-                    priority=pick.priority,
-                )
-                session.add(order)
-                session.flush()
-                assert order.id is not None
-                order.workflow_id = production_order_workflow_id(order.id)
-                for line in served:
-                    line.status = DemandLineStatus.IN_PRODUCTION
-                    line.production_order_id = order.id
-                lifecycle_id = None
-                if pick.test_batch:
-                    lifecycle_id = _start_lifecycle(session, inp.team_id, order)
-                for line in left:
-                    if lifecycle_id is not None:
-                        # Open until the test batch's reorder serves it or the style stops.
-                        line.reason = (
-                            f"waiting for the reorder decision of lifecycle {lifecycle_id}"
-                        )
-                    else:
-                        line.status = DemandLineStatus.DECLINED
-                        line.reason = f"beyond the picked quantity of {quantity}"
-                session.add(
-                    Event(
-                        actor="default-rule" if by_rule else "buyer-team",
-                        entity="production_order",
-                        entity_id=order.id,
-                        kind="created",
-                        data={"batch_id": inp.batch_id, "pick": pick.key, "quantity": quantity},
+    def _create_production_orders(
+        self, session: Session, inp: CreateProductionOrdersInput
+    ) -> CreateProductionOrdersResult:
+        existing = session.exec(
+            select(ProductionOrder).where(ProductionOrder.batch_id == inp.batch_id)
+        ).all()
+        if existing or session.exec(select(Pick).where(Pick.batch_id == inp.batch_id)).first():
+            # A retry after a commit whose answer was lost: return what is there.
+            lifecycles = dict(
+                session.exec(
+                    select(StyleLifecycle.test_order_id, StyleLifecycle.id).where(
+                        col(StyleLifecycle.test_order_id).in_([po.id for po in existing])
                     )
-                )
-                created.append(
+                ).all()
+            )
+            return CreateProductionOrdersResult(
+                orders=[
                     CreatedProductionOrder(
-                        production_order_id=order.id,
-                        style_code=order.style_code,
-                        colour=order.colour,
-                        lifecycle_id=lifecycle_id,
+                        production_order_id=po.id or 0,
+                        style_code=po.style_code,
+                        colour=po.colour,
+                        lifecycle_id=lifecycles.get(po.id or 0),
                     )
-                )
-            # What nobody picked and the default rule did not take is declined, with why.
-            for key, key_lines in by_key.items():
-                reason = (
-                    "minimum order quantity not met when the pick window closed"
-                    if key in inp.declined
-                    else "not picked when the pick window closed"
-                )
+                    for po in existing
+                ]
+            )
+        lines = session.exec(
+            select(DemandLine).where(
+                DemandLine.batch_id == inp.batch_id,
+                DemandLine.status == DemandLineStatus.OPEN,
+            )
+        ).all()
+        by_key: dict[str, list[DemandLine]] = defaultdict(list)
+        for line in lines:
+            by_key[f"{line.style_code}/{line.colour}"].append(line)
+
+        created: list[CreatedProductionOrder] = []
+        for pick in inp.picks:
+            key_lines = by_key.pop(pick.key, [])
+            demand = size_totals((x.size, x.quantity) for x in key_lines)
+            quantity = pick.quantity or sum(demand.values())
+            by_rule = pick.key in inp.default_rule_keys
+            pick_row = Pick(
+                batch_id=inp.batch_id,
+                style_code=pick.style_code,
+                colour=pick.colour,
+                decision=pick.decision,
+                quantity=quantity,
+                due_date=pick.due_date,
+                priority=pick.priority,
+                test_batch=pick.test_batch,
+                by_default_rule=by_rule,
+            )
+            session.add(pick_row)
+            session.flush()
+            if pick.decision == PickDecision.NO_GO:
+                reason = "declined by the buyer team's pick"
                 for line in key_lines:
                     line.status, line.reason = DemandLineStatus.DECLINED, reason
-            return CreateProductionOrdersResult(orders=created)
+                continue
+            if not demand:
+                raise DomainError(f"pick {pick.key} has no open demand", field="picks")
+            # A pick smaller than the demand serves whole lines, earliest need-by first.
+            key_lines.sort(key=lambda x: (x.need_by, x.line_no))
+            by_id = {x.id or 0: x for x in key_lines}
+            served_ids, left_ids = allocate_lines(
+                [(x.id or 0, x.quantity) for x in key_lines], quantity
+            )
+            left = [by_id[i] for i in left_ids]
+            served = [by_id[i] for i in served_ids]
+            due = pick.due_date or min(line.need_by for line in served or left)
+            order = ProductionOrder(
+                batch_id=inp.batch_id,
+                team_id=inp.team_id,
+                pick_id=pick_row.id,
+                style_code=pick.style_code,
+                colour=pick.colour,
+                size_breakdown=run_sizes(
+                    quantity, size_totals((x.size, x.quantity) for x in served), demand
+                ),
+                quantity=quantity,
+                due_date=due,
+                priority=pick.priority,
+            )
+            session.add(order)
+            session.flush()
+            assert order.id is not None
+            order.workflow_id = production_order_workflow_id(order.id)
+            for line in served:
+                line.status = DemandLineStatus.IN_PRODUCTION
+                line.production_order_id = order.id
+            lifecycle_id = None
+            if pick.test_batch:
+                lifecycle_id = _start_lifecycle(session, inp.team_id, order)
+            for line in left:
+                if lifecycle_id is not None:
+                    # Open until the test batch's reorder serves it or the style stops.
+                    line.reason = f"waiting for the reorder decision of lifecycle {lifecycle_id}"
+                else:
+                    line.status = DemandLineStatus.DECLINED
+                    line.reason = f"beyond the picked quantity of {quantity}"
+            session.add(
+                Event(
+                    actor="default-rule" if by_rule else "buyer-team",
+                    entity="production_order",
+                    entity_id=order.id,
+                    kind="created",
+                    data={"batch_id": inp.batch_id, "pick": pick.key, "quantity": quantity},
+                )
+            )
+            created.append(
+                CreatedProductionOrder(
+                    production_order_id=order.id,
+                    style_code=order.style_code,
+                    colour=order.colour,
+                    lifecycle_id=lifecycle_id,
+                )
+            )
+        # What nobody picked and the default rule did not take is declined, with why.
+        for key, key_lines in by_key.items():
+            reason = (
+                "minimum order quantity not met when the pick window closed"
+                if key in inp.declined
+                else "not picked when the pick window closed"
+            )
+            for line in key_lines:
+                line.status, line.reason = DemandLineStatus.DECLINED, reason
+        return CreateProductionOrdersResult(orders=created)
 
     @activity.defn
     @translate_domain_errors
     def set_batch_status(self, inp: SetBatchStatusInput) -> None:
-        batch_id, status = inp.batch_id, inp.status
         with self._sessions() as session, session.begin():
-            batch = session.get(DemandBatch, batch_id)
-            if batch is None:
-                raise NotFound(f"demand batch {batch_id} not found")
-            if batch.status != status:
-                batch.status = status
-                session.add(
-                    Event(
-                        actor="system",
-                        entity="demand_batch",
-                        entity_id=batch_id,
-                        kind=f"status:{status.value}",
-                    )
-                )
+            _set_batch_status(session, inp.batch_id, inp.status)
 
     @activity.defn
     def record_event(self, inp: RecordEventInput) -> None:
@@ -409,3 +408,19 @@ def _fabric_lead_days(session: Session, style: Style, sizes: list[SizeQuantity])
         if metres > fabric.metres_on_hand:
             short.append(fabric.lead_time_days)
     return short
+
+
+def _set_batch_status(session: Session, batch_id: int, status: BatchStatus) -> None:
+    batch = session.get(DemandBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"demand batch {batch_id} not found")
+    if batch.status != status:
+        batch.status = status
+        session.add(
+            Event(
+                actor="system",
+                entity="demand_batch",
+                entity_id=batch_id,
+                kind=f"status:{status.value}",
+            )
+        )

@@ -35,6 +35,8 @@ from models.schemas import (
     FabricPurchase,
     MakeUpInput,
     MakeUpResult,
+    NextStepInput,
+    NextStepResult,
     PlannedOperation,
     PlanStatus,
     ProductionOrderInput,
@@ -49,6 +51,7 @@ from models.schemas import (
     ReserveFabricResult,
     ScheduleOrderResult,
     ShipOrderResult,
+    StartOrderResult,
     TechPackStatus,
     WorkOrderStatus,
 )
@@ -169,17 +172,34 @@ class ProductionActivities:
 
     @activity.defn
     @translate_domain_errors
+    def start_order(self, inp: ProductionOrderInput) -> StartOrderResult:
+        """An order's first steps in one transaction when none of them has to wait: the
+        design gate, the fabric reservation, the placement and the work orders, each as
+        its own activity below does it. A tech pack not approved stops it after the gate,
+        a fabric shortage rolls it back; the workflow then goes step by step from there.
+        Asked again, each step finds its work done and returns it."""
+        gate: CheckDesignGateResult | None = None
+        try:
+            with self._sessions() as session, session.begin():
+                order = _load_order(session, inp.production_order_id)
+                gate = _design_gate(session, order)
+                if not gate.approved:
+                    return StartOrderResult(gate=gate)
+                self._reserve(session, inp.production_order_id)
+                _schedule(session, order)
+                work_order_ids = _create_work_orders(session, order)
+        except _Shortage:
+            assert gate is not None
+            return StartOrderResult(gate=gate, fabric_short=True)
+        failpoint("work_orders_created")  # the fault test's worker dies here
+        return StartOrderResult(gate=gate, work_order_ids=work_order_ids)
+
+    @activity.defn
+    @translate_domain_errors
     def check_design_gate(self, inp: ProductionOrderInput) -> CheckDesignGateResult:
         """Whether the order's style has an approved tech pack (bill of materials and routing)."""
         with self._sessions() as session:
-            order = _load_order(session, inp.production_order_id)
-            style = style_by_code(session, order.style_code)
-            has_routing = bool(_routing(session, style.code))
-            approved = style.tech_pack_status == TechPackStatus.APPROVED and has_routing
-            team = session.get(BuyerTeam, order.team_id)
-            return CheckDesignGateResult(
-                style_code=style.code, approved=approved, team_code=team.code if team else ""
-            )
+            return _design_gate(session, _load_order(session, inp.production_order_id))
 
     @activity.defn
     @translate_domain_errors
@@ -313,87 +333,8 @@ class ProductionActivities:
     @translate_domain_errors
     def schedule_order(self, inp: ProductionOrderInput) -> ScheduleOrderResult:
         """Place the order's routing into the live plan at the earliest free slots."""
-        order_id = inp.production_order_id
         with self._sessions() as session, session.begin():
-            order = _load_order(session, order_id)
-            routing = _routing(session, order.style_code)
-            kinds = {r.seq: r.operation_kind for r in routing}
-            placed = _live_assignments(session, order_id)
-            if not placed:
-                plan = live_plan_for_update(session)
-                # Under the plan's lock: an overlapping attempt may have placed it meanwhile.
-                placed = _live_assignments(session, order_id)
-            if placed:
-                # A retry: the order is in the plan already, which is left as it is.
-                return ScheduleOrderResult(
-                    plan_version=placed[0][2].version,
-                    operations=[
-                        _planned(a, wc.factory_id, kinds, order.quantity) for a, wc, _ in placed
-                    ],
-                )
-            if not routing:
-                raise InvalidInput(f"style {order.style_code} has no routing", field="routing")
-
-            origin = datetime.now(UTC).replace(second=0, microsecond=0)
-            centres = session.exec(
-                select(WorkCentre)
-                .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
-                .where(col(Factory.is_down).is_(False))
-                .order_by(col(WorkCentre.id))
-            ).all()
-            busy = _busy_minutes(session, plan, origin)
-            operations = []
-            for step in routing:
-                eligible = _slots(
-                    [wc for wc in centres if step.operation_kind in wc.operation_kinds], busy
-                )
-                if not eligible:
-                    raise InvalidInput(
-                        f"no work centre can do operation {step.operation_kind!r}",
-                        field="routing",
-                    )
-                operations.append(
-                    OperationToPlace(
-                        seq=step.seq,
-                        operation_kind=step.operation_kind,
-                        quantity=order.quantity,
-                        setup_minutes=step.setup_minutes,
-                        standard_minutes=step.standard_minutes,
-                        eligible=eligible,
-                    )
-                )
-            placements = place_order(
-                PlacementProblem(
-                    release_minute=0, transfer_minutes=TRANSFER_MINUTES, operations=operations
-                )
-            )
-            assignments = [
-                PlanAssignment(
-                    plan_id=plan.id or 0,
-                    production_order_id=order_id,
-                    seq=pl.seq,
-                    work_centre_id=pl.work_centre_id,
-                    start=origin + timedelta(minutes=pl.start),
-                    end=origin + timedelta(minutes=pl.end),
-                )
-                for pl in placements
-            ]
-            session.add_all(assignments)
-            planned = [
-                _planned(a, pl.factory_id, kinds, order.quantity)
-                for a, pl in zip(assignments, placements, strict=True)
-            ]
-            _set_order_status(session, order, ProductionOrderStatus.SCHEDULED)
-            add_event(
-                session,
-                "production_order",
-                order_id,
-                "scheduled",
-                plan_version=plan.version,
-                operations=len(planned),
-                finish=planned[-1].end.isoformat(),
-            )
-            return ScheduleOrderResult(plan_version=plan.version, operations=planned)
+            return _schedule(session, _load_order(session, inp.production_order_id))
 
     @activity.defn
     @translate_domain_errors
@@ -401,62 +342,15 @@ class ProductionActivities:
         """One planned work order per placed operation, at the plan's factory and work centre."""
         with self._sessions() as session, session.begin():
             order = _load_order(session, inp.production_order_id)
-            existing = session.exec(
-                select(WorkOrder)
-                .where(WorkOrder.production_order_id == order.id)
-                .order_by(col(WorkOrder.seq))
-            ).all()
-            if existing:
-                return CreateWorkOrdersResult(work_order_ids=[w.id or 0 for w in existing])
-            rows = _live_assignments(session, order.id or 0)
-            if not rows:
-                raise Conflict(f"production order {order.id} is not in the live plan")
-            kinds = {r.seq: r.operation_kind for r in _routing(session, order.style_code)}
-            work_orders = [
-                WorkOrder(
-                    production_order_id=order.id or 0,
-                    seq=a.seq,
-                    operation_kind=kinds[a.seq],
-                    factory_id=wc.factory_id,
-                    work_centre_id=wc.id or 0,
-                    quantity=order.quantity,
-                    size_breakdown=dict(order.size_breakdown),
-                    planned_start=a.start,
-                    planned_end=a.end,
-                )
-                for a, wc, _plan in rows
-            ]
-            session.add_all(work_orders)
-            session.flush()
-            for wo in work_orders:
-                add_event(
-                    session,
-                    "work_order",
-                    wo.id or 0,
-                    "created",
-                    production_order_id=order.id,
-                    factory_id=wo.factory_id,
-                )
-            _set_order_status(session, order, ProductionOrderStatus.IN_PRODUCTION)
-            result = CreateWorkOrdersResult(work_order_ids=[w.id or 0 for w in work_orders])
-        failpoint("create_work_orders.after_commit")  # the fault test's worker dies here
+            result = CreateWorkOrdersResult(work_order_ids=_create_work_orders(session, order))
+        failpoint("work_orders_created")  # the fault test's worker dies here
         return result
 
     @activity.defn
     def release_work_order(self, inp: ReleaseWorkOrderInput) -> None:
         """Make a planned work order visible to its factory's claim queue."""
         with self._sessions() as session, session.begin():
-            released = session.execute(
-                sa.update(WorkOrder)
-                .where(
-                    col(WorkOrder.id) == inp.work_order_id,
-                    col(WorkOrder.status) == WorkOrderStatus.PLANNED,
-                )
-                .values(status=WorkOrderStatus.RELEASED, released_at=datetime.now(UTC))
-                .returning(col(WorkOrder.id))
-            ).scalar_one_or_none()
-            if released is not None:
-                add_event(session, "work_order", inp.work_order_id, "released")
+            _release(session, inp.work_order_id)
 
     @activity.defn
     @translate_domain_errors
@@ -515,67 +409,20 @@ class ProductionActivities:
         says so) and the order goes on with the pieces it has. Asked again, it returns
         the make-up it made."""
         with self._sessions() as session, session.begin():
-            wo = session.get(WorkOrder, inp.work_order_id)
-            if wo is None:
-                raise NotFound(f"work order {inp.work_order_id} not found")
-            if wo.status != WorkOrderStatus.COMPLETED:
-                raise Conflict(f"work order {wo.id} is {wo.status.value}, not completed")
-            good = wo.good_by_size or {}
-            short = {
-                size: planned - good.get(size, 0)
-                for size, planned in wo.size_breakdown.items()
-                if planned > good.get(size, 0)
-            }
-            quantity = sum(short.values())
-            if not quantity:
-                return MakeUpResult(work_order_id=None)
-            kind = "recut" if wo.seq == 1 else "rework"
-            made = session.exec(
-                select(WorkOrder).where(
-                    WorkOrder.production_order_id == wo.production_order_id,
-                    WorkOrder.seq == wo.seq,
-                    WorkOrder.attempt == wo.attempt + 1,
-                )
-            ).first()
-            if made is not None:
-                return MakeUpResult(work_order_id=made.id, kind=kind, quantity=made.quantity)
-            if wo.attempt >= MAX_ATTEMPTS:
-                add_event_once(
-                    session,
-                    "production_order",
-                    wo.production_order_id,
-                    f"shortfall_accepted:{wo.seq}",
-                    work_order_id=wo.id,
-                    short=quantity,
-                )
-                return MakeUpResult(work_order_id=None)
-            now = datetime.now(UTC)
-            share = quantity / wo.quantity if wo.quantity else 1.0
-            made = WorkOrder(
-                production_order_id=wo.production_order_id,
-                seq=wo.seq,
-                attempt=wo.attempt + 1,
-                operation_kind=wo.operation_kind,
-                factory_id=wo.factory_id,
-                work_centre_id=wo.work_centre_id,
-                quantity=quantity,
-                size_breakdown=short,
-                planned_start=now,
-                planned_end=now + (wo.planned_end - wo.planned_start) * share,
-            )
-            session.add(made)
-            session.flush()
-            add_event(
-                session,
-                "production_order",
-                wo.production_order_id,
-                kind,
-                work_order_id=made.id,
-                of_work_order=wo.id,
-                quantity=quantity,
-            )
-            add_event(session, "work_order", made.id or 0, "created", "system", **{kind: wo.id})
-            return MakeUpResult(work_order_id=made.id, kind=kind, quantity=quantity)
+            return _plan_make_up(session, inp.work_order_id)
+
+    @activity.defn
+    @translate_domain_errors
+    def next_step(self, inp: NextStepInput) -> NextStepResult:
+        """After a completion, in one transaction: the make-up of its shortfall
+        (``plan_make_up``) or, when nothing is short, the release of the next operation's
+        work order."""
+        with self._sessions() as session, session.begin():
+            made = _plan_make_up(session, inp.completed_work_order_id)
+            if made.work_order_id is not None or inp.next_work_order_id is None:
+                return NextStepResult(make_up=made, next_released=False)
+            _release(session, inp.next_work_order_id)
+            return NextStepResult(make_up=made, next_released=True)
 
     @activity.defn
     @translate_domain_errors
@@ -838,6 +685,216 @@ class ProductionActivities:
             result = ShipOrderResult(shipped_lines=shipments, good_quantity=good)
         failpoint("ship_order.after_commit")  # the fault test's worker dies here
         return result
+
+
+def _design_gate(session: Session, order: ProductionOrder) -> CheckDesignGateResult:
+    style = style_by_code(session, order.style_code)
+    has_routing = bool(_routing(session, style.code))
+    approved = style.tech_pack_status == TechPackStatus.APPROVED and has_routing
+    team = session.get(BuyerTeam, order.team_id)
+    return CheckDesignGateResult(
+        style_code=style.code, approved=approved, team_code=team.code if team else ""
+    )
+
+
+def _schedule(session: Session, order: ProductionOrder) -> ScheduleOrderResult:
+    """Place the order's routing into the live plan at the earliest free slots; a retry
+    finds it placed and leaves the plan as it is."""
+    order_id = order.id or 0
+    routing = _routing(session, order.style_code)
+    kinds = {r.seq: r.operation_kind for r in routing}
+    placed = _live_assignments(session, order_id)
+    if not placed:
+        plan = live_plan_for_update(session)
+        # Under the plan's lock: an overlapping attempt may have placed it meanwhile.
+        placed = _live_assignments(session, order_id)
+    if placed:
+        # A retry: the order is in the plan already, which is left as it is.
+        return ScheduleOrderResult(
+            plan_version=placed[0][2].version,
+            operations=[_planned(a, wc.factory_id, kinds, order.quantity) for a, wc, _ in placed],
+        )
+    if not routing:
+        raise InvalidInput(f"style {order.style_code} has no routing", field="routing")
+
+    origin = datetime.now(UTC).replace(second=0, microsecond=0)
+    centres = session.exec(
+        select(WorkCentre)
+        .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
+        .where(col(Factory.is_down).is_(False))
+        .order_by(col(WorkCentre.id))
+    ).all()
+    busy = _busy_minutes(session, plan, origin)
+    operations = []
+    for step in routing:
+        eligible = _slots([wc for wc in centres if step.operation_kind in wc.operation_kinds], busy)
+        if not eligible:
+            raise InvalidInput(
+                f"no work centre can do operation {step.operation_kind!r}",
+                field="routing",
+            )
+        operations.append(
+            OperationToPlace(
+                seq=step.seq,
+                operation_kind=step.operation_kind,
+                quantity=order.quantity,
+                setup_minutes=step.setup_minutes,
+                standard_minutes=step.standard_minutes,
+                eligible=eligible,
+            )
+        )
+    placements = place_order(
+        PlacementProblem(release_minute=0, transfer_minutes=TRANSFER_MINUTES, operations=operations)
+    )
+    assignments = [
+        PlanAssignment(
+            plan_id=plan.id or 0,
+            production_order_id=order_id,
+            seq=pl.seq,
+            work_centre_id=pl.work_centre_id,
+            start=origin + timedelta(minutes=pl.start),
+            end=origin + timedelta(minutes=pl.end),
+        )
+        for pl in placements
+    ]
+    session.add_all(assignments)
+    planned = [
+        _planned(a, pl.factory_id, kinds, order.quantity)
+        for a, pl in zip(assignments, placements, strict=True)
+    ]
+    _set_order_status(session, order, ProductionOrderStatus.SCHEDULED)
+    add_event(
+        session,
+        "production_order",
+        order_id,
+        "scheduled",
+        plan_version=plan.version,
+        operations=len(planned),
+        finish=planned[-1].end.isoformat(),
+    )
+    return ScheduleOrderResult(plan_version=plan.version, operations=planned)
+
+
+def _create_work_orders(session: Session, order: ProductionOrder) -> list[int]:
+    """One planned work order per placed operation; a retry returns the ones made."""
+    existing = session.exec(
+        select(WorkOrder)
+        .where(WorkOrder.production_order_id == order.id)
+        .order_by(col(WorkOrder.seq))
+    ).all()
+    if existing:
+        return [w.id or 0 for w in existing]
+    rows = _live_assignments(session, order.id or 0)
+    if not rows:
+        raise Conflict(f"production order {order.id} is not in the live plan")
+    kinds = {r.seq: r.operation_kind for r in _routing(session, order.style_code)}
+    work_orders = [
+        WorkOrder(
+            production_order_id=order.id or 0,
+            seq=a.seq,
+            operation_kind=kinds[a.seq],
+            factory_id=wc.factory_id,
+            work_centre_id=wc.id or 0,
+            quantity=order.quantity,
+            size_breakdown=dict(order.size_breakdown),
+            planned_start=a.start,
+            planned_end=a.end,
+        )
+        for a, wc, _plan in rows
+    ]
+    session.add_all(work_orders)
+    session.flush()
+    for wo in work_orders:
+        add_event(
+            session,
+            "work_order",
+            wo.id or 0,
+            "created",
+            production_order_id=order.id,
+            factory_id=wo.factory_id,
+        )
+    _set_order_status(session, order, ProductionOrderStatus.IN_PRODUCTION)
+    return [w.id or 0 for w in work_orders]
+
+
+def _release(session: Session, work_order_id: int) -> None:
+    """Make a planned work order visible to its factory's claim queue (once)."""
+    released = session.execute(
+        sa.update(WorkOrder)
+        .where(
+            col(WorkOrder.id) == work_order_id,
+            col(WorkOrder.status) == WorkOrderStatus.PLANNED,
+        )
+        .values(status=WorkOrderStatus.RELEASED, released_at=datetime.now(UTC))
+        .returning(col(WorkOrder.id))
+    ).scalar_one_or_none()
+    if released is not None:
+        add_event(session, "work_order", work_order_id, "released")
+
+
+def _plan_make_up(session: Session, work_order_id: int) -> MakeUpResult:
+    """The make-up of a completed work order's shortfall (``plan_make_up``)."""
+    wo = session.get(WorkOrder, work_order_id)
+    if wo is None:
+        raise NotFound(f"work order {work_order_id} not found")
+    if wo.status != WorkOrderStatus.COMPLETED:
+        raise Conflict(f"work order {wo.id} is {wo.status.value}, not completed")
+    good = wo.good_by_size or {}
+    short = {
+        size: planned - good.get(size, 0)
+        for size, planned in wo.size_breakdown.items()
+        if planned > good.get(size, 0)
+    }
+    quantity = sum(short.values())
+    if not quantity:
+        return MakeUpResult(work_order_id=None)
+    kind = "recut" if wo.seq == 1 else "rework"
+    made = session.exec(
+        select(WorkOrder).where(
+            WorkOrder.production_order_id == wo.production_order_id,
+            WorkOrder.seq == wo.seq,
+            WorkOrder.attempt == wo.attempt + 1,
+        )
+    ).first()
+    if made is not None:
+        return MakeUpResult(work_order_id=made.id, kind=kind, quantity=made.quantity)
+    if wo.attempt >= MAX_ATTEMPTS:
+        add_event_once(
+            session,
+            "production_order",
+            wo.production_order_id,
+            f"shortfall_accepted:{wo.seq}",
+            work_order_id=wo.id,
+            short=quantity,
+        )
+        return MakeUpResult(work_order_id=None)
+    now = datetime.now(UTC)
+    share = quantity / wo.quantity if wo.quantity else 1.0
+    made = WorkOrder(
+        production_order_id=wo.production_order_id,
+        seq=wo.seq,
+        attempt=wo.attempt + 1,
+        operation_kind=wo.operation_kind,
+        factory_id=wo.factory_id,
+        work_centre_id=wo.work_centre_id,
+        quantity=quantity,
+        size_breakdown=short,
+        planned_start=now,
+        planned_end=now + (wo.planned_end - wo.planned_start) * share,
+    )
+    session.add(made)
+    session.flush()
+    add_event(
+        session,
+        "production_order",
+        wo.production_order_id,
+        kind,
+        work_order_id=made.id,
+        of_work_order=wo.id,
+        quantity=quantity,
+    )
+    add_event(session, "work_order", made.id or 0, "created", "system", **{kind: wo.id})
+    return MakeUpResult(work_order_id=made.id, kind=kind, quantity=quantity)
 
 
 def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, int]:

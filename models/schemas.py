@@ -192,6 +192,8 @@ class DemandBatchResult(BaseModel):
 
 class AggregateDemandInput(BaseModel):
     batch_id: int
+    # The batch's status once aggregated (none in histories from before it was batched).
+    then_status: BatchStatus | None = None
 
 
 class AggregateRow(BaseModel):
@@ -304,6 +306,8 @@ class CreateProductionOrdersInput(BaseModel):
     picks: list[PickItem]
     declined: list[str]
     default_rule_keys: list[str]
+    # The batch's status once the orders are made (as above).
+    then_status: BatchStatus | None = None
 
 
 class CreatedProductionOrder(BaseModel):
@@ -480,6 +484,27 @@ class MakeUpResult(BaseModel):
     work_order_id: int | None
     kind: str = ""
     quantity: int = 0
+
+
+class StartOrderResult(BaseModel):
+    """How far an order's start got in one transaction: past the design gate, the fabric,
+    the placement and the work orders (``work_order_ids``), or stopped at a closed gate
+    or a fabric shortage with nothing written, for the workflow to wait step by step."""
+
+    gate: CheckDesignGateResult
+    fabric_short: bool = False
+    work_order_ids: list[int] = []
+
+
+class NextStepInput(BaseModel):
+    completed_work_order_id: int
+    # The next operation's work order, released if the completed one is not short.
+    next_work_order_id: int | None = None
+
+
+class NextStepResult(BaseModel):
+    make_up: MakeUpResult
+    next_released: bool
 
 
 class ShipOrderResult(BaseModel):

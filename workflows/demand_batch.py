@@ -40,6 +40,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Batches picked before style lifecycles existed replay without starting one.
 STYLE_LIFECYCLES = "style-lifecycles"
+# Batches started before a status change rode along with the step before it replay with
+# a step of its own for each (production_order.BATCHED_STEPS does the same for orders).
+BATCHED_STEPS = "batched-steps"
 
 
 @workflow.defn
@@ -56,10 +59,17 @@ class DemandBatchWorkflow:
     @workflow.run
     async def run(self, inp: DemandBatchInput) -> DemandBatchResult:
         self._batch_id = inp.batch_id
+        batched = workflow.patched(BATCHED_STEPS)
         self._aggregate = await run_db_step(
-            DemandActivities.aggregate_demand, AggregateDemandInput(batch_id=inp.batch_id)
+            DemandActivities.aggregate_demand,
+            AggregateDemandInput(
+                batch_id=inp.batch_id, then_status=BatchStatus.PICKING if batched else None
+            ),
         )
-        await self._set_status(BatchStatus.PICKING)
+        if batched:
+            self._status = BatchStatus.PICKING
+        else:
+            await self._set_status(BatchStatus.PICKING)
         window = timedelta(hours=inp.pick_window_hours)
         self._window_closes_at = workflow.now() + window
         try:
@@ -79,12 +89,16 @@ class DemandBatchWorkflow:
                 picks=picks,
                 declined=declined,
                 default_rule_keys=default_keys,
+                then_status=BatchStatus.PICKED if batched else None,
             ),
         )
         self._order_ids = [o.production_order_id for o in created.orders]
         if workflow.patched(STYLE_LIFECYCLES):
             await self._start_lifecycles(created.orders, inp.lifecycle)
-        await self._set_status(BatchStatus.PICKED)
+        if batched:
+            self._status = BatchStatus.PICKED
+        else:
+            await self._set_status(BatchStatus.PICKED)
         # One order failing (say, fabric it cannot get) must not stop its siblings.
         outcomes = await asyncio.gather(
             *(

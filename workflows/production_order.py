@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         FactoryDown,
         LeaseExpired,
         MakeUpInput,
+        NextStepInput,
         OrderProgress,
         ProductionOrderInput,
         ProductionOrderResult,
@@ -56,6 +57,10 @@ MAKE_UP_SHORTFALLS = "make-up-shortfalls"
 REPLAN_DISRUPTIONS = "replan-disruptions"
 # Orders started before they had search attributes run on without them.
 SEARCH_ATTRIBUTES = "search-attributes"
+# Orders started before their database steps were batched replay them one by one: the
+# start in one activity (start_order), and after each completion its make-up or the next
+# release in one (next_step). An order is nine database steps instead of fourteen.
+BATCHED_STEPS = "batched-steps"
 
 
 class _Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -87,7 +92,17 @@ class ProductionOrderWorkflow:
             return await self._compensate()
 
     async def _produce(self, inp: ProductionOrderInput) -> ProductionOrderResult:
-        if not await self._pass_design_gate(inp):
+        if workflow.patched(BATCHED_STEPS):
+            started = await run_db_step(ProductionActivities.start_order, inp)
+            if started.work_order_ids:  # nothing had to wait: reserved, placed, work orders made
+                self._status = ProductionOrderStatus.IN_PRODUCTION
+                self._index(started.gate)
+                self._work_orders = started.work_order_ids
+                return await self._execute_and_ship(inp)
+            self._index(started.gate)
+            if not started.gate.approved and not await self._wait_for_design(inp):
+                return await self._finish(good=0, shipped_lines=0)
+        elif not await self._pass_design_gate(inp):
             return await self._finish(good=0, shipped_lines=0)
         await self._reserve_fabric(inp)
         self._set_status(ProductionOrderStatus.FABRIC_RESERVED)
@@ -98,6 +113,9 @@ class ProductionOrderWorkflow:
         created = await run_db_step(ProductionActivities.create_work_orders, inp)
         self._work_orders = created.work_order_ids
         self._set_status(ProductionOrderStatus.IN_PRODUCTION)
+        return await self._execute_and_ship(inp)
+
+    async def _execute_and_ship(self, inp: ProductionOrderInput) -> ProductionOrderResult:
         await self._execute_in_routing_order()
         self._stop_if_cancelled()
         self._shipping = True  # from here a cancellation is refused
@@ -162,8 +180,11 @@ class ProductionOrderWorkflow:
         because it was not approved in time."""
         gate = await run_db_step(ProductionActivities.check_design_gate, inp)
         self._index(gate)
-        if gate.approved:
-            return True
+        return gate.approved or await self._wait_for_design(inp)
+
+    async def _wait_for_design(self, inp: ProductionOrderInput) -> bool:
+        """The tech pack is not approved: wait for it, escalate, and in the end cancel.
+        True once approved, False if cancelled for want of it."""
         if not workflow.patched(DESIGN_GATE_TIMERS):
             await workflow.wait_condition(lambda: self._tech_pack_approved or self._cancelled())
             self._stop_if_cancelled()
@@ -237,22 +258,51 @@ class ProductionOrderWorkflow:
 
     async def _execute_in_routing_order(self) -> None:
         # A work order is released only when its predecessor's output is there.
-        for wo_id in list(self._work_orders):
-            completed = await self._release_and_wait(wo_id)
-            if workflow.patched(MAKE_UP_SHORTFALLS):
-                await self._make_up_shortfall(completed)
+        if not workflow.patched(BATCHED_STEPS):
+            for wo_id in list(self._work_orders):
+                completed = await self._release_and_wait(wo_id)
+                if workflow.patched(MAKE_UP_SHORTFALLS):
+                    await self._make_up_shortfall(completed)
+            return
+        routing = list(self._work_orders)
+        released = False
+        for wo_id, next_wo_id in zip(routing, [*routing[1:], None], strict=True):
+            completed = await self._release_and_wait(wo_id, released=released)
+            released = await self._next_step(completed, next_wo_id)
 
-    async def _release_and_wait(self, wo_id: int) -> int:
-        """Release the work order and wait for its completion, re-planning it elsewhere
-        if it is disrupted; the id of the work order that completed."""
+    async def _next_step(self, completed: int, next_wo_id: int | None) -> bool:
+        """After a completion: its make-ups until nothing is short (or the attempts run
+        out), each with its completion awaited; then the next operation's release, in the
+        same activity as the last check. True if the next work order was released."""
+        while True:
+            self._stop_if_cancelled()
+            if next_wo_id is not None:
+                self._released.add(next_wo_id)  # see _release_and_wait
+            step = await run_db_step(
+                ProductionActivities.next_step,
+                NextStepInput(completed_work_order_id=completed, next_work_order_id=next_wo_id),
+            )
+            made = step.make_up.work_order_id
+            if made is None:
+                return step.next_released
+            self._released.discard(next_wo_id or 0)
+            self._work_orders.append(made)
+            completed = await self._release_and_wait(made)
+
+    async def _release_and_wait(self, wo_id: int, *, released: bool = False) -> int:
+        """Release the work order (unless ``released`` already) and wait for its
+        completion, re-planning it elsewhere if it is disrupted; the id of the work order
+        that completed."""
         self._stop_if_cancelled()
         # Counted as released before the activity reports back: once it commits, a
         # factory may claim and complete the work order before that report arrives.
         # (No command changes, so running workflows replay as before.)
         self._released.add(wo_id)
-        await run_db_step(
-            ProductionActivities.release_work_order, ReleaseWorkOrderInput(work_order_id=wo_id)
-        )
+        if not released:
+            await run_db_step(
+                ProductionActivities.release_work_order,
+                ReleaseWorkOrderInput(work_order_id=wo_id),
+            )
         done = self._completion_of(wo_id)
         await workflow.wait_condition(
             lambda: done() or self._cancelled() or self._disruption_of(wo_id) is not None

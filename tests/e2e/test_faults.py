@@ -277,7 +277,7 @@ def test_the_worker_dies_twice_mid_order_and_each_step_still_happens_once(
     # report that: the next worker runs the step again (once the dead worker's workflow
     # task times out). That one dies right after shipping is committed, and a third
     # ships again.
-    stack.up(worker_failpoints="create_work_orders.after_commit")
+    stack.up(worker_failpoints="work_orders_created")
     supervisor = stack.supervise_worker(["ship_order.after_commit", ""])
     batch_id, order_id = stack.submit_and_pick()
     # A factory's last completion waits for the worker that ships the order to come back.
