@@ -45,7 +45,13 @@ from sqlmodel import Session, col, func, select
 from temporalio.worker import Worker
 
 from bench.claims import httpx_client, submit_and_pick, with_retries
-from bench.stack import measure_on_fresh_database, running_platform
+from bench.stack import (
+    cpu_by_process,
+    cpu_ms_per,
+    measure_on_fresh_database,
+    running_platform,
+    stack_processes,
+)
 from bench.trivial import OneActivityWorkflow, nothing
 from c2b.db import make_engine
 from c2b.settings import Settings
@@ -288,14 +294,19 @@ async def run(
             clients = stock_and_sign_in(s, "bench")
         buyer, factories = clients.buyer, list(clients.factories.values())
 
+        processes = stack_processes(stack.pid)
         say(f"baseline: {trivial} one-activity workflows on the same server ...")
+        cpu_before = cpu_by_process(processes)
         trivial_per_s = await trivial_rate(stack.temporal_address, trivial, data_dir)
+        cpu_trivial = cpu_ms_per(cpu_before, cpu_by_process(processes), trivial)
         say(f"  {trivial_per_s:.1f} workflows/s")
 
         say(f"orders: {orders} batches, {concurrency} buyer clients at a time ...")
+        cpu_before = cpu_by_process(processes)
         elapsed, picked_at, errors = await run_orders(
             stack.api_url, engine, buyer, factories, orders, concurrency, say
         )
+        cpu_order = cpu_ms_per(cpu_before, cpu_by_process(processes), orders)
 
         say("checking the database ...")
         with Session(engine) as s:
@@ -317,6 +328,11 @@ async def run(
         "trivial_workflows": trivial,
         "trivial_wf_per_s": round(trivial_per_s, 1),
         "ratio": round(orders_per_s / trivial_per_s, 3),
+        # Where the machine's CPU goes: per trivial workflow ("bench" is this process:
+        # the trivial worker and its client) and per order ("bench": the buyer and
+        # factory clients).
+        "cpu_ms_per_trivial_workflow": cpu_trivial,
+        "cpu_ms_per_order": cpu_order,
         "pick_to_pollable_p50_s": round(statistics.median(latencies), 3) if latencies else 0.0,
         "pick_to_pollable_p99_s": round(percentile(latencies, 0.99), 3),
         "duplicates": sum(found.values()),

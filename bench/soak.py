@@ -39,7 +39,7 @@ from sqlmodel import Session, select
 
 from bench.claims import httpx_client
 from bench.orchestration import stock_and_sign_in
-from bench.stack import measure_on_fresh_database, running_platform, served
+from bench.stack import measure_on_fresh_database, running_platform, served, stack_processes
 from c2b.db import make_engine
 from models.stats import percentile
 from models.tables import WorkOrder
@@ -84,25 +84,6 @@ class Load:
             self.errors[endpoint].append(f"{response.status_code} {response.text[:200]}")
             return None
         return response
-
-
-def stack_processes(root_pid: int) -> dict[str, int]:
-    """The stack's processes (children of ``c2b dev``) by name: temporal, worker, solver, api."""
-    found: dict[str, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if parent != root_pid:
-                continue
-            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue
-        words = [a.decode(errors="replace") for a in argv if a]
-        if words and words[0].endswith("temporal"):
-            found["temporal"] = int(stat.parent.name)
-        elif "c2b" in words[:-1]:
-            found[words[words.index("c2b") + 1]] = int(stat.parent.name)
-    return found
 
 
 def rss_kb(pid: int) -> int:

@@ -155,3 +155,43 @@ def measure_on_fresh_database(
     out.write_text(json.dumps(result, indent=2) + "\n")
     say(f"written to {out}")
     return result
+
+
+def stack_processes(root_pid: int) -> dict[str, int]:
+    """The stack's processes (children of ``c2b dev``) by name: temporal, worker, solver, api."""
+    found: dict[str, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent != root_pid:
+                continue
+            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        words = [a.decode(errors="replace") for a in argv if a]
+        if words and words[0].endswith("temporal"):
+            found["temporal"] = int(stat.parent.name)
+        elif "c2b" in words[:-1]:
+            found[words[words.index("c2b") + 1]] = int(stat.parent.name)
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds process ``pid`` has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each of the stack's ``processes`` and of this one (``bench``)."""
+    used = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    used["bench"] = cpu_seconds(os.getpid())
+    return used
+
+
+def cpu_ms_per(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    """Milliseconds of CPU per unit of work, by process and in total, between two readings
+    of ``cpu_by_process``."""
+    spent = {name: (after[name] - before[name]) * 1000 / max(count, 1) for name in before}
+    spent["total"] = sum(spent.values())
+    return {name: round(ms, 1) for name, ms in spent.items()}
