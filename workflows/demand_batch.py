@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.production_order import ProductionOrderWorkflow
-from workflows.steps import run_db_step
+from workflows.steps import LOCAL_DB_STEPS, patched_up_front, run_db_step
 from workflows.style_lifecycle import StyleLifecycleWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
 STYLE_LIFECYCLES = "style-lifecycles"
 # Batches started before a status change rode along with the step before it replay with
 # a step of its own for each (production_order.BATCHED_STEPS does the same for orders).
+# Batches started since ask all their patches up front (steps.patched_up_front).
 BATCHED_STEPS = "batched-steps"
 
 
@@ -59,7 +60,7 @@ class DemandBatchWorkflow:
     @workflow.run
     async def run(self, inp: DemandBatchInput) -> DemandBatchResult:
         self._batch_id = inp.batch_id
-        batched = workflow.patched(BATCHED_STEPS)
+        batched = patched_up_front(BATCHED_STEPS, LOCAL_DB_STEPS, STYLE_LIFECYCLES)
         self._aggregate = await run_db_step(
             DemandActivities.aggregate_demand,
             AggregateDemandInput(

@@ -17,7 +17,7 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 from workflows import search_attributes as sa
-from workflows.steps import run_db_step
+from workflows.steps import LOCAL_DB_STEPS, patched_up_front, run_db_step
 
 with workflow.unsafe.imports_passed_through():
     from activities.production import ProductionActivities
@@ -59,7 +59,8 @@ REPLAN_DISRUPTIONS = "replan-disruptions"
 SEARCH_ATTRIBUTES = "search-attributes"
 # Orders started before their database steps were batched replay them one by one: the
 # start in one activity (start_order), and after each completion its make-up or the next
-# release in one (next_step). An order is nine database steps instead of fourteen.
+# release in one (next_step). An order is nine database steps instead of fourteen. Orders
+# started since ask all their patches up front (steps.patched_up_front).
 BATCHED_STEPS = "batched-steps"
 
 
@@ -92,7 +93,9 @@ class ProductionOrderWorkflow:
             return await self._compensate()
 
     async def _produce(self, inp: ProductionOrderInput) -> ProductionOrderResult:
-        if workflow.patched(BATCHED_STEPS):
+        if patched_up_front(
+            BATCHED_STEPS, LOCAL_DB_STEPS, SEARCH_ATTRIBUTES, DESIGN_GATE_TIMERS, REPLAN_DISRUPTIONS
+        ):
             started = await run_db_step(ProductionActivities.start_order, inp)
             if started.work_order_ids:  # nothing had to wait: reserved, placed, work orders made
                 self._status = ProductionOrderStatus.IN_PRODUCTION
