@@ -7,13 +7,15 @@ Deterministic orchestration only: database work happens in activities.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.production_order import ProductionOrderWorkflow
-from workflows.steps import LOCAL_DB_STEPS, patched_up_front, run_db_step
+from workflows.steps import LOCAL_DB_STEPS, Patches, run_db_step
 from workflows.style_lifecycle import StyleLifecycleWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -38,11 +40,14 @@ with workflow.unsafe.imports_passed_through():
         SubmitPicksResult,
     )
 
+A = TypeVar("A")
+R = TypeVar("R")
+
 # Batches picked before style lifecycles existed replay without starting one.
 STYLE_LIFECYCLES = "style-lifecycles"
 # Batches started before a status change rode along with the step before it replay with
 # a step of its own for each (production_order.BATCHED_STEPS does the same for orders).
-# Batches started since ask all their patches up front (steps.patched_up_front).
+# Batches started since take every earlier patch without asking it (steps.Patches).
 BATCHED_STEPS = "batched-steps"
 
 
@@ -56,12 +61,14 @@ class DemandBatchWorkflow:
         self._window_closed = False
         self._window_closes_at: datetime | None = None
         self._order_ids: list[int] = []
+        self._patches: Patches | None = None  # set first thing in run
 
     @workflow.run
     async def run(self, inp: DemandBatchInput) -> DemandBatchResult:
         self._batch_id = inp.batch_id
-        batched = patched_up_front(BATCHED_STEPS, LOCAL_DB_STEPS, STYLE_LIFECYCLES)
-        self._aggregate = await run_db_step(
+        self._patches = Patches(BATCHED_STEPS, included=(LOCAL_DB_STEPS, STYLE_LIFECYCLES))
+        batched = self._patches(BATCHED_STEPS)
+        self._aggregate = await self._db(
             DemandActivities.aggregate_demand,
             AggregateDemandInput(
                 batch_id=inp.batch_id, then_status=BatchStatus.PICKING if batched else None
@@ -82,7 +89,7 @@ class DemandBatchWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
 
         picks, default_keys, declined = self._apply_default_rule()
-        created = await run_db_step(
+        created = await self._db(
             DemandActivities.create_production_orders,
             CreateProductionOrdersInput(
                 batch_id=inp.batch_id,
@@ -94,7 +101,7 @@ class DemandBatchWorkflow:
             ),
         )
         self._order_ids = [o.production_order_id for o in created.orders]
-        if workflow.patched(STYLE_LIFECYCLES):
+        if self._patches(STYLE_LIFECYCLES):
             await self._start_lifecycles(created.orders, inp.lifecycle)
         if batched:
             self._status = BatchStatus.PICKED
@@ -140,8 +147,12 @@ class DemandBatchWorkflow:
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             )
 
+    async def _db(self, method: Callable[[Any, A], R], arg: A) -> R:
+        """A database step (``steps.run_db_step``) with this run's patches."""
+        return await run_db_step(method, arg, self._patches)
+
     async def _set_status(self, status: BatchStatus) -> None:
-        await run_db_step(
+        await self._db(
             DemandActivities.set_batch_status,
             SetBatchStatusInput(batch_id=self._batch_id, status=status),
         )

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 from workflows import search_attributes as sa
-from workflows.steps import LOCAL_DB_STEPS, patched_up_front, run_db_step
+from workflows.steps import LOCAL_DB_STEPS, Patches, run_db_step
 
 with workflow.unsafe.imports_passed_through():
     from activities.production import ProductionActivities
@@ -48,6 +48,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+A = TypeVar("A")
+R = TypeVar("R")
+
 # Orders started before the design gate had its escalation and cancel timers replay
 # without them.
 DESIGN_GATE_TIMERS = "design-gate-timers"
@@ -60,7 +63,7 @@ SEARCH_ATTRIBUTES = "search-attributes"
 # Orders started before their database steps were batched replay them one by one: the
 # start in one activity (start_order), and after each completion its make-up or the next
 # release in one (next_step). An order is nine database steps instead of fourteen. Orders
-# started since ask all their patches up front (steps.patched_up_front).
+# started since take every earlier patch without asking it (steps.Patches).
 BATCHED_STEPS = "batched-steps"
 
 
@@ -83,20 +86,30 @@ class ProductionOrderWorkflow:
         self._replanned: set[int] = set()
         self._shipping = False
         self._indexed = False
+        # Set first thing in run; None only for a handler that would run before it.
+        self._patches: Patches | None = None
 
     @workflow.run
     async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
         self._order_id = inp.production_order_id
+        self._patches = Patches(
+            BATCHED_STEPS,
+            included=(
+                LOCAL_DB_STEPS,
+                DESIGN_GATE_TIMERS,
+                MAKE_UP_SHORTFALLS,
+                REPLAN_DISRUPTIONS,
+                SEARCH_ATTRIBUTES,
+            ),
+        )
         try:
             return await self._produce(inp)
         except _Cancelled:
             return await self._compensate()
 
     async def _produce(self, inp: ProductionOrderInput) -> ProductionOrderResult:
-        if patched_up_front(
-            BATCHED_STEPS, LOCAL_DB_STEPS, SEARCH_ATTRIBUTES, DESIGN_GATE_TIMERS, REPLAN_DISRUPTIONS
-        ):
-            started = await run_db_step(ProductionActivities.start_order, inp)
+        if self._patched(BATCHED_STEPS):
+            started = await self._db(ProductionActivities.start_order, inp)
             if started.work_order_ids:  # nothing had to wait: reserved, placed, work orders made
                 self._status = ProductionOrderStatus.IN_PRODUCTION
                 self._index(started.gate)
@@ -110,10 +123,10 @@ class ProductionOrderWorkflow:
         await self._reserve_fabric(inp)
         self._set_status(ProductionOrderStatus.FABRIC_RESERVED)
         self._stop_if_cancelled()
-        await run_db_step(ProductionActivities.schedule_order, inp)
+        await self._db(ProductionActivities.schedule_order, inp)
         self._set_status(ProductionOrderStatus.SCHEDULED)
         self._stop_if_cancelled()
-        created = await run_db_step(ProductionActivities.create_work_orders, inp)
+        created = await self._db(ProductionActivities.create_work_orders, inp)
         self._work_orders = created.work_order_ids
         self._set_status(ProductionOrderStatus.IN_PRODUCTION)
         return await self._execute_and_ship(inp)
@@ -122,7 +135,7 @@ class ProductionOrderWorkflow:
         await self._execute_in_routing_order()
         self._stop_if_cancelled()
         self._shipping = True  # from here a cancellation is refused
-        shipped = await run_db_step(ProductionActivities.ship_order, inp)
+        shipped = await self._db(ProductionActivities.ship_order, inp)
         self._set_status(ProductionOrderStatus.DONE)
         return await self._finish(shipped.good_quantity, shipped.shipped_lines)
 
@@ -138,7 +151,7 @@ class ProductionOrderWorkflow:
 
     def _index(self, gate: CheckDesignGateResult) -> None:
         """Give the order its search attributes (workflows/search_attributes.py)."""
-        if not workflow.patched(SEARCH_ATTRIBUTES):
+        if not self._patched(SEARCH_ATTRIBUTES):
             return
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.ORDER_ID.value_set(self._order_id),
@@ -149,6 +162,13 @@ class ProductionOrderWorkflow:
             updates.append(sa.BUYER_TEAM.value_set(gate.team_code))
         workflow.upsert_search_attributes(updates)
         self._indexed = True
+
+    def _patched(self, patch: str) -> bool:
+        return self._patches(patch) if self._patches is not None else workflow.patched(patch)
+
+    async def _db(self, method: Callable[[Any, A], R], arg: A) -> R:
+        """A database step (``steps.run_db_step``) with this run's patches."""
+        return await run_db_step(method, arg, self._patches)
 
     def _set_status(self, status: ProductionOrderStatus) -> None:
         """The workflow's view of the order's status, and its search attribute."""
@@ -167,7 +187,7 @@ class ProductionOrderWorkflow:
         """The cancellation saga: one idempotent activity undoes every step so far, latest
         first (activities.production.ProductionActivities.compensate_cancellation)."""
         assert self._cancel is not None
-        await run_db_step(
+        await self._db(
             ProductionActivities.compensate_cancellation,
             CompensateInput(
                 production_order_id=self._order_id,
@@ -181,23 +201,23 @@ class ProductionOrderWorkflow:
     async def _pass_design_gate(self, inp: ProductionOrderInput) -> bool:
         """True once the style's tech pack is approved; False if the order was cancelled
         because it was not approved in time."""
-        gate = await run_db_step(ProductionActivities.check_design_gate, inp)
+        gate = await self._db(ProductionActivities.check_design_gate, inp)
         self._index(gate)
         return gate.approved or await self._wait_for_design(inp)
 
     async def _wait_for_design(self, inp: ProductionOrderInput) -> bool:
         """The tech pack is not approved: wait for it, escalate, and in the end cancel.
         True once approved, False if cancelled for want of it."""
-        if not workflow.patched(DESIGN_GATE_TIMERS):
+        if not self._patched(DESIGN_GATE_TIMERS):
             await workflow.wait_condition(lambda: self._tech_pack_approved or self._cancelled())
             self._stop_if_cancelled()
             return True
-        await run_db_step(ProductionActivities.await_design, inp)
+        await self._db(ProductionActivities.await_design, inp)
         self._set_status(ProductionOrderStatus.AWAITING_DESIGN)
         settings = inp.design_gate
         if await self._approved_within(inp, settings.escalate_hours):
             return True
-        await run_db_step(
+        await self._db(
             ProductionActivities.escalate_design_gate,
             DesignGateEventInput(
                 production_order_id=inp.production_order_id,
@@ -206,7 +226,7 @@ class ProductionOrderWorkflow:
         )
         if await self._approved_within(inp, settings.cancel_hours - settings.escalate_hours):
             return True
-        await run_db_step(
+        await self._db(
             ProductionActivities.cancel_for_design_gate,
             DesignGateEventInput(
                 production_order_id=inp.production_order_id, waited_hours=settings.cancel_hours
@@ -223,7 +243,7 @@ class ProductionOrderWorkflow:
         (Before purchases existed a shortage failed the activity and so the order; no
         running order can replay into this loop, so it needs no patch.)"""
         while True:
-            result = await run_db_step(ProductionActivities.reserve_fabric, inp)
+            result = await self._db(ProductionActivities.reserve_fabric, inp)
             if not result.purchase_orders:
                 return
             self._set_status(ProductionOrderStatus.AWAITING_FABRIC)
@@ -235,7 +255,7 @@ class ProductionOrderWorkflow:
                     lambda: self._fabric_delivered or self._cancelled(), timeout=wait
                 )
             except TimeoutError:
-                await run_db_step(
+                await self._db(
                     ProductionActivities.escalate_fabric_late,
                     FabricLateInput(
                         production_order_id=inp.production_order_id,
@@ -256,15 +276,15 @@ class ProductionOrderWorkflow:
             self._stop_if_cancelled()
             return True
         except TimeoutError:
-            gate = await run_db_step(ProductionActivities.check_design_gate, inp)
+            gate = await self._db(ProductionActivities.check_design_gate, inp)
             return gate.approved
 
     async def _execute_in_routing_order(self) -> None:
         # A work order is released only when its predecessor's output is there.
-        if not workflow.patched(BATCHED_STEPS):
+        if not self._patched(BATCHED_STEPS):
             for wo_id in list(self._work_orders):
                 completed = await self._release_and_wait(wo_id)
-                if workflow.patched(MAKE_UP_SHORTFALLS):
+                if self._patched(MAKE_UP_SHORTFALLS):
                     await self._make_up_shortfall(completed)
             return
         routing = list(self._work_orders)
@@ -281,7 +301,7 @@ class ProductionOrderWorkflow:
             self._stop_if_cancelled()
             if next_wo_id is not None:
                 self._released.add(next_wo_id)  # see _release_and_wait
-            step = await run_db_step(
+            step = await self._db(
                 ProductionActivities.next_step,
                 NextStepInput(completed_work_order_id=completed, next_work_order_id=next_wo_id),
             )
@@ -302,7 +322,7 @@ class ProductionOrderWorkflow:
         # (No command changes, so running workflows replay as before.)
         self._released.add(wo_id)
         if not released:
-            await run_db_step(
+            await self._db(
                 ProductionActivities.release_work_order,
                 ReleaseWorkOrderInput(work_order_id=wo_id),
             )
@@ -315,11 +335,11 @@ class ProductionOrderWorkflow:
         if done() or disruption is None:
             return wo_id
         self._replanned.add(wo_id)
-        if not workflow.patched(REPLAN_DISRUPTIONS):
+        if not self._patched(REPLAN_DISRUPTIONS):
             await workflow.wait_condition(lambda: done() or self._cancelled())
             self._stop_if_cancelled()
             return wo_id
-        replaced = await run_db_step(
+        replaced = await self._db(
             ProductionActivities.replan_work_order,
             ReplanInput(work_order_id=wo_id, reason=f"{disruption.kind}: {disruption.detail}"),
         )
@@ -342,7 +362,7 @@ class ProductionOrderWorkflow:
         the next operation start."""
         current = wo_id
         while True:
-            made = await run_db_step(
+            made = await self._db(
                 ProductionActivities.plan_make_up, MakeUpInput(work_order_id=current)
             )
             if made.work_order_id is None:
@@ -427,7 +447,7 @@ class ProductionOrderWorkflow:
     @workflow.update
     async def complete_work_order(self, inp: CompleteWorkOrderInput) -> CompleteWorkOrderResult:
         """A factory's completion: persisted by an activity, then counted here once."""
-        result = await run_db_step(ProductionActivities.record_completion, inp)
+        result = await self._db(ProductionActivities.record_completion, inp)
         self._completed.setdefault(inp.work_order_id, result)
         return result
 
@@ -438,7 +458,7 @@ class ProductionOrderWorkflow:
     @workflow.update
     async def reject_work_order(self, inp: RejectWorkOrderInput) -> RejectWorkOrderResult:
         """A factory refuses a work order: persisted by an activity, then a disruption."""
-        result = await run_db_step(ProductionActivities.record_rejection, inp)
+        result = await self._db(ProductionActivities.record_rejection, inp)
         self._disrupt(DisruptionKind.REJECTED, [inp.work_order_id], result.reason)
         return result
 

@@ -32,31 +32,37 @@ DB_STEP_RETRY = RetryPolicy(
 LOCAL_DB_STEPS = "local-db-steps"
 
 
-async def run_db_step(method: Callable[[Any, A], R], arg: A) -> R:
+class Patches:
+    """Which patches a workflow run takes.
+
+    A run started on the current code asks one patch, ``current``, in its first
+    activation, and takes every patch in ``included`` without asking. A run from before
+    ``current`` asks each patch where its code asks it, as it did when it ran.
+
+    Why not ask each: every patch a run asks costs a marker in its history and an upsert
+    of the TemporalChangeVersion search attribute (a visibility write on the server). And
+    a patch first asked after a local activity can break the replay: a workflow task can
+    be completed holding a local activity's marker but not what the workflow then did
+    (seen under load on the test server, 2 runs in 40); on replay the patch is not known
+    yet when asked, ``patched`` answers False, and the replay fails with "Non-deprecated
+    patch marker encountered ... but there is no corresponding change command". A later
+    patch is asked as usual (``__call__`` with a name not in ``included``); better, it
+    becomes the next ``current`` with the old one included.
+    """
+
+    def __init__(self, current: str, included: tuple[str, ...]) -> None:
+        self._taken = (current, *included) if workflow.patched(current) else ()
+
+    def __call__(self, patch: str) -> bool:
+        return patch in self._taken or workflow.patched(patch)
+
+
+async def run_db_step(method: Callable[[Any, A], R], arg: A, patches: Patches | None = None) -> R:
     """Run a database activity method with the platform's timeout and retry policy."""
-    if workflow.patched(LOCAL_DB_STEPS):
+    if patches(LOCAL_DB_STEPS) if patches is not None else workflow.patched(LOCAL_DB_STEPS):
         return await workflow.execute_local_activity_method(
             method, arg, start_to_close_timeout=DB_STEP_TIMEOUT, retry_policy=DB_STEP_RETRY
         )
     return await workflow.execute_activity_method(
         method, arg, start_to_close_timeout=DB_STEP_TIMEOUT, retry_policy=DB_STEP_RETRY
     )
-
-
-def patched_up_front(first: str, *later: str) -> bool:
-    """``workflow.patched(first)``; where it holds, every patch in ``later`` is asked too,
-    at once, so that all their markers land in the workflow's first task.
-
-    Why: a workflow task can be completed holding a local activity's marker but not what
-    the workflow did with its result, which then lands in the next task (seen under load
-    on the test server, 2 runs in 40). On replay a patch first asked after that local
-    activity is not known yet, so ``patched`` answers False and the replay fails with
-    "Non-deprecated patch marker encountered ... but there is no corresponding change
-    command". A patch asked before the first local activity has its marker in the first
-    task; later calls return the remembered answer and record nothing.
-    """
-    if not workflow.patched(first):
-        return False
-    for patch in later:
-        workflow.patched(patch)
-    return True
