@@ -45,9 +45,12 @@ class Patches:
     be completed holding a local activity's marker but not what the workflow then did
     (seen under load on the test server, 2 runs in 40); on replay the patch is not known
     yet when asked, ``patched`` answers False, and the replay fails with "Non-deprecated
-    patch marker encountered ... but there is no corresponding change command". A later
-    patch is asked as usual (``__call__`` with a name not in ``included``); better, it
-    becomes the next ``current`` with the old one included.
+    patch marker encountered ... but there is no corresponding change command".
+
+    A patch added later is asked as usual (``__call__`` with a name not in ``included``).
+    It cannot simply become the next ``current`` with this one included: the runs of this
+    version recorded no marker for the patches they took without asking, so they would
+    need to be recognised by ``current`` first (a chain of versions).
     """
 
     def __init__(self, current: str, included: tuple[str, ...]) -> None:
