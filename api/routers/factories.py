@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
@@ -368,6 +369,10 @@ def release_work_order(wo_id: RowId, principal: FactoryDep, session: SessionDep)
     )
 
 
+# The Idempotency-Key the API stores with a completion sent without one.
+API_KEY_PREFIX = "api-"
+
+
 @router.post("/{wo_id}/complete", response_model=CompleteWorkOrderResult)
 async def complete_work_order(
     wo_id: RowId,
@@ -381,27 +386,37 @@ async def complete_work_order(
     validates and records it; the same `Idempotency-Key` returns the same answer."""
     wo, order = await run_in_threadpool(_outcome_target, session, wo_id, principal)
     repeated = wo.status == WorkOrderStatus.COMPLETED
+
+    def told(key: str) -> Awaitable[CompleteWorkOrderResult]:
+        return _send_outcome(
+            client,
+            order,
+            ProductionOrderWorkflow.complete_work_order,
+            CompleteWorkOrderInput(
+                work_order_id=wo_id,
+                factory_id=wo.factory_id,
+                lease_holder=principal.lease_holder,
+                good=completion.good,
+                defective=completion.defective,
+                idempotency_key=key,
+            ),
+            update_id=f"complete-{wo_id}-{key}",
+        )
+
     if repeated and not (idempotency_key and wo.completion_key == idempotency_key):
+        if wo.completion_key:
+            # The stored completion's update may have been lost (see _told_again): the
+            # workflow is told again under its key before this one is refused.
+            with contextlib.suppress(HTTPException):
+                await told(wo.completion_key)
         raise Conflict(f"work order {wo_id} is already completed")
     if not repeated:
         _require_lease(wo, principal)
-    outcome = _send_outcome(
-        client,
-        order,
-        ProductionOrderWorkflow.complete_work_order,
-        CompleteWorkOrderInput(
-            work_order_id=wo_id,
-            factory_id=wo.factory_id,
-            lease_holder=principal.lease_holder,
-            good=completion.good,
-            defective=completion.defective,
-            idempotency_key=idempotency_key,
-        ),
-        update_id=f"complete-{wo_id}-{idempotency_key}" if idempotency_key else None,
-    )
-    if not repeated:
-        return await outcome
-    return await _told_again(outcome, completion_of(wo))
+        # Without a key of the caller's, one of ours: the completion can always be told
+        # again to its workflow.
+        return await told(idempotency_key or f"{API_KEY_PREFIX}{uuid.uuid4().hex}")
+    assert idempotency_key is not None
+    return await _told_again(told(idempotency_key), completion_of(wo))
 
 
 class RejectionIn(BaseModel):

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import time
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.production import ProductionActivities
+from api.routers.factories import API_KEY_PREFIX
 from c2b.db import SessionFactory
 from models.queues import production_order_workflow_id
 from models.schemas import CompleteWorkOrderInput, ReleaseWorkOrderInput, SizeQuantity
-from models.tables import WorkOrder
+from models.tables import Factory, WorkOrder
 from tests.api.conftest import running_platform
 from tests.api.test_buyer_flow import submit_and_pick
 from workflows.production_order import ProductionOrderWorkflow
@@ -102,3 +103,74 @@ async def test_a_completion_the_workflow_never_heard_of_reaches_it_on_the_retry(
             headers={**factory, "Idempotency-Key": "another"},
         )
         assert other.status_code == 409, other.text
+
+
+async def test_a_completion_sent_without_a_key_and_lost_still_reaches_the_workflow(
+    dev_server_env: WorkflowEnvironment,
+    session_factory: SessionFactory,
+    session: Session,
+    db_url: str,
+) -> None:
+    """The same loss for a factory that sends no Idempotency-Key: its retry is refused as
+    a second completion (409), but the order must not wait forever for the first. The
+    API stores a key of its own with every completion sent without one, and on a refused
+    repeat tells the workflow again under that key."""
+    async with running_platform(dev_server_env, session_factory, session, db_url) as p:
+        batch_id = await submit_and_pick(p, quantity=100)
+        factory = p.auth("GZ-KNIT")
+        claim = await p.http.post(
+            "/v1/factory/work-orders/claim", params={"wait": 30}, headers=factory
+        )
+        assert claim.status_code == 200, claim.text
+        wo = claim.json()
+        good = [SizeQuantity(size="M", quantity=wo["quantity"])]
+        with session_factory() as s:
+            held = s.get(WorkOrder, wo["id"])
+            assert held is not None and held.lease_holder is not None
+        # What the lost update had done, with the key the API gives a keyless completion.
+        ProductionActivities(session_factory).record_completion(
+            CompleteWorkOrderInput(
+                work_order_id=wo["id"],
+                factory_id=held.factory_id,
+                lease_holder=held.lease_holder,
+                good=good,
+                idempotency_key=f"{API_KEY_PREFIX}lost",
+            )
+        )
+        retry = await p.http.post(
+            f"/v1/factory/work-orders/{wo['id']}/complete",
+            json={"good": [g.model_dump() for g in good]},
+            headers=factory,
+        )
+        assert retry.status_code == 409, retry.text
+        assert "already completed" in retry.json()["detail"]
+        order_id = (
+            await p.http.get(f"/v1/demand-batches/{batch_id}", headers=p.auth("team-nova"))
+        ).json()["production_orders"][0]["id"]
+        handle = p.env.client.get_workflow_handle(production_order_workflow_id(order_id))
+        progress = await handle.query(ProductionOrderWorkflow.progress)
+        assert wo["id"] in progress.completed_work_order_ids
+
+        # And a keyless completion that goes through is stored under a key of the API's.
+        with session_factory() as s:
+            following = s.exec(
+                select(WorkOrder).where(WorkOrder.production_order_id == held.production_order_id)
+            ).all()
+            nxt_factory = next(w for w in following if w.seq == 2).factory_id
+            code = s.get(Factory, nxt_factory).code  # type: ignore[union-attr]
+        at_next = p.auth(code)
+        second = await p.http.post(
+            "/v1/factory/work-orders/claim", params={"wait": 30}, headers=at_next
+        )
+        assert second.status_code == 200, second.text
+        nxt = second.json()
+        done = await p.http.post(
+            f"/v1/factory/work-orders/{nxt['id']}/complete",
+            json={"good": [{"size": "M", "quantity": nxt["quantity"]}]},
+            headers=at_next,
+        )
+        assert done.status_code == 200, done.text
+        with session_factory() as s:
+            stored = s.get(WorkOrder, nxt["id"])
+            assert stored is not None and stored.completion_key is not None
+            assert stored.completion_key.startswith(API_KEY_PREFIX)
