@@ -5,6 +5,7 @@ slow to report back. The completion must still be accepted."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlmodel import Session, select
 from temporalio import activity
@@ -16,7 +17,7 @@ from c2b.db import SessionFactory
 from models.queues import production_order_workflow_id
 from models.schemas import CompleteWorkOrderInput, ReleaseWorkOrderInput, SizeQuantity
 from models.tables import Factory, WorkOrder
-from tests.api.conftest import running_platform
+from tests.api.conftest import Platform, running_platform
 from tests.api.test_buyer_flow import submit_and_pick
 from workflows.production_order import ProductionOrderWorkflow
 
@@ -63,39 +64,16 @@ async def test_a_completion_the_workflow_never_heard_of_reaches_it_on_the_retry(
     retry, with the same Idempotency-Key, finds the work order completed in the database;
     the answer must still reach the workflow, or the order waits forever."""
     async with running_platform(dev_server_env, session_factory, session, db_url) as p:
-        batch_id = await submit_and_pick(p, quantity=100)
+        batch_id, wo, held = await claimed_and_lost(p, session_factory, key="lost-1")
         factory = p.auth("GZ-KNIT")
-        claim = await p.http.post(
-            "/v1/factory/work-orders/claim", params={"wait": 30}, headers=factory
-        )
-        assert claim.status_code == 200, claim.text
-        wo = claim.json()
         good = [SizeQuantity(size="M", quantity=wo["quantity"])]
-        with session_factory() as s:
-            held = s.get(WorkOrder, wo["id"])
-            assert held is not None and held.lease_holder is not None
-        # What the lost update had done: the completion committed, the workflow unaware.
-        ProductionActivities(session_factory).record_completion(
-            CompleteWorkOrderInput(
-                work_order_id=wo["id"],
-                factory_id=held.factory_id,
-                lease_holder=held.lease_holder,
-                good=good,
-                idempotency_key="lost-1",
-            )
-        )
         retry = await p.http.post(
             f"/v1/factory/work-orders/{wo['id']}/complete",
             json={"good": [g.model_dump() for g in good]},
             headers={**factory, "Idempotency-Key": "lost-1"},
         )
         assert retry.status_code == 200, retry.text
-        order_id = (
-            await p.http.get(f"/v1/demand-batches/{batch_id}", headers=p.auth("team-nova"))
-        ).json()["production_orders"][0]["id"]
-        handle = p.env.client.get_workflow_handle(production_order_workflow_id(order_id))
-        progress = await handle.query(ProductionOrderWorkflow.progress)
-        assert wo["id"] in progress.completed_work_order_ids
+        assert wo["id"] in await completed_in_workflow(p, batch_id)
         # A different key is still a conflict.
         other = await p.http.post(
             f"/v1/factory/work-orders/{wo['id']}/complete",
@@ -116,27 +94,10 @@ async def test_a_completion_sent_without_a_key_and_lost_still_reaches_the_workfl
     API stores a key of its own with every completion sent without one, and on a refused
     repeat tells the workflow again under that key."""
     async with running_platform(dev_server_env, session_factory, session, db_url) as p:
-        batch_id = await submit_and_pick(p, quantity=100)
+        # With the key the API gives a keyless completion.
+        batch_id, wo, held = await claimed_and_lost(p, session_factory, f"{API_KEY_PREFIX}lost")
         factory = p.auth("GZ-KNIT")
-        claim = await p.http.post(
-            "/v1/factory/work-orders/claim", params={"wait": 30}, headers=factory
-        )
-        assert claim.status_code == 200, claim.text
-        wo = claim.json()
         good = [SizeQuantity(size="M", quantity=wo["quantity"])]
-        with session_factory() as s:
-            held = s.get(WorkOrder, wo["id"])
-            assert held is not None and held.lease_holder is not None
-        # What the lost update had done, with the key the API gives a keyless completion.
-        ProductionActivities(session_factory).record_completion(
-            CompleteWorkOrderInput(
-                work_order_id=wo["id"],
-                factory_id=held.factory_id,
-                lease_holder=held.lease_holder,
-                good=good,
-                idempotency_key=f"{API_KEY_PREFIX}lost",
-            )
-        )
         retry = await p.http.post(
             f"/v1/factory/work-orders/{wo['id']}/complete",
             json={"good": [g.model_dump() for g in good]},
@@ -144,12 +105,7 @@ async def test_a_completion_sent_without_a_key_and_lost_still_reaches_the_workfl
         )
         assert retry.status_code == 409, retry.text
         assert "already completed" in retry.json()["detail"]
-        order_id = (
-            await p.http.get(f"/v1/demand-batches/{batch_id}", headers=p.auth("team-nova"))
-        ).json()["production_orders"][0]["id"]
-        handle = p.env.client.get_workflow_handle(production_order_workflow_id(order_id))
-        progress = await handle.query(ProductionOrderWorkflow.progress)
-        assert wo["id"] in progress.completed_work_order_ids
+        assert wo["id"] in await completed_in_workflow(p, batch_id)
 
         # And a keyless completion that goes through is stored under a key of the API's.
         with session_factory() as s:
@@ -174,3 +130,38 @@ async def test_a_completion_sent_without_a_key_and_lost_still_reaches_the_workfl
             stored = s.get(WorkOrder, nxt["id"])
             assert stored is not None and stored.completion_key is not None
             assert stored.completion_key.startswith(API_KEY_PREFIX)
+
+
+async def claimed_and_lost(
+    p: Platform, session_factory: SessionFactory, key: str
+) -> tuple[int, dict[str, Any], WorkOrder]:
+    """A batch picked, its first work order claimed at GZ-KNIT and completed in the
+    database under ``key`` as a lost update would leave it: the workflow unaware."""
+    batch_id = await submit_and_pick(p, quantity=100)
+    claim = await p.http.post(
+        "/v1/factory/work-orders/claim", params={"wait": 30}, headers=p.auth("GZ-KNIT")
+    )
+    assert claim.status_code == 200, claim.text
+    wo = claim.json()
+    with session_factory() as s:
+        held = s.get(WorkOrder, wo["id"])
+        assert held is not None and held.lease_holder is not None
+    ProductionActivities(session_factory).record_completion(
+        CompleteWorkOrderInput(
+            work_order_id=wo["id"],
+            factory_id=held.factory_id,
+            lease_holder=held.lease_holder,
+            good=[SizeQuantity(size="M", quantity=wo["quantity"])],
+            idempotency_key=key,
+        )
+    )
+    return batch_id, wo, held
+
+
+async def completed_in_workflow(p: Platform, batch_id: int) -> list[int]:
+    """The work orders the batch's production order's workflow counts as completed."""
+    order_id = (
+        await p.http.get(f"/v1/demand-batches/{batch_id}", headers=p.auth("team-nova"))
+    ).json()["production_orders"][0]["id"]
+    handle = p.env.client.get_workflow_handle(production_order_workflow_id(order_id))
+    return (await handle.query(ProductionOrderWorkflow.progress)).completed_work_order_ids
