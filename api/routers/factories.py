@@ -10,7 +10,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 
@@ -369,7 +369,8 @@ def release_work_order(wo_id: RowId, principal: FactoryDep, session: SessionDep)
     )
 
 
-# The Idempotency-Key the API stores with a completion sent without one.
+# The Idempotency-Key the API stores with an outcome (completion or rejection) sent
+# without one.
 API_KEY_PREFIX = "api-"
 
 
@@ -403,20 +404,10 @@ async def complete_work_order(
             update_id=f"complete-{wo_id}-{key}",
         )
 
-    if repeated and not (idempotency_key and wo.completion_key == idempotency_key):
-        if wo.completion_key:
-            # The stored completion's update may have been lost (see _told_again): the
-            # workflow is told again under its key before this one is refused.
-            with contextlib.suppress(HTTPException):
-                await told(wo.completion_key)
-        raise Conflict(f"work order {wo_id} is already completed")
     if not repeated:
         _require_lease(wo, principal)
-        # Without a key of the caller's, one of ours: the completion can always be told
-        # again to its workflow.
-        return await told(idempotency_key or f"{API_KEY_PREFIX}{uuid.uuid4().hex}")
-    assert idempotency_key is not None
-    return await _told_again(told(idempotency_key), completion_of(wo))
+    stored = completion_of(wo) if repeated else None
+    return await _once(wo_id, "completed", stored, wo.completion_key, idempotency_key, told)
 
 
 class RejectionIn(BaseModel):
@@ -438,26 +429,53 @@ async def reject_work_order(
     disruption; the same `Idempotency-Key` returns the same answer."""
     wo, order = await run_in_threadpool(_outcome_target, session, wo_id, principal)
     repeated = wo.status == WorkOrderStatus.REJECTED
-    if repeated and not (idempotency_key and wo.rejection_key == idempotency_key):
-        raise Conflict(f"work order {wo_id} is already rejected")
+
+    def told(key: str) -> Awaitable[RejectWorkOrderResult]:
+        return _send_outcome(
+            client,
+            order,
+            ProductionOrderWorkflow.reject_work_order,
+            RejectWorkOrderInput(
+                work_order_id=wo_id,
+                factory_id=wo.factory_id,
+                lease_holder=principal.lease_holder,
+                reason=rejection.reason,
+                idempotency_key=key,
+            ),
+            update_id=f"reject-{wo_id}-{key}",
+        )
+
     if not repeated:
         _require_lease(wo, principal)
-    outcome = _send_outcome(
-        client,
-        order,
-        ProductionOrderWorkflow.reject_work_order,
-        RejectWorkOrderInput(
-            work_order_id=wo_id,
-            factory_id=wo.factory_id,
-            lease_holder=principal.lease_holder,
-            reason=rejection.reason,
-            idempotency_key=idempotency_key,
-        ),
-        update_id=f"reject-{wo_id}-{idempotency_key}" if idempotency_key else None,
-    )
-    if not repeated:
-        return await outcome
-    return await _told_again(outcome, rejection_of(wo))
+    stored = rejection_of(wo) if repeated else None
+    return await _once(wo_id, "rejected", stored, wo.rejection_key, idempotency_key, told)
+
+
+async def _once(
+    wo_id: int,
+    done: str,
+    stored: R | None,
+    stored_key: str | None,
+    idempotency_key: str | None,
+    told: Callable[[str], Awaitable[R]],
+) -> R:
+    """A factory's outcome (``done``: completed or rejected) to its workflow, once.
+
+    - New: told under the caller's Idempotency-Key, or without one under a key of the
+      API's, so that the stored outcome can always be told to the workflow again.
+    - Repeated with the same key: told again (``_told_again``).
+    - Repeated otherwise: refused (409), but first the workflow is told the stored
+      outcome again under its key, in case that update was lost with a crashed worker
+      and server: the order would otherwise wait for it forever.
+    """
+    if stored is None:
+        return await told(idempotency_key or f"{API_KEY_PREFIX}{uuid.uuid4().hex}")
+    if idempotency_key and stored_key == idempotency_key:
+        return await _told_again(told(idempotency_key), stored)
+    if stored_key:
+        with contextlib.suppress(HTTPException):
+            await told(stored_key)
+    raise Conflict(f"work order {wo_id} is already {done}")
 
 
 async def _told_again(outcome: Awaitable[R], stored: R) -> R:

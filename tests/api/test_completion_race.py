@@ -15,7 +15,13 @@ from activities.production import ProductionActivities
 from api.routers.factories import API_KEY_PREFIX
 from c2b.db import SessionFactory
 from models.queues import production_order_workflow_id
-from models.schemas import CompleteWorkOrderInput, ReleaseWorkOrderInput, SizeQuantity
+from models.schemas import (
+    CompleteWorkOrderInput,
+    OrderProgress,
+    RejectWorkOrderInput,
+    ReleaseWorkOrderInput,
+    SizeQuantity,
+)
 from models.tables import Factory, WorkOrder
 from tests.api.conftest import Platform, running_platform
 from tests.api.test_buyer_flow import submit_and_pick
@@ -132,11 +138,35 @@ async def test_a_completion_sent_without_a_key_and_lost_still_reaches_the_workfl
             assert stored.completion_key.startswith(API_KEY_PREFIX)
 
 
+async def test_a_rejection_sent_without_a_key_and_lost_still_reaches_the_workflow(
+    dev_server_env: WorkflowEnvironment,
+    session_factory: SessionFactory,
+    session: Session,
+    db_url: str,
+) -> None:
+    """The same for a rejection: the retry is refused, and the workflow still hears of
+    the first, as a disruption to re-plan."""
+    async with running_platform(dev_server_env, session_factory, session, db_url) as p:
+        batch_id, wo, _ = await claimed_and_lost(
+            p, session_factory, f"{API_KEY_PREFIX}lost", rejected=True
+        )
+        retry = await p.http.post(
+            f"/v1/factory/work-orders/{wo['id']}/reject",
+            json={"reason": "the knitting line is down"},
+            headers=p.auth("GZ-KNIT"),
+        )
+        assert retry.status_code == 409, retry.text
+        assert "already rejected" in retry.json()["detail"]
+        disrupted = [d.work_order_id for d in (await progress_of(p, batch_id)).disruptions]
+        assert wo["id"] in disrupted
+
+
 async def claimed_and_lost(
-    p: Platform, session_factory: SessionFactory, key: str
+    p: Platform, session_factory: SessionFactory, key: str, *, rejected: bool = False
 ) -> tuple[int, dict[str, Any], WorkOrder]:
-    """A batch picked, its first work order claimed at GZ-KNIT and completed in the
-    database under ``key`` as a lost update would leave it: the workflow unaware."""
+    """A batch picked, its first work order claimed at GZ-KNIT and completed (or
+    ``rejected``) in the database under ``key`` as a lost update would leave it: the
+    workflow unaware."""
     batch_id = await submit_and_pick(p, quantity=100)
     claim = await p.http.post(
         "/v1/factory/work-orders/claim", params={"wait": 30}, headers=p.auth("GZ-KNIT")
@@ -146,22 +176,39 @@ async def claimed_and_lost(
     with session_factory() as s:
         held = s.get(WorkOrder, wo["id"])
         assert held is not None and held.lease_holder is not None
-    ProductionActivities(session_factory).record_completion(
-        CompleteWorkOrderInput(
-            work_order_id=wo["id"],
-            factory_id=held.factory_id,
-            lease_holder=held.lease_holder,
-            good=[SizeQuantity(size="M", quantity=wo["quantity"])],
-            idempotency_key=key,
+    activities = ProductionActivities(session_factory)
+    if rejected:
+        activities.record_rejection(
+            RejectWorkOrderInput(
+                work_order_id=wo["id"],
+                factory_id=held.factory_id,
+                lease_holder=held.lease_holder,
+                reason="the knitting line is down",
+                idempotency_key=key,
+            )
         )
-    )
+    else:
+        activities.record_completion(
+            CompleteWorkOrderInput(
+                work_order_id=wo["id"],
+                factory_id=held.factory_id,
+                lease_holder=held.lease_holder,
+                good=[SizeQuantity(size="M", quantity=wo["quantity"])],
+                idempotency_key=key,
+            )
+        )
     return batch_id, wo, held
 
 
-async def completed_in_workflow(p: Platform, batch_id: int) -> list[int]:
-    """The work orders the batch's production order's workflow counts as completed."""
+async def progress_of(p: Platform, batch_id: int) -> OrderProgress:
+    """What the workflow of the batch's production order knows."""
     order_id = (
         await p.http.get(f"/v1/demand-batches/{batch_id}", headers=p.auth("team-nova"))
     ).json()["production_orders"][0]["id"]
     handle = p.env.client.get_workflow_handle(production_order_workflow_id(order_id))
-    return (await handle.query(ProductionOrderWorkflow.progress)).completed_work_order_ids
+    return await handle.query(ProductionOrderWorkflow.progress)
+
+
+async def completed_in_workflow(p: Platform, batch_id: int) -> list[int]:
+    """The work orders the batch's production order's workflow counts as completed."""
+    return (await progress_of(p, batch_id)).completed_work_order_ids
