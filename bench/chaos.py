@@ -53,10 +53,10 @@ from temporalio.client import WorkflowExecutionStatus
 
 from bench.claims import httpx_client, submit_and_pick
 from bench.orchestration import duplicates, orders_done, stock_and_sign_in
-from bench.stack import PROJECT_ROOT, measure_on_fresh_database
+from bench.stack import PROJECT_ROOT, measure_on_fresh_database, platform_env
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
-from c2b.devstack import dev_server_args, die_with_parent, free_port
+from c2b.devstack import dev_server_args, die_with_parent
 from c2b.seed import seed_demo_data
 from c2b.temporal_client import connect_temporal
 from models.queues import production_order_workflow_id
@@ -137,15 +137,7 @@ class Run:
 
 def platform(database_url: str, data_dir: Path) -> tuple[dict[str, Process], str]:
     """The three processes on free ports (not started) and the API's URL."""
-    temporal, ui, api = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "C2B_DATA_DIR": str(data_dir),
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
-        "C2B_API_HOST": "127.0.0.1",
-        "C2B_API_PORT": str(api),
-    }
+    env, (temporal, ui, api) = platform_env(database_url, data_dir)
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     cli = [sys.executable, "-m", "c2b"]

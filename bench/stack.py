@@ -98,9 +98,9 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
             process.wait()
 
 
-@contextlib.contextmanager
-def running_platform(database_url: str, data_dir: Path) -> Iterator[Stack]:
-    """``c2b dev`` on free ports and ``database_url``: migrated, seeded, healthy."""
+def platform_env(database_url: str, data_dir: Path) -> tuple[dict[str, str], tuple[int, int, int]]:
+    """The environment of the platform's processes on ``database_url`` with free ports,
+    and those ports: Temporal, its UI, the API."""
     temporal, ui, api = free_port(), free_port(), free_port()
     env = {
         **os.environ,
@@ -111,6 +111,13 @@ def running_platform(database_url: str, data_dir: Path) -> Iterator[Stack]:
         "C2B_API_HOST": "127.0.0.1",
         "C2B_API_PORT": str(api),
     }
+    return env, (temporal, ui, api)
+
+
+@contextlib.contextmanager
+def running_platform(database_url: str, data_dir: Path) -> Iterator[Stack]:
+    """``c2b dev`` on free ports and ``database_url``: migrated, seeded, healthy."""
+    env, (temporal, _ui, api) = platform_env(database_url, data_dir)
     log = data_dir / "dev.log"
     with _process([sys.executable, "-m", "c2b", "dev"], env, log) as process:
         api_url = f"http://127.0.0.1:{api}"
