@@ -61,12 +61,12 @@ class DemandBatchWorkflow:
         self._window_closed = False
         self._window_closes_at: datetime | None = None
         self._order_ids: list[int] = []
-        self._patches: Patches | None = None  # set first thing in run
+        # Asked in the first activation, before any handler or the run can need it.
+        self._patches = Patches(BATCHED_STEPS, included=(LOCAL_DB_STEPS, STYLE_LIFECYCLES))
 
     @workflow.run
     async def run(self, inp: DemandBatchInput) -> DemandBatchResult:
         self._batch_id = inp.batch_id
-        self._patches = Patches(BATCHED_STEPS, included=(LOCAL_DB_STEPS, STYLE_LIFECYCLES))
         batched = self._patches(BATCHED_STEPS)
         self._aggregate = await self._db(
             DemandActivities.aggregate_demand,

@@ -86,12 +86,7 @@ class ProductionOrderWorkflow:
         self._replanned: set[int] = set()
         self._shipping = False
         self._indexed = False
-        # Set first thing in run; None only for a handler that would run before it.
-        self._patches: Patches | None = None
-
-    @workflow.run
-    async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
-        self._order_id = inp.production_order_id
+        # Asked in the first activation, before any handler or the run can need it.
         self._patches = Patches(
             BATCHED_STEPS,
             included=(
@@ -102,13 +97,17 @@ class ProductionOrderWorkflow:
                 SEARCH_ATTRIBUTES,
             ),
         )
+
+    @workflow.run
+    async def run(self, inp: ProductionOrderInput) -> ProductionOrderResult:
+        self._order_id = inp.production_order_id
         try:
             return await self._produce(inp)
         except _Cancelled:
             return await self._compensate()
 
     async def _produce(self, inp: ProductionOrderInput) -> ProductionOrderResult:
-        if self._patched(BATCHED_STEPS):
+        if self._patches(BATCHED_STEPS):
             started = await self._db(ProductionActivities.start_order, inp)
             if started.work_order_ids:  # nothing had to wait: reserved, placed, work orders made
                 self._status = ProductionOrderStatus.IN_PRODUCTION
@@ -151,7 +150,7 @@ class ProductionOrderWorkflow:
 
     def _index(self, gate: CheckDesignGateResult) -> None:
         """Give the order its search attributes (workflows/search_attributes.py)."""
-        if not self._patched(SEARCH_ATTRIBUTES):
+        if not self._patches(SEARCH_ATTRIBUTES):
             return
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.ORDER_ID.value_set(self._order_id),
@@ -162,9 +161,6 @@ class ProductionOrderWorkflow:
             updates.append(sa.BUYER_TEAM.value_set(gate.team_code))
         workflow.upsert_search_attributes(updates)
         self._indexed = True
-
-    def _patched(self, patch: str) -> bool:
-        return self._patches(patch) if self._patches is not None else workflow.patched(patch)
 
     async def _db(self, method: Callable[[Any, A], R], arg: A) -> R:
         """A database step (``steps.run_db_step``) with this run's patches."""
@@ -208,7 +204,7 @@ class ProductionOrderWorkflow:
     async def _wait_for_design(self, inp: ProductionOrderInput) -> bool:
         """The tech pack is not approved: wait for it, escalate, and in the end cancel.
         True once approved, False if cancelled for want of it."""
-        if not self._patched(DESIGN_GATE_TIMERS):
+        if not self._patches(DESIGN_GATE_TIMERS):
             await workflow.wait_condition(lambda: self._tech_pack_approved or self._cancelled())
             self._stop_if_cancelled()
             return True
@@ -281,10 +277,10 @@ class ProductionOrderWorkflow:
 
     async def _execute_in_routing_order(self) -> None:
         # A work order is released only when its predecessor's output is there.
-        if not self._patched(BATCHED_STEPS):
+        if not self._patches(BATCHED_STEPS):
             for wo_id in list(self._work_orders):
                 completed = await self._release_and_wait(wo_id)
-                if self._patched(MAKE_UP_SHORTFALLS):
+                if self._patches(MAKE_UP_SHORTFALLS):
                     await self._make_up_shortfall(completed)
             return
         routing = list(self._work_orders)
@@ -308,7 +304,8 @@ class ProductionOrderWorkflow:
             made = step.make_up.work_order_id
             if made is None:
                 return step.next_released
-            self._released.discard(next_wo_id or 0)
+            if next_wo_id is not None:  # not released: its predecessor is being made up
+                self._released.discard(next_wo_id)
             self._work_orders.append(made)
             completed = await self._release_and_wait(made)
 
@@ -335,7 +332,7 @@ class ProductionOrderWorkflow:
         if done() or disruption is None:
             return wo_id
         self._replanned.add(wo_id)
-        if not self._patched(REPLAN_DISRUPTIONS):
+        if not self._patches(REPLAN_DISRUPTIONS):
             await workflow.wait_condition(lambda: done() or self._cancelled())
             self._stop_if_cancelled()
             return wo_id

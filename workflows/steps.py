@@ -62,7 +62,8 @@ class Patches:
 
 async def run_db_step(method: Callable[[Any, A], R], arg: A, patches: Patches | None = None) -> R:
     """Run a database activity method with the platform's timeout and retry policy."""
-    if patches(LOCAL_DB_STEPS) if patches is not None else workflow.patched(LOCAL_DB_STEPS):
+    local = patches(LOCAL_DB_STEPS) if patches is not None else workflow.patched(LOCAL_DB_STEPS)
+    if local:
         return await workflow.execute_local_activity_method(
             method, arg, start_to_close_timeout=DB_STEP_TIMEOUT, retry_policy=DB_STEP_RETRY
         )
