@@ -436,13 +436,7 @@ class ProductionActivities:
             wo = session.get(WorkOrder, inp.work_order_id)
             if wo is None:
                 raise NotFound(f"work order {inp.work_order_id} not found")
-            again = session.exec(
-                select(WorkOrder).where(
-                    WorkOrder.production_order_id == wo.production_order_id,
-                    WorkOrder.seq == wo.seq,
-                    WorkOrder.attempt == wo.attempt + 1,
-                )
-            ).first()
+            again = _next_attempt(session, wo)
             if again is not None:
                 return ReplanResult(work_order_id=again.id, work_centre_id=again.work_centre_id)
             movable = (WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, WorkOrderStatus.REJECTED)
@@ -832,6 +826,17 @@ def _release(session: Session, work_order_id: int) -> None:
         add_event(session, "work_order", work_order_id, "released")
 
 
+def _next_attempt(session: Session, wo: WorkOrder) -> WorkOrder | None:
+    """The work order made after ``wo`` for the same operation (a make-up or a re-plan)."""
+    return session.exec(
+        select(WorkOrder).where(
+            WorkOrder.production_order_id == wo.production_order_id,
+            WorkOrder.seq == wo.seq,
+            WorkOrder.attempt == wo.attempt + 1,
+        )
+    ).first()
+
+
 def _plan_make_up(session: Session, work_order_id: int) -> MakeUpResult:
     """The make-up of a completed work order's shortfall (``plan_make_up``)."""
     wo = session.get(WorkOrder, work_order_id)
@@ -849,13 +854,7 @@ def _plan_make_up(session: Session, work_order_id: int) -> MakeUpResult:
     if not quantity:
         return MakeUpResult(work_order_id=None)
     kind = "recut" if wo.seq == 1 else "rework"
-    made = session.exec(
-        select(WorkOrder).where(
-            WorkOrder.production_order_id == wo.production_order_id,
-            WorkOrder.seq == wo.seq,
-            WorkOrder.attempt == wo.attempt + 1,
-        )
-    ).first()
+    made = _next_attempt(session, wo)
     if made is not None:
         return MakeUpResult(work_order_id=made.id, kind=kind, quantity=made.quantity)
     if wo.attempt >= MAX_ATTEMPTS:
