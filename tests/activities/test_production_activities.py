@@ -33,6 +33,7 @@ from models.tables import (
     ProductionOrder,
     Shipment,
     Style,
+    WorkCentre,
     WorkOrder,
 )
 from tests.factories import make_order, make_work_order
@@ -198,6 +199,71 @@ def test_a_completion_counts_once_and_a_retry_gets_the_same_answer(
         select(Event).where(Event.entity == "work_order", Event.kind == "completed")
     ).all()
     assert len(events) == 1
+
+
+def test_a_completion_frees_the_rest_of_its_slot_for_the_next_order(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    """A factory done early gives the plan back the time it did not use: the slot ends at
+    the completion, and the next order can be placed on that work centre at once."""
+    acts, wo = claimed_work_order(session_factory, session, team_id)
+    cutting = {c.id for c in session.exec(select(WorkCentre)).all() if "cut" in c.operation_kinds}
+    # Every cutting centre busy from now on: one more order each.
+    for _ in range(len(cutting) - 1):
+        other = make_order(session, team_id)
+        acts.schedule_order(ProductionOrderInput(production_order_id=other.id or 0))
+
+    def slot(order_id: int) -> PlanAssignment:
+        session.expire_all()
+        return session.exec(
+            select(PlanAssignment).where(
+                PlanAssignment.production_order_id == order_id, PlanAssignment.seq == 1
+            )
+        ).one()
+
+    planned_end = slot(wo.production_order_id).end
+    acts.record_completion(completion(wo))
+    session.expire_all()
+    done = session.get(WorkOrder, wo.id)
+    assert done is not None and done.completed_at is not None
+    freed = slot(wo.production_order_id)
+    assert freed.start <= freed.end == done.completed_at < planned_end
+
+    late = make_order(session, team_id)
+    placed = acts.schedule_order(ProductionOrderInput(production_order_id=late.id or 0))
+    cut = placed.operations[0]
+    assert cut.work_centre_id == wo.work_centre_id
+    assert cut.start < planned_end  # without the freed time it waits for a cut to end
+
+
+def test_an_operation_done_before_its_planned_start_keeps_no_time_ahead(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    acts, cut = claimed_work_order(session_factory, session, team_id)
+    acts.record_completion(completion(cut))
+    sew = session.exec(
+        select(WorkOrder).where(
+            WorkOrder.production_order_id == cut.production_order_id, WorkOrder.seq == 2
+        )
+    ).one()
+    acts.release_work_order(ReleaseWorkOrderInput(work_order_id=sew.id or 0))
+    session.expire_all()
+    sew = session.get(WorkOrder, sew.id)
+    assert sew is not None and sew.planned_start > datetime.now(UTC)
+    sew.status, sew.lease_holder = WorkOrderStatus.CLAIMED, "token-1"
+    session.add(sew)
+    session.commit()
+    acts.record_completion(completion(sew, key="k2"))
+    session.expire_all()
+    slot = session.exec(
+        select(PlanAssignment).where(
+            PlanAssignment.production_order_id == sew.production_order_id,
+            PlanAssignment.seq == 2,
+        )
+    ).one()
+    done = session.get(WorkOrder, sew.id)
+    assert done is not None
+    assert slot.start == slot.end == done.completed_at
 
 
 @pytest.mark.parametrize(
