@@ -854,6 +854,8 @@ def _free_rest_of_slot(session: Session, wo: WorkOrder, done_at: datetime) -> No
             ),
             end=done_at,
         )
+        # No PlanAssignment object is loaded in this session: nothing to synchronise.
+        .execution_options(synchronize_session=False)
     )
 
 
