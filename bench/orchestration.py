@@ -21,7 +21,11 @@ database is checked: ``duplicates`` counts work orders beyond one per operation,
 order's event recorded twice, reservations beyond one per order and fabric, and
 shipments beyond one per customer line. It must be 0.
 
-    c2b bench orchestration [--orders 1000] [--concurrency 20] [--database-url URL] [--json]
+    c2b bench orchestration [--orders 1000] [--concurrency 6] [--database-url URL] [--json]
+
+Six buyer clients is where the orders per second stop rising on this 2-core machine
+(README, Benchmarks: 8.5-9.3 orders/s from 4 clients to 20); more clients only make the
+picks queue, so the latency is measured at the load where throughput is full.
 """
 
 from __future__ import annotations
