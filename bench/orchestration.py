@@ -36,6 +36,7 @@ import os
 import statistics
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session, col, func, select
 from temporalio.worker import Worker
 
@@ -142,6 +144,29 @@ async def factory(
         except httpx.HTTPError as err:
             errors.append(f"{type(err).__name__}: {err}"[:200])
             await asyncio.sleep(0.5)
+
+
+def http_requests(api: str) -> Counter[str]:
+    """The API's requests answered so far, as ``"METHOD route status"``: its own
+    ``c2b_http_requests`` counter from ``/metrics``, less the benchmark's own scrapes."""
+    counts: Counter[str] = Counter()
+    text = httpx.get(f"{api}/metrics", timeout=10).raise_for_status().text
+    for family in text_string_to_metric_families(text):
+        if family.name != "c2b_http_requests":
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name.endswith("_total") and labels["route"] != "/metrics":
+                counts[f"{labels['method']} {labels['route']} {labels['status']}"] += int(
+                    sample.value
+                )
+    return counts
+
+
+def per_unit(before: Counter[str], after: Counter[str], units: int) -> dict[str, float]:
+    """What was added between two counts, per unit of work, largest first."""
+    added = after - before
+    return {key: round(n / units, 2) for key, n in added.most_common()}
 
 
 def orders_done(engine: sa.Engine) -> int:
@@ -307,10 +332,12 @@ async def run(
 
         say(f"orders: {orders} batches, {concurrency} buyer clients at a time ...")
         cpu_before = cpu_by_process(processes)
+        requests_before = http_requests(stack.api_url)
         elapsed, picked_at, errors = await run_orders(
             stack.api_url, engine, buyer, factories, orders, concurrency, say
         )
         cpu_order = cpu_ms_per(cpu_before, cpu_by_process(processes), orders)
+        requests = per_unit(requests_before, http_requests(stack.api_url), orders)
 
         say("checking the database ...")
         with Session(engine) as s:
@@ -337,6 +364,9 @@ async def run(
         # factory clients).
         "cpu_ms_per_trivial_workflow": cpu_trivial,
         "cpu_ms_per_order": cpu_order,
+        # The API's requests per order by method, route and status (its /metrics), the
+        # factories' empty long-polls (204) included.
+        "requests_per_order": requests,
         "pick_to_pollable_p50_s": round(statistics.median(latencies), 3) if latencies else 0.0,
         "pick_to_pollable_p99_s": round(percentile(latencies, 0.99), 3),
         "duplicates": sum(found.values()),

@@ -22,3 +22,8 @@ def test_the_orchestration_benchmark_ships_every_order_and_finds_no_duplicate(
     for key in ("orders_per_s", "trivial_wf_per_s", "ratio", "pick_to_pollable_p99_s"):
         assert result[key] > 0, key
     assert result["pick_to_pollable_p50_s"] <= result["pick_to_pollable_p99_s"]
+    # Every order: one batch submitted, one pick, three work orders completed.
+    requests = result["requests_per_order"]
+    assert requests["POST /v1/demand-batches 201"] == 1
+    assert requests["POST /v1/demand-batches/{batch_id}/picks 200"] == 1
+    assert requests["POST /v1/factory/work-orders/{wo_id}/complete 200"] == 3
