@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
@@ -18,6 +19,30 @@ from models.errors import DomainError
 
 # How long an HTTP caller waits for a workflow to answer an update before a 504.
 UPDATE_RPC_TIMEOUT = timedelta(seconds=30)
+# How long a read waits for a workflow's query. A query is answered by a worker: with
+# none running (a restart, a crash) the server holds it for 30 s, and the page with it.
+# Past this the read answers from the database alone.
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+T = TypeVar("T")
+
+
+class WorkflowDidNotAnswer(Exception):
+    """A workflow query failed or took longer than ``QUERY_TIMEOUT``."""
+
+
+async def answer_of(query: Awaitable[T]) -> T:
+    """A workflow query's answer within ``QUERY_TIMEOUT``, else ``WorkflowDidNotAnswer``.
+    The limit is kept here rather than as the RPC's deadline alone: the client retries an
+    RPC whose deadline passed, and a 5 s deadline was seen to take 10."""
+    try:
+        async with asyncio.timeout(QUERY_TIMEOUT.total_seconds()):
+            return await query
+    except TimeoutError as err:
+        raise WorkflowDidNotAnswer(f"no answer within {QUERY_TIMEOUT.total_seconds():g} s") from err
+    except RPCError as err:
+        raise WorkflowDidNotAnswer(str(err)) from err
+
 
 STATUS_BY_ERROR_TYPE = {
     "NotFound": status.HTTP_404_NOT_FOUND,

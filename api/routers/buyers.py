@@ -17,7 +17,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.deps import ApiConfig, BuyerDep, RuntimeDep, SessionDep, TemporalDep
-from api.errors import UPDATE_RPC_TIMEOUT, update_errors
+from api.errors import UPDATE_RPC_TIMEOUT, WorkflowDidNotAnswer, answer_of, update_errors
 from api.intake import (
     DemandLineIn,
     IntakeError,
@@ -391,8 +391,8 @@ async def get_demand_batch(
     progress: BatchProgress | None = None
     try:
         handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
-        progress = await handle.query(DemandBatchWorkflow.progress)
-    except RPCError:
+        progress = await answer_of(handle.query(DemandBatchWorkflow.progress))
+    except WorkflowDidNotAnswer:
         progress = None
     orders = session.exec(
         select(ProductionOrder)
@@ -451,8 +451,8 @@ async def get_aggregate(
     batch = _own_batch(session, batch_id, principal.scope_id)
     handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
     try:
-        aggregate = await handle.query(DemandBatchWorkflow.aggregate)
-    except RPCError as err:
+        aggregate = await answer_of(handle.query(DemandBatchWorkflow.aggregate))
+    except WorkflowDidNotAnswer as err:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"the batch's workflow did not answer ({err})"
         ) from err

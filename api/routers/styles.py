@@ -17,7 +17,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import BuyerDep, DesignerDep, SessionDep, TemporalDep
-from api.errors import UPDATE_RPC_TIMEOUT, update_errors
+from api.errors import UPDATE_RPC_TIMEOUT, WorkflowDidNotAnswer, answer_of, update_errors
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.schemas import (
@@ -229,8 +229,8 @@ async def _progress(client: Client, row: StyleLifecycle) -> LifecycleProgress | 
         return None
     handle = client.get_workflow_handle_for(StyleLifecycleWorkflow.run, row.workflow_id or "")
     try:
-        return await handle.query(StyleLifecycleWorkflow.progress)
-    except RPCError:
+        return await answer_of(handle.query(StyleLifecycleWorkflow.progress))
+    except WorkflowDidNotAnswer:
         return None
 
 

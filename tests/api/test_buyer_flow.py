@@ -345,3 +345,42 @@ async def test_every_line_has_a_state_and_the_quantities_add_up(platform: Platfo
         "minimum order quantity not met when the pick window closed"
     ]
     assert all(x["production_order_id"] for x in page["lines"] if x["status"] == "in_production")
+
+
+async def orphaned_batch(platform: Platform) -> int:
+    """A batch whose workflow id names a workflow on a task queue nobody polls: a worker
+    down, as its queries see it."""
+    resp = await submit(platform, {"lines": [line()]})
+    assert resp.status_code == 201, resp.text
+    batch_id: int = resp.json()["batch_id"]
+    orphan = f"orphan-batch-{batch_id}-{time.time_ns()}"
+    await platform.env.client.start_workflow(
+        "DemandBatchWorkflow", id=orphan, task_queue=f"nobody-{orphan}"
+    )
+    with platform.session_factory() as s:
+        row = s.get(DemandBatch, batch_id)
+        assert row is not None
+        row.workflow_id = orphan
+        s.add(row)
+        s.commit()
+    return batch_id
+
+
+async def test_no_worker_to_answer_a_query_costs_a_read_seconds_not_half_a_minute(
+    platform: Platform,
+) -> None:
+    """A worker down (or restarting) must not hang the buyer's pages for the server's 30 s:
+    the batch comes back from the database without the workflow's progress, and the
+    aggregate, which only the workflow has, is a 503 that says why."""
+    batch_id = await orphaned_batch(platform)
+    headers = platform.auth("team-nova")
+    started = time.monotonic()
+    r = await platform.http.get(f"/v1/demand-batches/{batch_id}", headers=headers)
+    assert time.monotonic() - started < 10
+    assert r.status_code == 200, r.text
+    assert r.json()["progress"] is None and r.json()["lines_by_status"]["open"] == 1
+
+    started = time.monotonic()
+    r = await platform.http.get(f"/v1/demand-batches/{batch_id}/aggregate", headers=headers)
+    assert time.monotonic() - started < 10
+    assert r.status_code == 503 and "did not answer" in r.json()["detail"], r.text
