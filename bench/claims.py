@@ -31,7 +31,7 @@ import random
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -334,20 +334,26 @@ async def submit_and_pick(
     attempts: int = 3,
     retry_server_errors: bool = False,
     on_accepted: Callable[[], None] = lambda: None,
+    style_colours: Sequence[tuple[str, str]] = (("TS-CREW", "white"),),
 ) -> tuple[int, datetime]:
-    """One line of crew tees (``line`` overrides the defaults: ref, size, need_by) as its
-    own batch, keyed by ``key``, picked with its window closed as soon as it opens. As a
-    buyer's client would, a connection lost mid-request is tried again (these steps are
-    safe to repeat: a pick is the team's last word per style and colour); each retry is
-    listed in ``retried``. Returns the batch's id and when its pick was sent."""
-    line = {
-        "style": "TS-CREW",
-        "colour": "white",
-        "quantity": 100,
-        "channel": "web",
-        "region": "EU",
-        **line,
-    }
+    """One line of white crew tees (``line`` overrides the defaults: ref, size, need_by) as
+    its own batch, keyed by ``key``, picked with its window closed as soon as it opens: one
+    production order. With several ``style_colours`` the batch has one such line of each,
+    refs numbered, and picks them all: one order each. As a buyer's client would, a
+    connection lost mid-request is tried again (these steps are safe to repeat: a pick is
+    the team's last word per style and colour); each retry is listed in ``retried``.
+    Returns the batch's id and when its pick was sent."""
+    base = {"quantity": 100, "channel": "web", "region": "EU", **line}
+    ref = base.get("customer_ref", "C")
+    lines = [
+        {
+            **base,
+            "style": style,
+            "colour": colour,
+            **({"customer_ref": f"{ref}-{k}"} if len(style_colours) > 1 else {}),
+        }
+        for k, (style, colour) in enumerate(style_colours, start=1)
+    ]
 
     async def send(
         method: str, url: str, headers: dict[str, str] | None = None, **kw: Any
@@ -365,7 +371,7 @@ async def submit_and_pick(
 
     # Without an Idempotency-Key a lost answer could mean a second batch: keyed.
     r = await send(
-        "POST", "/v1/demand-batches", json={"lines": [line]}, headers={"Idempotency-Key": key}
+        "POST", "/v1/demand-batches", json={"lines": lines}, headers={"Idempotency-Key": key}
     )
     r.raise_for_status()
     on_accepted()
@@ -380,7 +386,8 @@ async def submit_and_pick(
         if time.monotonic() > deadline:
             raise RuntimeError(f"{batch} not aggregated in {STALL_SECONDS} s")
         await asyncio.sleep(poll_s)
-    pick = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
+    picks = [{"style": style, "colour": colour} for style, colour in style_colours]
+    pick = {"picks": picks, "close_window": True}
     picked_at = datetime.now(UTC)
     r = await send("POST", f"{batch}/picks", json=pick)
     if r.status_code == 409 and "pick window is closed" in r.text:

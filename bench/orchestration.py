@@ -9,7 +9,8 @@ under uvicorn) on a fresh database. Two phases:
    ``trivial_wf_per_s``. Nothing an order does can cost less than one of these.
 2. **Orders.** Buyer clients (``--concurrency`` at a time) each submit a one-line batch,
    wait for its pick window, and pick it with the window closed: one production order
-   per batch, through design gate, fabric, placement, work orders, execution and
+   per batch (``--orders-per-batch`` N: N lines of other style-colours, all picked, one
+   order each), through design gate, fabric, placement, work orders, execution and
    shipping. Simulated factories complete each work order the moment they claim it,
    all pieces good. ``orders_per_s`` counts from the first submission to the last order
    shipped; ``ratio`` = orders_per_s / trivial_wf_per_s.
@@ -21,7 +22,8 @@ database is checked: ``duplicates`` counts work orders beyond one per operation,
 order's event recorded twice, reservations beyond one per order and fabric, and
 shipments beyond one per customer line. It must be 0.
 
-    c2b bench orchestration [--orders 1000] [--concurrency 6] [--database-url URL] [--json]
+    c2b bench orchestration [--orders 1000] [--concurrency 6] [--orders-per-batch 1]
+                            [--database-url URL] [--json]
 
 Six buyer clients is where the orders per second stop rising on this 2-core machine
 (README, Benchmarks: 8.5-9.3 orders/s from 4 clients to 20); more clients only make the
@@ -52,6 +54,7 @@ from temporalio.worker import Worker
 
 from bench.claims import httpx_client, submit_and_pick, with_retries
 from bench.stack import (
+    RESULTS,
     cpu_by_process,
     cpu_ms_per,
     measure_on_fresh_database,
@@ -80,7 +83,16 @@ from models.tables import (
 
 POLLERS_PER_FACTORY = 4
 STALL_SECONDS = 120
-OPERATIONS = 3  # TS-CREW: cut, sew, finish
+OPERATIONS = 3  # TS-CREW and TS-LONG: cut, sew, finish
+# What a batch of several orders holds: one line per style-colour, each picked, each an
+# order of the same three operations as the single order.
+STYLE_COLOURS = [
+    ("TS-CREW", "white"),
+    ("TS-CREW", "black"),
+    ("TS-CREW", "heather"),
+    ("TS-LONG", "white"),
+    ("TS-LONG", "navy"),
+]
 
 
 async def trivial_rate(address: str, count: int, data_dir: Path) -> float:
@@ -249,16 +261,26 @@ def stock_and_sign_in(session: Session, name: str, metres: float = 1_000_000.0) 
     return clients
 
 
+def batch_sizes(orders: int, per_batch: int) -> list[int]:
+    """Orders per batch: ``per_batch`` each, the last one the rest."""
+    if not 1 <= per_batch <= len(STYLE_COLOURS):
+        raise ValueError(f"orders per batch must be 1 to {len(STYLE_COLOURS)}, not {per_batch}")
+    full, rest = divmod(orders, per_batch)
+    return [per_batch] * full + ([rest] if rest else [])
+
+
 async def run_orders(
     api: str,
     engine: sa.Engine,
     buyer: dict[str, str],
     factories: list[dict[str, str]],
-    orders: int,
+    batches: list[int],
     concurrency: int,
     say: Callable[[str], None],
 ) -> tuple[float, dict[int, datetime], list[str]]:
-    """Seconds until every order shipped; when each batch's pick was sent; retried errors."""
+    """Seconds until every order of ``batches`` (orders per batch) shipped; when each
+    batch's pick was sent; retried errors."""
+    orders = sum(batches)
     picked_at: dict[int, datetime] = {}
     errors: list[str] = []
     stop = asyncio.Event()
@@ -268,12 +290,19 @@ async def run_orders(
         httpx_client(concurrency) as bhttp,
     ):
 
-        async def one(i: int) -> None:
+        async def one(i: int, size: int) -> None:
             need_by = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
             line = {"customer_ref": f"ORCH-{i}", "size": ["S", "M", "L"][i % 3], "need_by": need_by}
             async with gate:
                 batch_id, sent = await submit_and_pick(
-                    bhttp, api, buyer, line, f"orch-{i}-{need_by}", errors, poll_s=0.1
+                    bhttp,
+                    api,
+                    buyer,
+                    line,
+                    f"orch-{i}-{need_by}",
+                    errors,
+                    poll_s=0.1,
+                    style_colours=STYLE_COLOURS[:size],
                 )
             picked_at[batch_id] = sent
 
@@ -283,7 +312,7 @@ async def run_orders(
             for _ in range(POLLERS_PER_FACTORY)
         ]
         started = time.perf_counter()
-        submitting = asyncio.gather(*(one(i) for i in range(orders)))
+        submitting = asyncio.gather(*(one(i, size) for i, size in enumerate(batches)))
         try:
             done, last, last_at = 0, -1, time.monotonic()
             while done < orders:
@@ -315,6 +344,7 @@ async def run(
     concurrency: int,
     trivial: int,
     say: Callable[[str], None],
+    per_batch: int = 1,
 ) -> dict[str, Any]:
     say("starting the platform (c2b dev) on a fresh database ...")
     with running_platform(database_url, data_dir) as stack:
@@ -330,11 +360,14 @@ async def run(
         cpu_trivial = cpu_ms_per(cpu_before, cpu_by_process(processes), trivial)
         say(f"  {trivial_per_s:.1f} workflows/s")
 
-        say(f"orders: {orders} batches, {concurrency} buyer clients at a time ...")
+        say(
+            f"orders: {orders} in batches of {per_batch}, {concurrency} buyer clients at a time ..."
+        )
         cpu_before = cpu_by_process(processes)
         requests_before = http_requests(stack.api_url)
+        batches = batch_sizes(orders, per_batch)
         elapsed, picked_at, errors = await run_orders(
-            stack.api_url, engine, buyer, factories, orders, concurrency, say
+            stack.api_url, engine, buyer, factories, batches, concurrency, say
         )
         cpu_order = cpu_ms_per(cpu_before, cpu_by_process(processes), orders)
         requests = per_unit(requests_before, http_requests(stack.api_url), orders)
@@ -353,6 +386,7 @@ async def run(
         "benchmark": "production orders through the full flow on the embedded stack",
         "database": sa.engine.make_url(database_url).get_backend_name(),
         "orders": orders,
+        "orders_per_batch": per_batch,
         "concurrency": concurrency,
         "seconds": round(elapsed, 1),
         "orders_per_s": round(orders_per_s, 2),
@@ -386,10 +420,16 @@ def measure(
     trivial: int,
     say: Callable[[str], None] = lambda _: None,
     out: Path | None = None,
+    per_batch: int = 1,
 ) -> dict[str, Any]:
-    """One run on a fresh database, written to bench/results/orchestration-<database>.json."""
+    """One run on a fresh database, written to bench/results/orchestration-<database>.json
+    (orchestration-<database>-batches-of-<n>.json with several orders per batch)."""
+    batch_sizes(orders, per_batch)  # refused before anything starts
+    if out is None and per_batch > 1:
+        backend = sa.engine.make_url(database_url or "sqlite://").get_backend_name()
+        out = RESULTS / f"orchestration-{backend}-batches-of-{per_batch}.json"
 
     def one_run(url: str, tmp: Path) -> dict[str, Any]:
-        return asyncio.run(run(url, tmp, orders, concurrency, trivial, say))
+        return asyncio.run(run(url, tmp, orders, concurrency, trivial, say, per_batch))
 
     return measure_on_fresh_database("orchestration", database_url, one_run, say, out)

@@ -363,6 +363,15 @@ def bench_orchestration(
     trivial: Annotated[
         int, typer.Option(min=1, help="One-activity workflows of the baseline.")
     ] = 300,
+    orders_per_batch: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=5,
+            help="Orders per batch: one line per style-colour, all picked (1: every order "
+            "its own batch, the worst case).",
+        ),
+    ] = 1,
     database_url: BenchDatabaseUrl = None,
     as_json: AsJson = False,
     out: BenchOut = None,
@@ -372,7 +381,15 @@ def bench_orchestration(
     from bench.orchestration import measure
 
     progress = Console(stderr=True)
-    result = measure(database_url or None, orders, concurrency, trivial, progress.print, out)
+    result = measure(
+        database_url or None,
+        orders,
+        concurrency,
+        trivial,
+        progress.print,
+        out,
+        per_batch=orders_per_batch,
+    )
     print_result(result, as_json)
 
 
