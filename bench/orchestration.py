@@ -26,8 +26,9 @@ shipments beyond one per customer line. It must be 0.
                             [--database-url URL] [--json]
 
 Six buyer clients is where the orders per second stop rising on this 2-core machine
-(README, Benchmarks: 8.5-9.3 orders/s from 4 clients to 20); more clients only make the
-picks queue, so the latency is measured at the load where throughput is full.
+(README, Benchmarks: 7.2-9.0 orders/s from 4 clients to 20, at 1,000 orders); more
+clients only make the picks queue, so the latency is measured at the load where
+throughput is full.
 """
 
 from __future__ import annotations
@@ -83,9 +84,8 @@ from models.tables import (
 
 POLLERS_PER_FACTORY = 4
 STALL_SECONDS = 120
-OPERATIONS = 3  # TS-CREW and TS-LONG: cut, sew, finish
 # What a batch of several orders holds: one line per style-colour, each picked, each an
-# order of the same three operations as the single order.
+# order of the same three operations (cut, sew, finish) as the single order.
 STYLE_COLOURS = [
     ("TS-CREW", "white"),
     ("TS-CREW", "black"),
@@ -340,12 +340,13 @@ async def run_orders(
 async def run(
     database_url: str,
     data_dir: Path,
-    orders: int,
+    batches: list[int],
     concurrency: int,
     trivial: int,
     say: Callable[[str], None],
-    per_batch: int = 1,
 ) -> dict[str, Any]:
+    """One run: the baseline, then ``batches`` (orders per batch) through the flow."""
+    orders, per_batch = sum(batches), max(batches)
     say("starting the platform (c2b dev) on a fresh database ...")
     with running_platform(database_url, data_dir) as stack:
         engine = make_engine(database_url)
@@ -365,7 +366,6 @@ async def run(
         )
         cpu_before = cpu_by_process(processes)
         requests_before = http_requests(stack.api_url)
-        batches = batch_sizes(orders, per_batch)
         elapsed, picked_at, errors = await run_orders(
             stack.api_url, engine, buyer, factories, batches, concurrency, say
         )
@@ -424,12 +424,12 @@ def measure(
 ) -> dict[str, Any]:
     """One run on a fresh database, written to bench/results/orchestration-<database>.json
     (orchestration-<database>-batches-of-<n>.json with several orders per batch)."""
-    batch_sizes(orders, per_batch)  # refused before anything starts
+    batches = batch_sizes(orders, per_batch)  # a bad size is refused before anything starts
     if out is None and per_batch > 1:
         backend = sa.engine.make_url(database_url or "sqlite://").get_backend_name()
         out = RESULTS / f"orchestration-{backend}-batches-of-{per_batch}.json"
 
     def one_run(url: str, tmp: Path) -> dict[str, Any]:
-        return asyncio.run(run(url, tmp, orders, concurrency, trivial, say, per_batch))
+        return asyncio.run(run(url, tmp, batches, concurrency, trivial, say))
 
     return measure_on_fresh_database("orchestration", database_url, one_run, say, out)
