@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
@@ -45,16 +46,8 @@ async def test_a_completion_racing_the_release_report_is_accepted(
     async with running_platform(dev_server_env, session_factory, session, db_url, slow) as p:
         await submit_and_pick(p, quantity=100)
         factory = p.auth("GZ-KNIT")
-        claim = await p.http.post(
-            "/v1/factory/work-orders/claim", params={"wait": 30}, headers=factory
-        )
-        assert claim.status_code == 200, claim.text
-        wo = claim.json()
-        done = await p.http.post(
-            f"/v1/factory/work-orders/{wo['id']}/complete",
-            json={"good": [{"size": "M", "quantity": wo["quantity"]}]},
-            headers={**factory, "Idempotency-Key": "race-1"},
-        )
+        wo = await claim(p, factory)
+        done = await complete_whole(p, wo, {**factory, "Idempotency-Key": "race-1"})
     assert done.status_code == 200, done.text
     assert done.json()["good_quantity"] == wo["quantity"]
 
@@ -72,20 +65,11 @@ async def test_a_completion_the_workflow_never_heard_of_reaches_it_on_the_retry(
     async with running_platform(dev_server_env, session_factory, session, db_url) as p:
         batch_id, wo, held = await claimed_and_lost(p, session_factory, key="lost-1")
         factory = p.auth("GZ-KNIT")
-        good = [SizeQuantity(size="M", quantity=wo["quantity"])]
-        retry = await p.http.post(
-            f"/v1/factory/work-orders/{wo['id']}/complete",
-            json={"good": [g.model_dump() for g in good]},
-            headers={**factory, "Idempotency-Key": "lost-1"},
-        )
+        retry = await complete_whole(p, wo, {**factory, "Idempotency-Key": "lost-1"})
         assert retry.status_code == 200, retry.text
         assert wo["id"] in await completed_in_workflow(p, batch_id)
         # A different key is still a conflict.
-        other = await p.http.post(
-            f"/v1/factory/work-orders/{wo['id']}/complete",
-            json={"good": [g.model_dump() for g in good]},
-            headers={**factory, "Idempotency-Key": "another"},
-        )
+        other = await complete_whole(p, wo, {**factory, "Idempotency-Key": "another"})
         assert other.status_code == 409, other.text
 
 
@@ -102,13 +86,7 @@ async def test_a_completion_sent_without_a_key_and_lost_still_reaches_the_workfl
     async with running_platform(dev_server_env, session_factory, session, db_url) as p:
         # With the key the API gives a keyless completion.
         batch_id, wo, held = await claimed_and_lost(p, session_factory, f"{API_KEY_PREFIX}lost")
-        factory = p.auth("GZ-KNIT")
-        good = [SizeQuantity(size="M", quantity=wo["quantity"])]
-        retry = await p.http.post(
-            f"/v1/factory/work-orders/{wo['id']}/complete",
-            json={"good": [g.model_dump() for g in good]},
-            headers=factory,
-        )
+        retry = await complete_whole(p, wo, p.auth("GZ-KNIT"))
         assert retry.status_code == 409, retry.text
         assert "already completed" in retry.json()["detail"]
         assert wo["id"] in await completed_in_workflow(p, batch_id)
@@ -121,16 +99,8 @@ async def test_a_completion_sent_without_a_key_and_lost_still_reaches_the_workfl
             nxt_factory = next(w for w in following if w.seq == 2).factory_id
             code = s.get(Factory, nxt_factory).code  # type: ignore[union-attr]
         at_next = p.auth(code)
-        second = await p.http.post(
-            "/v1/factory/work-orders/claim", params={"wait": 30}, headers=at_next
-        )
-        assert second.status_code == 200, second.text
-        nxt = second.json()
-        done = await p.http.post(
-            f"/v1/factory/work-orders/{nxt['id']}/complete",
-            json={"good": [{"size": "M", "quantity": nxt["quantity"]}]},
-            headers=at_next,
-        )
+        nxt = await claim(p, at_next)
+        done = await complete_whole(p, nxt, at_next)
         assert done.status_code == 200, done.text
         with session_factory() as s:
             stored = s.get(WorkOrder, nxt["id"])
@@ -168,11 +138,7 @@ async def claimed_and_lost(
     ``rejected``) in the database under ``key`` as a lost update would leave it: the
     workflow unaware."""
     batch_id = await submit_and_pick(p, quantity=100)
-    claim = await p.http.post(
-        "/v1/factory/work-orders/claim", params={"wait": 30}, headers=p.auth("GZ-KNIT")
-    )
-    assert claim.status_code == 200, claim.text
-    wo = claim.json()
+    wo = await claim(p, p.auth("GZ-KNIT"))
     with session_factory() as s:
         held = s.get(WorkOrder, wo["id"])
         assert held is not None and held.lease_holder is not None
@@ -198,6 +164,25 @@ async def claimed_and_lost(
             )
         )
     return batch_id, wo, held
+
+
+async def claim(p: Platform, factory: dict[str, str]) -> dict[str, Any]:
+    """The factory's next work order, claimed (waiting for it up to 30 s)."""
+    r = await p.http.post("/v1/factory/work-orders/claim", params={"wait": 30}, headers=factory)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def complete_whole(
+    p: Platform, wo: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    """``wo`` completed with every piece good (all size M, as the batches here are)."""
+    return await p.http.post(
+        f"/v1/factory/work-orders/{wo['id']}/complete",
+        json={"good": [{"size": "M", "quantity": wo["quantity"]}]},
+        headers=headers,
+    )
 
 
 async def progress_of(p: Platform, batch_id: int) -> OrderProgress:
