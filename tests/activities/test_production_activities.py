@@ -161,13 +161,30 @@ def claimed_work_order(
     inp = ProductionOrderInput(production_order_id=order.id or 0)
     acts.schedule_order(inp)
     ids = acts.create_work_orders(inp).work_order_ids
-    acts.release_work_order(ReleaseWorkOrderInput(work_order_id=ids[0]))
-    wo = session.get(WorkOrder, ids[0])
+    return acts, released_and_claimed(acts, session, ids[0])
+
+
+def released_and_claimed(acts: ProductionActivities, session: Session, wo_id: int) -> WorkOrder:
+    """The work order released by its activity, then claimed under the lease "token-1"."""
+    acts.release_work_order(ReleaseWorkOrderInput(work_order_id=wo_id))
+    session.expire_all()
+    wo = session.get(WorkOrder, wo_id)
     assert wo is not None and wo.status == WorkOrderStatus.RELEASED
     wo.status, wo.lease_holder = WorkOrderStatus.CLAIMED, "token-1"
     session.add(wo)
     session.commit()
-    return acts, wo
+    return wo
+
+
+def live_slot(session: Session, wo: WorkOrder) -> PlanAssignment:
+    """The live plan's slot of the work order's operation, read afresh."""
+    session.expire_all()
+    return session.exec(
+        select(PlanAssignment).where(
+            PlanAssignment.production_order_id == wo.production_order_id,
+            PlanAssignment.seq == wo.seq,
+        )
+    ).one()
 
 
 def completion(
@@ -213,20 +230,11 @@ def test_a_completion_frees_the_rest_of_its_slot_for_the_next_order(
         other = make_order(session, team_id)
         acts.schedule_order(ProductionOrderInput(production_order_id=other.id or 0))
 
-    def slot(order_id: int) -> PlanAssignment:
-        session.expire_all()
-        return session.exec(
-            select(PlanAssignment).where(
-                PlanAssignment.production_order_id == order_id, PlanAssignment.seq == 1
-            )
-        ).one()
-
-    planned_end = slot(wo.production_order_id).end
+    planned_end = live_slot(session, wo).end
     acts.record_completion(completion(wo))
-    session.expire_all()
+    freed = live_slot(session, wo)
     done = session.get(WorkOrder, wo.id)
     assert done is not None and done.completed_at is not None
-    freed = slot(wo.production_order_id)
     assert freed.start <= freed.end == done.completed_at < planned_end
 
     late = make_order(session, team_id)
@@ -246,21 +254,10 @@ def test_an_operation_done_before_its_planned_start_keeps_no_time_ahead(
             WorkOrder.production_order_id == cut.production_order_id, WorkOrder.seq == 2
         )
     ).one()
-    acts.release_work_order(ReleaseWorkOrderInput(work_order_id=sew.id or 0))
-    session.expire_all()
-    sew = session.get(WorkOrder, sew.id)
-    assert sew is not None and sew.planned_start > datetime.now(UTC)
-    sew.status, sew.lease_holder = WorkOrderStatus.CLAIMED, "token-1"
-    session.add(sew)
-    session.commit()
+    sew = released_and_claimed(acts, session, sew.id or 0)
+    assert sew.planned_start > datetime.now(UTC)
     acts.record_completion(completion(sew, key="k2"))
-    session.expire_all()
-    slot = session.exec(
-        select(PlanAssignment).where(
-            PlanAssignment.production_order_id == sew.production_order_id,
-            PlanAssignment.seq == 2,
-        )
-    ).one()
+    slot = live_slot(session, sew)
     done = session.get(WorkOrder, sew.id)
     assert done is not None
     assert slot.start == slot.end == done.completed_at
