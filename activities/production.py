@@ -4,6 +4,7 @@ order and step) and writes its event in the same transaction as its state change
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -77,7 +78,9 @@ from optimizer.placement import (
     Placement,
     PlacementProblem,
     WorkCentreSlot,
+    earliest_start,
     place_order,
+    run_minutes,
 )
 
 # Good plus defective may exceed the planned quantity by this share (cutting over-allowance).
@@ -406,7 +409,8 @@ class ProductionActivities:
         """A completed work order short of good pieces gets a make-up work order for the
         shortfall, size by size, at the same work centre: a recut for the cutting (new
         panels; the fabric comes out of the cutting over-allowance), a rework for a later
-        operation. Planned, not released: the workflow releases it. After
+        operation. Planned (``_place_make_up``: in the live plan, at the work centre's
+        first free time), not released: the workflow releases it. After
         ``MAX_ATTEMPTS`` attempts of one operation the shortfall is accepted (an event
         says so) and the order goes on with the pieces it has. Asked again, it returns
         the make-up it made."""
@@ -513,7 +517,7 @@ class ProductionActivities:
                 )
             else:
                 # The failed operation's own slot is given up.
-                busy = _busy_minutes(session, plan, origin, skip=(wo.production_order_id, wo.seq))
+                busy = _busy_minutes(session, plan, origin, skip={(wo.production_order_id, wo.seq)})
                 (placed,) = place_order(
                     PlacementProblem(
                         release_minute=0,
@@ -900,8 +904,7 @@ def _plan_make_up(session: Session, work_order_id: int) -> MakeUpResult:
             short=quantity,
         )
         return MakeUpResult(work_order_id=None)
-    now = datetime.now(UTC)
-    share = quantity / wo.quantity if wo.quantity else 1.0
+    start, end, moved = _place_make_up(session, wo, quantity)
     made = WorkOrder(
         production_order_id=wo.production_order_id,
         seq=wo.seq,
@@ -911,8 +914,8 @@ def _plan_make_up(session: Session, work_order_id: int) -> MakeUpResult:
         work_centre_id=wo.work_centre_id,
         quantity=quantity,
         size_breakdown=short,
-        planned_start=now,
-        planned_end=now + (wo.planned_end - wo.planned_start) * share,
+        planned_start=start,
+        planned_end=end,
     )
     session.add(made)
     session.flush()
@@ -924,9 +927,78 @@ def _plan_make_up(session: Session, work_order_id: int) -> MakeUpResult:
         work_order_id=made.id,
         of_work_order=wo.id,
         quantity=quantity,
+        start=start.isoformat(),
+        moved_operations=moved,
     )
     add_event(session, "work_order", made.id or 0, "created", "system", **{kind: wo.id})
     return MakeUpResult(work_order_id=made.id, kind=kind, quantity=quantity)
+
+
+def _place_make_up(
+    session: Session, wo: WorkOrder, quantity: int
+) -> tuple[datetime, datetime, list[int]]:
+    """When a make-up of ``quantity`` pieces of ``wo``'s operation runs: on the same work
+    centre, at its first free time from now in the live plan, so that later placements do
+    not put work on top of it. The operation's slot in the live plan moves there. The
+    order's later operations cannot start before it ends (plus a transfer between
+    factories): those that would are moved behind it, each on its own work centre, with
+    their work orders (planned, not yet released). Returns the make-up's start and end and
+    the operations moved."""
+    order = _load_order(session, wo.production_order_id)
+    routing = {r.seq: r for r in _routing(session, order.style_code)}
+    step = routing.get(wo.seq)
+    centres = {wc.id: wc for wc in session.exec(select(WorkCentre)).all()}
+    plan = live_plan_for_update(session)
+    origin = datetime.now(UTC).replace(second=0, microsecond=0)
+    # This order's own slots are the ones being placed: they block nothing here.
+    busy = _busy_minutes(session, plan, origin, skip={(order.id or 0, seq) for seq in routing})
+    length = (
+        run_minutes(
+            step.setup_minutes,
+            step.standard_minutes,
+            quantity,
+            centres[wo.work_centre_id].efficiency,
+        )
+        if step is not None
+        else max(1, _minutes(wo.planned_end, wo.planned_start))
+    )
+    start = earliest_start(busy.get(wo.work_centre_id, []), 0, length)
+    ready, factory_id = start + length, wo.factory_id
+    slots = {
+        a.seq: a
+        for a in session.exec(
+            select(PlanAssignment).where(
+                PlanAssignment.plan_id == plan.id,
+                PlanAssignment.production_order_id == wo.production_order_id,
+            )
+        ).all()
+    }
+    if wo.seq in slots:
+        own = slots[wo.seq]
+        own.work_centre_id = wo.work_centre_id
+        own.start, own.end = origin + timedelta(minutes=start), origin + timedelta(minutes=ready)
+    moved = []
+    for seq in sorted(s for s in slots if s > wo.seq):
+        slot = slots[seq]
+        centre = centres[slot.work_centre_id]
+        if centre.factory_id != factory_id:
+            ready += TRANSFER_MINUTES
+        if slot.start >= origin + timedelta(minutes=ready):
+            break  # it and the ones after it were placed behind each other already
+        span = max(1, _minutes(slot.end, slot.start))
+        at = earliest_start(busy.get(slot.work_centre_id, []), ready, span)
+        slot.start, slot.end = origin + timedelta(minutes=at), origin + timedelta(minutes=at + span)
+        for later in session.exec(
+            select(WorkOrder).where(
+                WorkOrder.production_order_id == wo.production_order_id,
+                WorkOrder.seq == seq,
+                WorkOrder.status == WorkOrderStatus.PLANNED,
+            )
+        ).all():
+            later.planned_start, later.planned_end = slot.start, slot.end
+        moved.append(seq)
+        ready, factory_id = at + span, centre.factory_id
+    return origin + timedelta(minutes=start), origin + timedelta(minutes=start + length), moved
 
 
 def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, int]:
@@ -1116,10 +1188,10 @@ def _purchase(
 
 
 def _busy_minutes(
-    session: Session, plan: Plan, origin: datetime, skip: tuple[int, int] | None = None
+    session: Session, plan: Plan, origin: datetime, skip: Container[tuple[int, int]] = ()
 ) -> dict[int, list[tuple[int, int]]]:
     """Per work centre, the live plan's slots still ahead of ``origin``, in minutes from it;
-    ``skip`` leaves out one (order, seq) slot."""
+    ``skip`` leaves out the slots of those (order, seq)."""
     busy: dict[int, list[tuple[int, int]]] = {}
     # A slot ending within the first minute is (0, 0) in whole minutes, which blocks
     # nothing: left out, so the slots just freed by completions are not read at all.
@@ -1135,7 +1207,7 @@ def _busy_minutes(
             col(PlanAssignment.end),
         ).where(col(PlanAssignment.plan_id) == plan.id, col(PlanAssignment.end) >= ahead)
     ).all():
-        if (order_id, seq) == skip:
+        if (order_id, seq) in skip:
             continue
         busy.setdefault(work_centre_id, []).append((_minutes(start, origin), _minutes(end, origin)))
     return busy

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -261,6 +262,60 @@ def test_an_operation_done_before_its_planned_start_keeps_no_time_ahead(
     done = session.get(WorkOrder, sew.id)
     assert done is not None
     assert slot.start == slot.end == done.completed_at
+
+
+def test_a_make_up_takes_its_own_slot_and_the_rest_of_its_order_moves_behind_it(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    """A recut is work on its cutting table: the live plan must hold it, after what that
+    table already has to do, or the next order is placed on top of it. The order's later
+    operations cannot start before it ends, so their slots and work orders move too."""
+    acts, cut = claimed_work_order(session_factory, session, team_id)
+    cutting = {c.id for c in session.exec(select(WorkCentre)).all() if "cut" in c.operation_kinds}
+    for _ in range(len(cutting) - 1):  # every other cutting table busy from now on
+        other = make_order(session, team_id)
+        acts.schedule_order(ProductionOrderInput(production_order_id=other.id or 0))
+    acts.record_completion(completion(cut))  # 58 good of 80: 22 short
+    # The freed table takes the next order at once.
+    late = make_order(session, team_id)
+    (late_cut, *_) = acts.schedule_order(
+        ProductionOrderInput(production_order_id=late.id or 0)
+    ).operations
+    assert late_cut.work_centre_id == cut.work_centre_id
+
+    made = acts.plan_make_up(MakeUpInput(work_order_id=cut.id or 0))
+    session.expire_all()
+    recut = session.get(WorkOrder, made.work_order_id)
+    assert recut is not None and recut.work_centre_id == cut.work_centre_id
+    assert recut.planned_start >= late_cut.end  # after the table's next order, not on it
+    slot = live_slot(session, cut)
+    assert (slot.start, slot.end) == (recut.planned_start, recut.planned_end)
+
+    sew = session.exec(
+        select(WorkOrder).where(
+            WorkOrder.production_order_id == cut.production_order_id, WorkOrder.seq == 2
+        )
+    ).one()
+    sew_slot = live_slot(session, sew)
+    assert sew_slot.start >= recut.planned_end
+    assert (sew.planned_start, sew.planned_end) == (sew_slot.start, sew_slot.end)
+    later = session.exec(
+        select(PlanAssignment)
+        .where(PlanAssignment.production_order_id == cut.production_order_id)
+        .order_by(col(PlanAssignment.seq))
+    ).all()
+    assert all(a.end <= b.start for a, b in itertools.pairwise(later))
+    # Asked again, it returns the same make-up and moves nothing more.
+    assert acts.plan_make_up(MakeUpInput(work_order_id=cut.id or 0)) == made
+    session.expire_all()
+    assert [
+        (a.start, a.end)
+        for a in session.exec(
+            select(PlanAssignment)
+            .where(PlanAssignment.production_order_id == cut.production_order_id)
+            .order_by(col(PlanAssignment.seq))
+        ).all()
+    ] == [(a.start, a.end) for a in later]
 
 
 @pytest.mark.parametrize(
