@@ -52,6 +52,8 @@ WORKFLOWS = [
     ScenarioWorkflow,
 ]
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# How often a solve's heartbeat is sent to the server (build_solver_worker).
+SOLVE_HEARTBEAT_SENT_EVERY = timedelta(seconds=1)
 
 
 def activity_methods(*instances: object) -> list[Callable[..., Any]]:
@@ -170,12 +172,17 @@ def cache_bytecode(directory: Path) -> None:
 def build_solver_worker(client: Client, session_factory: SessionFactory, task_queue: str) -> Worker:
     """The worker of the solver queue: scenario solves only, one at a time (CP-SAT takes
     both cores of these machines). Its activity is async: the solve runs in a thread and
-    the activity heartbeats beside it (FIELD-NOTES: CP-SAT)."""
+    the activity heartbeats beside it (FIELD-NOTES: CP-SAT).
+
+    Its heartbeats reach the server every second: a planner's stop comes back to the
+    activity as the answer to one. The SDK would otherwise send one every 0.8 x the
+    heartbeat timeout (16 s), and a stopped solve ran on for up to that long."""
     return Worker(
         client,
         task_queue=task_queue,
         activities=[SolverActivities(session_factory).solve_scenario],
         max_concurrent_activities=1,
+        max_heartbeat_throttle_interval=SOLVE_HEARTBEAT_SENT_EVERY,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
