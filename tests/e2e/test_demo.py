@@ -23,7 +23,7 @@ def test_the_demo_week_runs_through(tmp_path: Path, db_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # its own SQLite
     env.update({"C2B_DATA_DIR": str(tmp_path), "COLUMNS": "160"})
     run = subprocess.run(
-        [*CLI, "demo", "--speed", "3000", "--no-keep"],
+        [*CLI, "demo", "--speed", "20000", "--no-keep"],
         env=env,
         capture_output=True,
         text=True,
