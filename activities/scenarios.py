@@ -107,6 +107,9 @@ class Step:
     # (work centre id, start, end) in the live plan; None if it is not in the plan.
     planned: tuple[int, datetime, datetime] | None
     state: str  # "done", "running" (claimed or started: frozen) or "open"
+    # Pieces still to make at this step: its latest work order's (a make-up makes only the
+    # shortfall); None before it has a work order: the order's quantity.
+    quantity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -193,20 +196,25 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
     ).all()
     # The latest work order of each (order, seq) says how far the step is: the open
     # orders' only, not every work order the platform ever made.
-    latest: dict[tuple[int, int], WorkOrderStatus] = {}
-    for order_id, seq, status in session.execute(
-        sa.select(col(WorkOrder.production_order_id), col(WorkOrder.seq), col(WorkOrder.status))
+    latest: dict[tuple[int, int], tuple[WorkOrderStatus, int]] = {}
+    for order_id, seq, status, quantity in session.execute(
+        sa.select(
+            col(WorkOrder.production_order_id),
+            col(WorkOrder.seq),
+            col(WorkOrder.status),
+            col(WorkOrder.quantity),
+        )
         .join(ProductionOrder, col(ProductionOrder.id) == col(WorkOrder.production_order_id))
         .where(col(ProductionOrder.status).in_(open_statuses))
         .order_by(col(WorkOrder.id))
     ).all():
-        latest[(order_id, seq)] = status
+        latest[(order_id, seq)] = (status, quantity)
     result = []
     for o in orders:
         oid = o.id or 0
         steps = []
         for seq, kind, setup, standard in routings.get(o.style_code, []):
-            status = latest.get((oid, seq))
+            status, quantity = latest.get((oid, seq), (None, None))
             state = (
                 "done"
                 if status in DONE_STATES
@@ -214,7 +222,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
                 if status in RUNNING_STATES
                 else "open"
             )
-            steps.append(Step(seq, kind, setup, standard, planned.get((oid, seq)), state))
+            steps.append(Step(seq, kind, setup, standard, planned.get((oid, seq)), state, quantity))
         if not any(s.planned for s in steps):
             continue  # not placed yet: its own workflow will place it
         due = (
@@ -354,7 +362,12 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
                 frozen.append(Assignment(order=key, seq=index, work_centre=code, start=a, end=b))
                 starts_frozen = starts_frozen or index == 0
             else:
-                options = modes(step.kind, step.setup_minutes, step.standard_minutes, o.quantity)
+                options = modes(
+                    step.kind,
+                    step.setup_minutes,
+                    step.standard_minutes,
+                    step.quantity or o.quantity,
+                )
                 if not options:
                     raise InvalidInput(
                         f"production order {o.id} operation {step.kind!r}: no work centre "

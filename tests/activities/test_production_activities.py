@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.production import MAX_ATTEMPTS, ProductionActivities
+from activities.scenarios import read_snapshot
 from c2b.db import SessionFactory
 from models.schemas import (
     CompensateInput,
@@ -305,6 +306,15 @@ def test_a_make_up_takes_its_own_slot_and_the_rest_of_its_order_moves_behind_it(
         .order_by(col(PlanAssignment.seq))
     ).all()
     assert all(a.end <= b.start for a, b in itertools.pairwise(later))
+    # A scenario plans the cut's 22 missing pieces, where the live plan has the recut.
+    (open_order,) = [
+        o
+        for o in read_snapshot(session, datetime.now(UTC)).orders
+        if o.id == cut.production_order_id
+    ]
+    first = open_order.steps[0]
+    assert (first.state, first.quantity) == ("open", 22)
+    assert first.planned == (cut.work_centre_id, recut.planned_start, recut.planned_end)
     # Asked again, it returns the same make-up and moves nothing more.
     assert acts.plan_make_up(MakeUpInput(work_order_id=cut.id or 0)) == made
     session.expire_all()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,6 +87,15 @@ def test_a_claimed_step_is_frozen_and_a_done_one_is_left_out() -> None:
     (o,) = done.problem.orders
     assert [op.name for op in o.operations] == ["sew"] and done.seqs["1"] == [2]
     assert o.release == 120  # the cut's planned end
+
+
+def test_a_step_being_made_up_is_planned_for_its_shortfall_only() -> None:
+    cut, sew = order(1).steps
+    recut = OpenOrder(1, "TS", "white", 100, ORIGIN + 48 * H, 1.0, [replace(cut, quantity=20), sew])
+    (o,) = build_problem(snapshot(recut), []).problem.orders
+    # cut: 30 + 20 x 0.5 / 0.5 = 50 minutes, not the whole order's 130; sew stays whole
+    assert [m.minutes for m in o.operations[0].modes] == [50, 50]
+    assert o.operations[1].modes[0].minutes == 1020
 
 
 def test_a_factory_down_closes_its_centres_for_the_period_only() -> None:
