@@ -64,12 +64,11 @@ async def test_a_stopped_solve_keeps_its_best_plan(session_factory: SessionFacto
             assert row is not None
             return row.progress if row.status == ScenarioStatus.SOLVING else None
 
-    while (p := progress()) is None or p.get("objective") is None:
+    while (p := progress()) is None:
         assert time.monotonic() - started < 30, "no progress stored"
         await asyncio.sleep(0.2)
-    # The best plan so far is reported from the start: the dispatcher's, before CP-SAT's
-    # first solution (which took 23 s here), and the one a stop keeps.
-    assert p["solutions"] == 0
+    # The best plan so far is there from the first report: the one a stop keeps.
+    assert p["objective"] is not None
     env.cancel()
     with pytest.raises(asyncio.CancelledError):
         await solving

@@ -225,6 +225,17 @@ def test_progress_is_reported_and_a_stop_returns_the_best_plan_so_far() -> None:
     assert plan.kpis.makespan <= dispatch(problem, makespan_params(1, 1)).kpis.makespan
 
 
+def test_the_first_report_is_the_dispatchers_plan_before_any_search() -> None:
+    """A planner sees the best plan so far from the start: the dispatcher's, which is what
+    a stop would return, not "no plan" until CP-SAT's first solution."""
+    problem = read_instance(BENCHMARKS / "jssp" / "ft06.txt", "jssp")
+    params = makespan_params(time_limit_s=5, workers=2)
+    heard: list[Progress] = []
+    solve(problem, params, heard.append)
+    first = heard[0]
+    assert (first.objective, first.solutions) == (best_dispatch(problem, params).objective, 0)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("2 2\n0 3 1 x", "not a list of integers"), ("2 2\n0 3 1 2", "needs 10")],
