@@ -327,6 +327,49 @@ def bench_schedule(
         console.print(result)
 
 
+@bench_app.command("neighbourhoods")
+def bench_neighbourhoods(
+    orders: Annotated[
+        str, typer.Option(help="Sizes of the live plans, in orders, comma-separated.")
+    ] = "60,100,125,150,200",
+    time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds for each search.")] = 20.0,
+    seed: Annotated[int, typer.Option(help="Seed of the generated orders.")] = 1,
+    as_json: AsJson = False,
+    out: BenchOut = None,
+) -> None:
+    """Live plans of growing size, solved as one CP-SAT model and a neighbourhood at a
+    time for the same seconds: where ``Params.full_model_operations`` comes from."""
+    from bench.neighbourhoods import measure
+
+    try:
+        sizes = [int(n) for n in orders.split(",")]
+    except ValueError:
+        raise typer.BadParameter(
+            f"not a list of whole numbers: {orders!r}", param_hint="--orders"
+        ) from None
+    if any(n < 1 for n in sizes):
+        raise typer.BadParameter("every size must be at least 1", param_hint="--orders")
+    progress = Console(stderr=True)
+    result = measure(sizes, time_limit, seed, progress.print, out)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{result['benchmark']}, {time_limit:g} s each")
+    for column in ("orders", "operations", "greedy", "one model", "neighbourhoods", "default"):
+        table.add_column(column, justify="left" if column == "default" else "right")
+    for row in result["sizes"]:
+        whole, pieces = row["whole_model"], row["neighbourhoods"]
+        table.add_row(
+            str(row["orders"]),
+            str(row["operations"]),
+            f"{row['greedy_objective']:,.0f}",
+            f"{whole['objective']:,.0f} ({whole['below_greedy']:.0%} below)",
+            f"{pieces['objective']:,.0f} ({pieces['below_greedy']:.0%} below)",
+            row["default_uses"],
+        )
+    console.print(table)
+
+
 @bench_app.command("claims")
 def bench_claims(
     pollers: Annotated[int, typer.Option(min=1, help="Concurrent pollers.")] = 200,

@@ -92,10 +92,12 @@ def solve(
                 solutions=0,
             )
         )
-    if use_neighbourhoods(problem, params):
-        return improve(problem, params, greedy, search, started, on_progress, stop)
     if tabu.applies(problem, params.weights):
+        # A makespan-only job shop, of any size: the neighbourhoods pick late orders, and
+        # here no order is late, only the plan long.
         outcome = _side_by_side(problem, params, greedy, started, on_progress, stop)
+    elif use_neighbourhoods(problem, params):
+        return improve(problem, params, greedy, search, started, on_progress, stop)
     else:
         outcome = search(
             problem,
