@@ -283,9 +283,13 @@ def search(
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = params.workers
     solver.parameters.random_seed = params.seed
-    if reserved:
-        # A neighbourhood gets a second or two: presolve's probing alone took 1.7 s of
-        # that on a 1,000-order plan (bench/scenario.py), and then it found nothing.
+    if reserved or not tabu.applies(problem, params.weights):
+        # Presolve's probing costs seconds on the platform's problems and buys nothing in
+        # the time a planner waits: on a live plan of 125 orders it took 5.4 s of a 20 s
+        # solve, and without it the plan found was 12 times better (c2b bench
+        # neighbourhoods, docs/scheduler.md). A neighbourhood gets a second or two: probing
+        # alone took 1.7 s of that on a 1,000-order plan (bench/scenario.py). The public
+        # makespan benchmarks keep it: their tables were measured with it.
         solver.parameters.cp_model_probing_level = 0
     watch = _Watch(started)
     done = threading.Event()
@@ -369,6 +373,7 @@ def _build(
     previous = {(p.order, p.seq): p for p in problem.previous}
     stays_put: list[cp_model.IntVar] = []
     durations: dict[Key, cp_model.IntVar] = {}
+    factory_moves: dict[Key, cp_model.IntVar] = {}
     hinted = {(a.order, a.seq): a for a in hint.assignments}
     group = {o.id: o.group for o in problem.orders}
     hint_finish: dict[str, int] = defaultdict(int)  # per customer order (lots together)
@@ -405,25 +410,16 @@ def _build(
             model.add_exactly_one(presences.values())
             if previous_end is not None:
                 model.add(start >= previous_end)
-                if problem.transfer_minutes:
-                    # Work that changes factory travels first.
-                    before_modes = chosen[(order.id, seq - 1)]
-                    for prev_centre, was_there in before_modes.items():
-                        for centre, is_here in presences.items():
-                            gap = problem.transfer(factory_of, prev_centre, centre)
-                            if gap:
-                                model.add(start >= previous_end + gap).only_enforce_if(
-                                    [was_there, is_here]
-                                )
                 transfer_price = round(params.weights.cost * problem.transfer_cost * WEIGHT_SCALE)
-                if transfer_price:
-                    # ``moves``: this operation runs in another factory than the last one.
-                    moves = model.new_bool_var(f"moves_{order.id}_{seq}")
-                    for prev_centre, was_there in chosen[(order.id, seq - 1)].items():
-                        for centre, is_here in presences.items():
-                            if factory_of[prev_centre] != factory_of[centre]:
-                                model.add_bool_or([~was_there, ~is_here, moves])
-                    costs.append(transfer_price * moves)
+                if problem.transfer_minutes or transfer_price:
+                    last = chosen[(order.id, seq - 1)]
+                    moves = _moves(model, factory_of, last, presences, f"moves_{order.id}_{seq}")
+                    if moves is not None:
+                        # Work that changes factory travels first, and pays for it.
+                        model.add(start >= previous_end + problem.transfer_minutes * moves)
+                        if transfer_price:
+                            costs.append(transfer_price * moves)
+                        factory_moves[key] = moves
             starts[key], ends[key], chosen[key] = start, end, presences
             pinned = frozen.get(key)
             if pinned is not None:
@@ -506,7 +502,41 @@ def _build(
         model.add_hint(durations[key], a.end - a.start)
         for centre, present in chosen[key].items():
             model.add_hint(present, centre == a.work_centre)
+        if key in factory_moves:
+            came_from = hinted[(a.order, a.seq - 1)].work_centre
+            model.add_hint(factory_moves[key], factory_of[came_from] != factory_of[a.work_centre])
     return model, starts, ends, chosen
+
+
+def _moves(
+    model: cp_model.CpModel,
+    factory_of: dict[str, str],
+    before: dict[str, cp_model.IntVar],
+    here: dict[str, cp_model.IntVar],
+    name: str,
+) -> cp_model.IntVar | None:
+    """A literal that is true when an operation runs in another factory than the one
+    before it (each given by its modes' presence literals); None if they cannot differ.
+
+    One constraint per factory the operation before may run in: ``moves >= before_in_f -
+    here_in_f``, where each side is the sum of the presences of the modes in factory f
+    (exactly one mode is present, so each sum is 0 or 1). Where the factories differ one of
+    them forces it; where they are the same nothing does, and minimising leaves it false.
+    It used to be one clause per pair of modes in different factories: on a live plan of
+    100 orders over ten factories that was most of the model's 57,000 constraints, and
+    presolve took 8 s of a 20 s solve before the first plan."""
+    in_before: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+    in_here: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+    for centre, present in before.items():
+        in_before[factory_of[centre]].append(present)
+    for centre, present in here.items():
+        in_here[factory_of[centre]].append(present)
+    if len(in_before.keys() | in_here.keys()) == 1:
+        return None  # one factory for both: nothing travels
+    moves = model.new_bool_var(name)
+    for factory, present in in_before.items():
+        model.add(moves >= sum(present) - sum(in_here.get(factory, [])))
+    return moves
 
 
 def _by_customer_order(
