@@ -7,7 +7,7 @@ SQLite file per size, and read back as a scenario reads them (``read_snapshot``,
 ``build_problem``). The baseline of every size is the greedy dispatcher's plan, which
 both searches start from. ``Params.full_model_operations`` is chosen from this.
 
-    c2b bench neighbourhoods [--orders 60,100,125,150,200] [--time-limit 20] [--json]
+    c2b bench neighbourhoods [--orders 100,150,200,300,400] [--time-limit 20] [--json]
 """
 
 from __future__ import annotations

@@ -331,7 +331,7 @@ def bench_schedule(
 def bench_neighbourhoods(
     orders: Annotated[
         str, typer.Option(help="Sizes of the live plans, in orders, comma-separated.")
-    ] = "60,100,125,150,200",
+    ] = "100,150,200,300,400",
     time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds for each search.")] = 20.0,
     seed: Annotated[int, typer.Option(help="Seed of the generated orders.")] = 1,
     as_json: AsJson = False,

@@ -179,11 +179,10 @@ class Params(BaseModel):
     seed: int = 0
     # Above this many operations the whole model is too big to search in seconds: the
     # plan is improved a neighbourhood of orders at a time (``optimizer.lns``). Where one
-    # model stops paying, on live plans in 20 s (``c2b bench neighbourhoods``, three
-    # seeds, docs/scheduler.md): at about 310 operations the whole model won two plans of
-    # three, at about 393 the neighbourhoods won two and tied one, from 470 on they won
-    # every one (twice the whole model found nothing better than the dispatcher's plan).
-    full_model_operations: int = Field(default=350, ge=1)
+    # model stops paying, on live plans in 20 s (``c2b bench neighbourhoods``, seeds 1-3,
+    # docs/scheduler.md): up to 640 operations it won or tied every plan, at about 950
+    # one each way, at 1,275 the neighbourhoods by 2 %.
+    full_model_operations: int = Field(default=1000, ge=1)
     neighbourhood_orders: int = Field(default=30, ge=1)
     neighbourhood_seconds: float = Field(default=1.5, gt=0)
     # Lots an order with a quantity and a minimum lot may be split into (1: none).
