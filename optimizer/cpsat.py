@@ -534,8 +534,9 @@ def _moves(
     if len(in_before.keys() | in_here.keys()) == 1:
         return None  # one factory for both: nothing travels
     moves = model.new_bool_var(name)
-    for factory, present in in_before.items():
-        model.add(moves >= sum(present) - sum(in_here.get(factory, [])))
+    for factory, was_there in in_before.items():
+        is_here = cp_model.LinearExpr.sum(in_here.get(factory, []))
+        model.add(moves >= cp_model.LinearExpr.sum(was_there) - is_here)
     return moves
 
 
