@@ -947,41 +947,30 @@ def _place_make_up(
     order = _load_order(session, wo.production_order_id)
     routing = {r.seq: r for r in _routing(session, order.style_code)}
     step = routing.get(wo.seq)
-    centres = {wc.id: wc for wc in session.exec(select(WorkCentre)).all()}
     plan = live_plan_for_update(session)
     origin = datetime.now(UTC).replace(second=0, microsecond=0)
     # This order's own slots are the ones being placed: they block nothing here.
     busy = _busy_minutes(session, plan, origin, skip={(order.id or 0, seq) for seq in routing})
+    centre = session.exec(select(WorkCentre).where(WorkCentre.id == wo.work_centre_id)).one()
     length = (
-        run_minutes(
-            step.setup_minutes,
-            step.standard_minutes,
-            quantity,
-            centres[wo.work_centre_id].efficiency,
-        )
+        run_minutes(step.setup_minutes, step.standard_minutes, quantity, centre.efficiency)
         if step is not None
         else max(1, _minutes(wo.planned_end, wo.planned_start))
     )
     start = earliest_start(busy.get(wo.work_centre_id, []), 0, length)
+    made_start, made_end = (
+        origin + timedelta(minutes=start),
+        origin + timedelta(minutes=start + length),
+    )
     ready, factory_id = start + length, wo.factory_id
-    slots = {
-        a.seq: a
-        for a in session.exec(
-            select(PlanAssignment).where(
-                PlanAssignment.plan_id == plan.id,
-                PlanAssignment.production_order_id == wo.production_order_id,
-            )
-        ).all()
-    }
+    slots = {a.seq: (a, wc) for a, wc, _plan in _live_assignments(session, order.id or 0)}
     if wo.seq in slots:
-        own = slots[wo.seq]
-        own.work_centre_id = wo.work_centre_id
-        own.start, own.end = origin + timedelta(minutes=start), origin + timedelta(minutes=ready)
+        own, _ = slots[wo.seq]
+        own.work_centre_id, own.start, own.end = wo.work_centre_id, made_start, made_end
     moved = []
     for seq in sorted(s for s in slots if s > wo.seq):
-        slot = slots[seq]
-        centre = centres[slot.work_centre_id]
-        if centre.factory_id != factory_id:
+        slot, at_centre = slots[seq]
+        if at_centre.factory_id != factory_id:
             ready += TRANSFER_MINUTES
         if slot.start >= origin + timedelta(minutes=ready):
             break  # it and the ones after it were placed behind each other already
@@ -997,8 +986,8 @@ def _place_make_up(
         ).all():
             later.planned_start, later.planned_end = slot.start, slot.end
         moved.append(seq)
-        ready, factory_id = at + span, centre.factory_id
-    return origin + timedelta(minutes=start), origin + timedelta(minutes=start + length), moved
+        ready, factory_id = at + span, at_centre.factory_id
+    return made_start, made_end, moved
 
 
 def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, int]:
