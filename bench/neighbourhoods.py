@@ -22,14 +22,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from activities.production import ProductionActivities
 from activities.scenarios import build_problem, read_snapshot
 from bench.apparel import RESULTS
-from bench.scenario import FACTORIES, add_factories, add_orders
+from bench.scenario import place_live_plan
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
 from c2b.seed import seed_demo_data
-from models.schemas import ProductionOrderInput
 from optimizer import cpsat
 from optimizer.greedy import best_dispatch
 from optimizer.problem import Params, Problem
@@ -45,11 +43,7 @@ def live_plan_problem(orders: int, seed: int, directory: Path) -> Problem:
     engine = make_engine(url)
     with Session(engine) as session:
         seed_demo_data(session)
-        add_factories(session, FACTORIES)
-        ids = add_orders(session, orders, random.Random(seed))
-    production = ProductionActivities(make_session_factory(engine))
-    for order_id in ids:
-        production.schedule_order(ProductionOrderInput(production_order_id=order_id))
+    place_live_plan(make_session_factory(engine), orders, random.Random(seed))
     with Session(engine) as session:
         snapshot = read_snapshot(session, datetime.now(UTC).replace(second=0, microsecond=0))
     engine.dispose()

@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 from activities.production import ProductionActivities
 from activities.scenarios import build_problem, read_snapshot
 from bench.stack import measure_on_fresh_database, running_platform
-from c2b.db import make_engine, make_session_factory
+from c2b.db import SessionFactory, make_engine, make_session_factory
 from c2b.tokens import create_token
 from models.scenarios import FactoryDownEdit
 from models.schemas import BatchStatus, ProductionOrderInput, ProductionOrderStatus, Role
@@ -121,6 +121,17 @@ def add_orders(session: Session, orders: int, rng: random.Random) -> list[int]:
     return ids
 
 
+def place_live_plan(sessions: SessionFactory, orders: int, rng: random.Random) -> None:
+    """``FACTORIES`` factories and ``orders`` production orders, each placed into the live
+    plan by the production activities' own placement, as the platform places them."""
+    with sessions() as s:
+        add_factories(s, FACTORIES)
+        ids = add_orders(s, orders, rng)
+    production = ProductionActivities(sessions)
+    for order_id in ids:
+        production.schedule_order(ProductionOrderInput(production_order_id=order_id))
+
+
 def direct_first_plan(database_url: str, edit: FactoryDownEdit) -> float:
     """The baseline: seconds to read the same snapshot, build the problem and dispatch it
     greedily, in-process."""
@@ -147,18 +158,13 @@ def run(
     say("starting the platform (c2b dev) on a fresh database ...")
     with running_platform(database_url, data_dir) as stack:
         engine = make_engine(database_url)
+        say(f"placing {orders} orders into the live plan ...")
+        place_live_plan(make_session_factory(engine), orders, rng)
         with Session(engine) as s:
-            add_factories(s, FACTORIES)
-            ids = add_orders(s, orders, rng)
             planner = create_token(s, Role.PLANNER, None, "bench:planner").token
             s.commit()
             down = s.exec(select(Factory.code).order_by(col(Factory.id))).first()
             assert down is not None
-        say(f"placing {orders} orders into the live plan ...")
-        production = ProductionActivities(make_session_factory(engine))
-        for order_id in ids:
-            production.schedule_order(ProductionOrderInput(production_order_id=order_id))
-        with Session(engine) as s:
             operations = s.execute(sa.text("SELECT count(*) FROM plan_assignment")).scalar_one()
         now = datetime.now(UTC)
         edit = FactoryDownEdit(factory=down, start=now, end=now + timedelta(days=2))

@@ -13,24 +13,18 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
-from activities.production import ProductionActivities
 from activities.scenarios import SolverActivities
-from bench.scenario import add_factories, add_orders
+from bench.scenario import place_live_plan
 from c2b.db import SessionFactory
 from models.scenarios import ScenarioStatus
-from models.schemas import PlanStatus, ProductionOrderInput
+from models.schemas import PlanStatus
 from models.tables import Plan, Scenario
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually
 
 
 def busy_plan(session_factory: SessionFactory, orders: int) -> None:
-    with session_factory() as s:
-        add_factories(s, 10)
-        ids = add_orders(s, orders, random.Random(3))
-    production = ProductionActivities(session_factory)
-    for order_id in ids:
-        production.schedule_order(ProductionOrderInput(production_order_id=order_id))
+    place_live_plan(session_factory, orders, random.Random(3))
 
 
 def new_scenario(session: Session, time_limit_s: float) -> int:
