@@ -189,6 +189,29 @@ def live_slot(session: Session, wo: WorkOrder) -> PlanAssignment:
     ).one()
 
 
+def every_other_cutting_table_busy(
+    acts: ProductionActivities, session: Session, team_id: int
+) -> None:
+    """One more order placed per cutting table but one: with a table just freed, the
+    next order's cut can only go there."""
+    cutting = {c.id for c in session.exec(select(WorkCentre)).all() if "cut" in c.operation_kinds}
+    for _ in range(len(cutting) - 1):
+        other = make_order(session, team_id)
+        acts.schedule_order(ProductionOrderInput(production_order_id=other.id or 0))
+
+
+def order_slots(session: Session, order_id: int) -> list[PlanAssignment]:
+    """The order's slots in the live plan, in routing order, read afresh."""
+    session.expire_all()
+    return list(
+        session.exec(
+            select(PlanAssignment)
+            .where(PlanAssignment.production_order_id == order_id)
+            .order_by(col(PlanAssignment.seq))
+        ).all()
+    )
+
+
 def completion(
     wo: WorkOrder, key: str | None = "k1", holder: str = "token-1", **kw: object
 ) -> CompleteWorkOrderInput:
@@ -226,11 +249,7 @@ def test_a_completion_frees_the_rest_of_its_slot_for_the_next_order(
     """A factory done early gives the plan back the time it did not use: the slot ends at
     the completion, and the next order can be placed on that work centre at once."""
     acts, wo = claimed_work_order(session_factory, session, team_id)
-    cutting = {c.id for c in session.exec(select(WorkCentre)).all() if "cut" in c.operation_kinds}
-    # Every cutting centre busy from now on: one more order each.
-    for _ in range(len(cutting) - 1):
-        other = make_order(session, team_id)
-        acts.schedule_order(ProductionOrderInput(production_order_id=other.id or 0))
+    every_other_cutting_table_busy(acts, session, team_id)
 
     planned_end = live_slot(session, wo).end
     acts.record_completion(completion(wo))
@@ -272,10 +291,7 @@ def test_a_make_up_takes_its_own_slot_and_the_rest_of_its_order_moves_behind_it(
     table already has to do, or the next order is placed on top of it. The order's later
     operations cannot start before it ends, so their slots and work orders move too."""
     acts, cut = claimed_work_order(session_factory, session, team_id)
-    cutting = {c.id for c in session.exec(select(WorkCentre)).all() if "cut" in c.operation_kinds}
-    for _ in range(len(cutting) - 1):  # every other cutting table busy from now on
-        other = make_order(session, team_id)
-        acts.schedule_order(ProductionOrderInput(production_order_id=other.id or 0))
+    every_other_cutting_table_busy(acts, session, team_id)
     acts.record_completion(completion(cut))  # 58 good of 80: 22 short
     # The freed table takes the next order at once.
     late = make_order(session, team_id)
@@ -300,11 +316,7 @@ def test_a_make_up_takes_its_own_slot_and_the_rest_of_its_order_moves_behind_it(
     sew_slot = live_slot(session, sew)
     assert sew_slot.start >= recut.planned_end
     assert (sew.planned_start, sew.planned_end) == (sew_slot.start, sew_slot.end)
-    later = session.exec(
-        select(PlanAssignment)
-        .where(PlanAssignment.production_order_id == cut.production_order_id)
-        .order_by(col(PlanAssignment.seq))
-    ).all()
+    later = order_slots(session, cut.production_order_id)
     assert all(a.end <= b.start for a, b in itertools.pairwise(later))
     # A scenario plans the cut's 22 missing pieces, where the live plan has the recut.
     (open_order,) = [
@@ -316,16 +328,9 @@ def test_a_make_up_takes_its_own_slot_and_the_rest_of_its_order_moves_behind_it(
     assert (first.state, first.quantity) == ("open", 22)
     assert first.planned == (cut.work_centre_id, recut.planned_start, recut.planned_end)
     # Asked again, it returns the same make-up and moves nothing more.
+    planned = [(a.start, a.end) for a in later]
     assert acts.plan_make_up(MakeUpInput(work_order_id=cut.id or 0)) == made
-    session.expire_all()
-    assert [
-        (a.start, a.end)
-        for a in session.exec(
-            select(PlanAssignment)
-            .where(PlanAssignment.production_order_id == cut.production_order_id)
-            .order_by(col(PlanAssignment.seq))
-        ).all()
-    ] == [(a.start, a.end) for a in later]
+    assert [(a.start, a.end) for a in order_slots(session, cut.production_order_id)] == planned
 
 
 @pytest.mark.parametrize(
