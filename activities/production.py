@@ -4,8 +4,8 @@ order and step) and writes its event in the same transaction as its state change
 
 from __future__ import annotations
 
-from collections.abc import Container
-from datetime import UTC, datetime, timedelta
+from collections.abc import Container, Iterable
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -51,6 +51,7 @@ from models.schemas import (
     ReservationStatus,
     ReserveFabricResult,
     ScheduleOrderResult,
+    Shift,
     ShipOrderResult,
     StartOrderResult,
     TechPackStatus,
@@ -73,12 +74,13 @@ from models.tables import (
     WorkCentre,
     WorkOrder,
 )
+from optimizer.calendar import closed_from_shifts, open_minutes
 from optimizer.placement import (
     OperationToPlace,
     Placement,
     PlacementProblem,
     WorkCentreSlot,
-    earliest_start,
+    earliest_slot,
     place_order,
     run_minutes,
 )
@@ -88,6 +90,9 @@ COMPLETION_TOLERANCE = 0.05
 # Attempts of one operation (the first and its make-ups) before a shortfall is accepted.
 MAX_ATTEMPTS = 3
 TRANSFER_MINUTES = 12 * 60
+# How far ahead the live plan knows factory calendars; past it, time is open. A plan a
+# year long is a plan that has stopped meaning anything.
+CALENDAR_DAYS = 366
 
 
 def _load_order(session: Session, order_id: int) -> ProductionOrder:
@@ -528,7 +533,13 @@ class ProductionActivities:
                                 quantity=wo.quantity,
                                 setup_minutes=step.setup_minutes,
                                 standard_minutes=step.standard_minutes,
-                                eligible=_slots(pool, busy),
+                                eligible=_slots(
+                                    pool,
+                                    busy,
+                                    factory_closed_time(
+                                        session, origin, {wc.factory_id for wc in pool}
+                                    ),
+                                ),
                             )
                         ],
                     )
@@ -725,9 +736,12 @@ def _schedule(session: Session, order: ProductionOrder) -> ScheduleOrderResult:
         .order_by(col(WorkCentre.id))
     ).all()
     busy = _busy_minutes(session, plan, origin)
+    closed = factory_closed_time(session, origin, {wc.factory_id for wc in centres})
     operations = []
     for step in routing:
-        eligible = _slots([wc for wc in centres if step.operation_kind in wc.operation_kinds], busy)
+        eligible = _slots(
+            [wc for wc in centres if step.operation_kind in wc.operation_kinds], busy, closed
+        )
         if not eligible:
             raise InvalidInput(
                 f"no work centre can do operation {step.operation_kind!r}",
@@ -952,18 +966,19 @@ def _place_make_up(
     # This order's own slots are the ones being placed: they block nothing here.
     busy = _busy_minutes(session, plan, origin, skip={(order.id or 0, seq) for seq in routing})
     centre = session.exec(select(WorkCentre).where(WorkCentre.id == wo.work_centre_id)).one()
+    slots = {a.seq: (a, wc) for a, wc, _plan in _live_assignments(session, order.id or 0)}
+    closed = factory_closed_time(
+        session, origin, {wo.factory_id} | {wc.factory_id for _, wc in slots.values()}
+    )
+    own_closed = closed[wo.factory_id]
     length = (
         run_minutes(step.setup_minutes, step.standard_minutes, quantity, centre.efficiency)
         if step is not None
-        else max(1, _minutes(wo.planned_end, wo.planned_start))
+        else max(1, open_minutes(own_closed, *_span(wo.planned_start, wo.planned_end, origin)))
     )
-    start = earliest_start(busy.get(wo.work_centre_id, []), 0, length)
-    made_start, made_end = (
-        origin + timedelta(minutes=start),
-        origin + timedelta(minutes=start + length),
-    )
-    ready, factory_id = start + length, wo.factory_id
-    slots = {a.seq: (a, wc) for a, wc, _plan in _live_assignments(session, order.id or 0)}
+    start, end = earliest_slot(busy.get(wo.work_centre_id, []), own_closed, 0, length)
+    made_start, made_end = origin + timedelta(minutes=start), origin + timedelta(minutes=end)
+    ready, factory_id = end, wo.factory_id
     if wo.seq in slots:
         own, _ = slots[wo.seq]
         own.work_centre_id, own.start, own.end = wo.work_centre_id, made_start, made_end
@@ -974,9 +989,19 @@ def _place_make_up(
             ready += TRANSFER_MINUTES
         if slot.start >= origin + timedelta(minutes=ready):
             break  # it and the ones after it were placed behind each other already
-        span = max(1, _minutes(slot.end, slot.start))
-        at = earliest_start(busy.get(slot.work_centre_id, []), ready, span)
-        slot.start, slot.end = origin + timedelta(minutes=at), origin + timedelta(minutes=at + span)
+        later_step, shut = routing.get(seq), closed[at_centre.factory_id]
+        work = (
+            run_minutes(
+                later_step.setup_minutes,
+                later_step.standard_minutes,
+                order.quantity,
+                at_centre.efficiency,
+            )
+            if later_step is not None
+            else max(1, open_minutes(shut, *_span(slot.start, slot.end, origin)))
+        )
+        at, until = earliest_slot(busy.get(slot.work_centre_id, []), shut, ready, work)
+        slot.start, slot.end = origin + timedelta(minutes=at), origin + timedelta(minutes=until)
         for later in session.exec(
             select(WorkOrder).where(
                 WorkOrder.production_order_id == wo.production_order_id,
@@ -986,7 +1011,7 @@ def _place_make_up(
         ).all():
             later.planned_start, later.planned_end = slot.start, slot.end
         moved.append(seq)
-        ready, factory_id = at + span, at_centre.factory_id
+        ready, factory_id = until, at_centre.factory_id
     return made_start, made_end, moved
 
 
@@ -1203,7 +1228,9 @@ def _busy_minutes(
 
 
 def _slots(
-    centres: list[WorkCentre], busy: dict[int, list[tuple[int, int]]]
+    centres: list[WorkCentre],
+    busy: dict[int, list[tuple[int, int]]],
+    closed: dict[int, list[tuple[int, int]]],
 ) -> list[WorkCentreSlot]:
     return [
         WorkCentreSlot(
@@ -1211,9 +1238,34 @@ def _slots(
             factory_id=wc.factory_id,
             efficiency=wc.efficiency,
             busy=busy.get(wc.id or 0, []),
+            closed=closed.get(wc.factory_id, []),
         )
         for wc in centres
     ]
+
+
+def factory_closed_time(
+    session: Session, origin: datetime, factory_ids: Iterable[int] | None = None
+) -> dict[int, list[tuple[int, int]]]:
+    """Per factory, its closed time (outside its shifts, and its holidays) in minutes from
+    ``origin`` for ``CALENDAR_DAYS`` days: what the live plan places around."""
+    query = select(Factory)
+    if factory_ids is not None:
+        query = query.where(col(Factory.id).in_(set(factory_ids)))
+    return {
+        factory.id or 0: closed_from_shifts(
+            [Shift.model_validate(s) for s in factory.shifts],
+            factory.timezone,
+            [date.fromisoformat(d) for d in factory.holidays],
+            origin,
+            CALENDAR_DAYS,
+        )
+        for factory in session.exec(query).all()
+    }
+
+
+def _span(start: datetime, end: datetime, origin: datetime) -> tuple[int, int]:
+    return _minutes(start, origin), _minutes(end, origin)
 
 
 def _minutes(at: datetime, origin: datetime) -> int:

@@ -8,9 +8,12 @@ plan.
   writes its progress every second, and keeps its best plan when it is cancelled.
 - ``ScenarioActivities`` are the scenario workflow's database steps, apply among them.
 
-The live plan is placed on a continuous clock (``optimizer.placement`` does not know
-factory calendars yet), so a scenario does not add the calendars either, or every order
-would move for that alone. A period a factory or work centre is down is closed time.
+The live plan works in its factories' shifts, and an operation pauses over the nights
+(``optimizer.placement``). The CP-SAT model keeps every operation inside one open stretch,
+which whole sewing orders do not fit, so a scenario is solved on the continuous clock and
+its plan, and the dispatcher's, then timed on the calendars (``optimizer.retime``): every
+choice of work centre and sequence stays, and the times, KPIs and the plan applied are
+the calendar's. A period a factory or work centre is down is closed time in both.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.base import SessionFactory, add_event, business_error, translate_domain_errors
-from activities.production import TRANSFER_MINUTES, live_plan_for_update
+from activities.production import TRANSFER_MINUTES, factory_closed_time, live_plan_for_update
 from models.errors import Conflict, DomainError, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.scenarios import (
@@ -68,6 +71,7 @@ from models.tables import (
     WorkOrder,
 )
 from optimizer import cpsat
+from optimizer.calendar import merged, open_minutes
 from optimizer.evaluate import plan_of
 from optimizer.greedy import best_dispatch
 from optimizer.placement import run_minutes
@@ -84,6 +88,7 @@ from optimizer.problem import (
 )
 from optimizer.problem import Plan as SolverPlan
 from optimizer.problem import WorkCentre as SolverCentre
+from optimizer.retime import retime
 
 EDITS = TypeAdapter(list[Edit])
 # Closed time far beyond any plan: with it, the open time after a down period counts as
@@ -144,6 +149,8 @@ class Snapshot:
     orders: list[OpenOrder]
     # style code -> [(seq, kind, setup, standard minutes)], for rush orders
     routings: dict[str, list[tuple[int, str, float, float]]] = field(default_factory=dict)
+    # work centre code -> its factory's closed time in minutes from ``origin``
+    calendars: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 def read_snapshot(session: Session, origin: datetime) -> Snapshot:
@@ -234,7 +241,10 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
         result.append(
             OpenOrder(oid, o.style_code, o.colour, o.quantity, due, float(o.priority), steps)
         )
-    return Snapshot(origin, plan.version, plan.revision, centres, result, routings)
+    closed_of = factory_closed_time(session, origin)
+    by_code = {f.code: f.id for f in factories.values()}
+    calendars = {c.code: closed_of.get(by_code[c.factory] or 0, []) for c in centres}
+    return Snapshot(origin, plan.version, plan.revision, centres, result, routings, calendars)
 
 
 # ---------------------------------------------------------------- the problem
@@ -255,9 +265,53 @@ class Clock:
 
 @dataclass(frozen=True)
 class Built(Clock):
+    # What the solver solves: the continuous clock, each mode's minutes stretched by its
+    # factory's open share (``stretched``).
     problem: Problem
     # order key -> the routing seq of each of its problem operations
     seqs: dict[str, list[int]]
+    # The same orders in working minutes, with each work centre's closed time its factory's
+    # calendar plus the edits' down periods: what plans are timed and judged on.
+    real: Problem
+
+    def timed(self, assignments: list[Assignment]) -> list[Assignment]:
+        """A plan of the solver's clock on the factories' calendars (``optimizer.retime``)."""
+        return retime(self.real, assignments)
+
+
+# How far ahead a factory's open share (open minutes over all minutes) is measured.
+SHARE_DAYS = 14
+
+
+def stretched(problem: Problem, share: dict[str, float]) -> Problem:
+    """``problem`` on a clock where a work centre open a third of the time takes three
+    minutes for each minute of work: the solver, which knows no calendar, then weighs a
+    two-shift factory against a one-shift one as the calendar will. Frozen operations
+    keep their minutes (they are where they are)."""
+    frozen = {(f.order, f.seq) for f in problem.frozen}
+    orders = [
+        o.model_copy(
+            update={
+                "operations": [
+                    op
+                    if (o.id, i) in frozen
+                    else op.model_copy(
+                        update={
+                            "modes": [
+                                m.model_copy(
+                                    update={"minutes": math.ceil(m.minutes / share[m.work_centre])}
+                                )
+                                for m in op.modes
+                            ]
+                        }
+                    )
+                    for i, op in enumerate(o.operations)
+                ]
+            }
+        )
+        for o in problem.orders
+    ]
+    return problem.model_copy(update={"orders": orders})
 
 
 def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
@@ -433,7 +487,22 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
         previous=previous,
         transfer_minutes=TRANSFER_MINUTES,
     )
-    return Built(origin, problem, seqs_of)
+    horizon = SHARE_DAYS * 24 * 60
+    share = {
+        c.code: max(0.05, open_minutes(snapshot.calendars.get(c.code, []), 0, horizon) / horizon)
+        for c in snapshot.centres
+    }
+    real = problem.model_copy(
+        update={
+            "work_centres": [
+                w.model_copy(
+                    update={"closed": merged(snapshot.calendars.get(w.id, []), closed[w.id])}
+                )
+                for w in problem.work_centres
+            ]
+        }
+    )
+    return Built(origin, stretched(problem, share), seqs_of, real)
 
 
 def weights_of(weights: ObjectiveWeights) -> Weights:
@@ -605,13 +674,22 @@ class SolverActivities:
         stopped: bool,
         final: ScenarioProgress,
     ) -> str:
-        problem = built.problem
+        problem = built.real
         live = [*problem.previous, *problem.frozen]
         live_problem = problem.model_copy(
             update={"orders": [o for o in problem.orders if not o.id.startswith("rush")]}
         )
         live_plan = plan_of(live_problem, live, params.weights, SolveStatus.FEASIBLE)
-        greedy = best_dispatch(problem, params)
+        dispatched = best_dispatch(built.problem, params)
+        greedy = plan_of(
+            problem, built.timed(dispatched.assignments), params.weights, dispatched.status
+        )
+        # The plan kept is the timed one; the gap is the solver's, on its own clock. Timing
+        # can turn the order of two plans: the dispatcher's is kept if it is the better.
+        solver_gap = plan.gap
+        plan = plan_of(problem, built.timed(plan.assignments), params.weights, plan.status)
+        if greedy.objective < plan.objective:
+            plan = greedy
         with self._sessions() as session, session.begin():
             scenario = session.get(Scenario, scenario_id)
             assert scenario is not None
@@ -619,7 +697,7 @@ class SolverActivities:
             scenario.progress = final.model_dump(mode="json")
             scenario.stopped_early = stopped
             scenario.finished_at = datetime.now(UTC)
-            scenario.kpis = kpis_of_plan(plan, plan.gap).model_dump(mode="json")
+            scenario.kpis = kpis_of_plan(plan, solver_gap).model_dump(mode="json")
             scenario.live_kpis = kpis_of_plan(live_plan).model_dump(mode="json")
             scenario.greedy_kpis = kpis_of_plan(greedy).model_dump(mode="json")
             scenario.diff = diff_of(built, live, plan.assignments).model_dump(mode="json")

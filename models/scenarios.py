@@ -47,10 +47,12 @@ class WorkCentreDownEdit(_Period):
     work_centre: str = Field(min_length=1)
 
 
-# Why an overtime edit is refused: kept in the model for when the live plan knows calendars.
+# Why an overtime edit is refused: kept in the model for when a factory's calendar can hold
+# extra hours (the live plan places by its shifts and holidays, and an applied scenario's
+# overtime would have to stay in the calendar for the placements after it).
 OVERTIME_NOT_YET = (
-    "overtime cannot be planned yet: the live plan is placed without factory calendars, "
-    "so there is no closed time to open"
+    "overtime cannot be planned yet: a factory's calendar holds its shifts and holidays "
+    "but no extra hours, so the live plan could not keep them once applied"
 )
 
 

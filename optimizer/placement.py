@@ -2,12 +2,17 @@
 
 The stand-in for the CP-SAT scheduler (issue 6) behind the same kind of interface: a pure
 function on integer minutes from the horizon start. It must not touch a database or print.
-It does not yet know factory calendars: it places work on a continuous clock.
+An operation runs in its factory's open time only and pauses over closed time (nights,
+days off, holidays): its slot [start, end) starts in open time and spans the closed time
+it pauses over (``optimizer.calendar.finish_after``). A work centre without a calendar is
+open around the clock.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+
+from optimizer.calendar import finish_after, next_open
 
 
 class WorkCentreSlot(BaseModel):
@@ -18,6 +23,8 @@ class WorkCentreSlot(BaseModel):
     efficiency: float = Field(gt=0)
     # Intervals [start, end) already taken in the live plan, in minutes.
     busy: list[tuple[int, int]] = Field(default_factory=list)
+    # Its factory's closed time [start, end), sorted, in the same minutes; none: always open.
+    closed: list[tuple[int, int]] = Field(default_factory=list)
 
 
 class OperationToPlace(BaseModel):
@@ -56,14 +63,24 @@ def run_minutes(setup: float, standard: float, quantity: int, efficiency: float)
 
 def earliest_start(busy: list[tuple[int, int]], ready: int, length: int) -> int:
     """The first start at or after ``ready`` where ``length`` minutes fit between busy intervals."""
-    start = ready
+    return earliest_slot(busy, [], ready, length)[0]
+
+
+def earliest_slot(
+    busy: list[tuple[int, int]], closed: list[tuple[int, int]], ready: int, work: int
+) -> tuple[int, int]:
+    """The first slot [start, end) at or after ``ready`` that holds ``work`` open minutes
+    without touching a busy interval: it starts in open time and pauses over closed time."""
+    start = next_open(closed, ready)
+    end = finish_after(closed, start, work)
     for b_start, b_end in sorted(busy):
         if b_end <= start:
             continue
-        if b_start >= start + length:
+        if b_start >= end:
             break
-        start = b_end
-    return start
+        start = next_open(closed, b_end)
+        end = finish_after(closed, start, work)
+    return start, end
 
 
 def place_order(problem: PlacementProblem) -> list[Placement]:
@@ -82,13 +99,13 @@ def place_order(problem: PlacementProblem) -> list[Placement]:
                 if prev_factory is not None and wc.factory_id != prev_factory
                 else 0
             )
-            start = earliest_start(wc.busy, ready + transfer, length)
+            start, end = earliest_slot(wc.busy, wc.closed, ready + transfer, length)
             candidate = Placement(
                 seq=op.seq,
                 work_centre_id=wc.work_centre_id,
                 factory_id=wc.factory_id,
                 start=start,
-                end=start + length,
+                end=end,
             )
             # Ties go to the earlier-listed work centre, so the result is deterministic.
             if best is None or candidate.end < best.end:

@@ -299,6 +299,16 @@ def kpis_of(problem: Problem, assignments: list[Assignment]) -> Kpis:
     )
 
 
+def worked(closed: list[tuple[int, int]], a: Assignment) -> int:
+    """The minutes an assignment works: its span less the closed time it pauses over (none
+    in the solver's own plans, where an operation never spans closed time; a plan timed on
+    factory calendars, ``optimizer.retime``, has operations that run across nights)."""
+    shut = sum(
+        max(0, min(b, a.end) - max(c, a.start)) for c, b in closed if c < a.end and b > a.start
+    )
+    return a.end - a.start - shut
+
+
 def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
 
@@ -308,8 +318,9 @@ def _busy_and_open(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Busy minutes of each work centre, and its open capacity-minutes in [0, ``until``)."""
     busy = {w.id: 0 for w in problem.work_centres}
+    closed = {w.id: w.closed for w in problem.work_centres}
     for a in assignments:
-        busy[a.work_centre] += a.end - a.start
+        busy[a.work_centre] += worked(closed[a.work_centre], a)
     open_minutes = {}
     for w in problem.work_centres:
         shut = sum(max(0, min(b, until) - a) for a, b in w.closed if a < until)
@@ -333,7 +344,8 @@ def _transfers(problem: Problem, assignments: list[Assignment]) -> list[tuple[st
 
 def _cost(problem: Problem, assignments: list[Assignment], transfers: int) -> float:
     per_minute = {w.id: w.cost_per_minute for w in problem.work_centres}
-    minutes = sum((a.end - a.start) * per_minute[a.work_centre] for a in assignments)
+    closed = {w.id: w.closed for w in problem.work_centres}
+    minutes = sum(worked(closed[a.work_centre], a) * per_minute[a.work_centre] for a in assignments)
     return float(minutes + transfers * problem.transfer_cost)
 
 

@@ -8,7 +8,15 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models.schemas import WorkOrderStatus
-from models.tables import DemandBatch, DemandLine, ProductionOrder, WorkCentre, WorkOrder
+from models.tables import (
+    DemandBatch,
+    DemandLine,
+    Factory,
+    PlanAssignment,
+    ProductionOrder,
+    WorkCentre,
+    WorkOrder,
+)
 
 
 def need_by(days: int = 21) -> date:
@@ -82,3 +90,35 @@ def make_work_order(
     session.add(wo)
     session.commit()
     return wo
+
+
+def short_shifts_everywhere(session: Session) -> None:
+    """Every factory works four two-hour shifts a day (UTC), so that whenever the test runs
+    an operation of a few hours meets closed time."""
+    shifts = [
+        {"weekdays": list(range(1, 8)), "start": f"{h:02d}:00:00", "end": f"{h + 2:02d}:00:00"}
+        for h in (0, 6, 12, 18)
+    ]
+    for factory in session.exec(select(Factory)).all():
+        factory.shifts, factory.timezone, factory.holidays = shifts, "UTC", []
+        session.add(factory)
+    session.commit()
+
+
+def slots_outside_shifts(session: Session) -> list[str]:
+    """The live plan's slots that start, or end their last minute, in their factory's
+    closed time."""
+    from activities.production import factory_closed_time
+    from optimizer.calendar import next_open
+
+    session.expire_all()
+    origin = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=1)
+    closed = factory_closed_time(session, origin)
+    factory_of = {wc.id: wc.factory_id for wc in session.exec(select(WorkCentre)).all()}
+    wrong = []
+    for slot in session.exec(select(PlanAssignment)).all():
+        shut = closed[factory_of[slot.work_centre_id]]
+        start, end = (int((t - origin).total_seconds() // 60) for t in (slot.start, slot.end))
+        if next_open(shut, start) != start or next_open(shut, end - 1) != end - 1:
+            wrong.append(f"order {slot.production_order_id} op {slot.seq}: {slot.start}-{slot.end}")
+    return wrong

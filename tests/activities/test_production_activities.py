@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.production import MAX_ATTEMPTS, ProductionActivities
+from activities.production import MAX_ATTEMPTS, ProductionActivities, factory_closed_time
 from activities.scenarios import read_snapshot
 from c2b.db import SessionFactory
 from models.schemas import (
@@ -33,12 +33,15 @@ from models.tables import (
     Plan,
     PlanAssignment,
     ProductionOrder,
+    RoutingStep,
     Shipment,
     Style,
     WorkCentre,
     WorkOrder,
 )
-from tests.factories import make_order, make_work_order
+from optimizer.calendar import next_open, open_minutes
+from optimizer.placement import run_minutes
+from tests.factories import make_order, make_work_order, short_shifts_everywhere
 
 
 def tee_fabric(session: Session) -> Fabric:
@@ -153,6 +156,60 @@ def test_scheduled_orders_never_share_a_work_centre_at_the_same_time(
     assert len(session.exec(select(PlanAssignment)).all()) == 9
     session.expire_all()
     assert session.exec(select(Plan.revision)).one() == revision
+
+
+def assert_in_shifts(session: Session) -> int:
+    """Every slot of the live plan starts in open time and holds exactly its operation's
+    minutes in its factory's shifts; returns how many slots pause over closed time."""
+    session.expire_all()
+    origin = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    closed = factory_closed_time(session, origin)
+    centres = {wc.id: wc for wc in session.exec(select(WorkCentre)).all()}
+    paused = 0
+    for slot in session.exec(select(PlanAssignment)).all():
+        order = session.get(ProductionOrder, slot.production_order_id)
+        assert order is not None
+        step = session.exec(
+            select(RoutingStep)
+            .join(Style, col(Style.id) == col(RoutingStep.style_id))
+            .where(Style.code == order.style_code, RoutingStep.seq == slot.seq)
+        ).one()
+        centre = centres[slot.work_centre_id]
+        latest = session.exec(
+            select(WorkOrder)
+            .where(WorkOrder.production_order_id == order.id, WorkOrder.seq == slot.seq)
+            .order_by(col(WorkOrder.attempt).desc())
+        ).first()
+        quantity = latest.quantity if latest is not None else order.quantity
+        work = run_minutes(step.setup_minutes, step.standard_minutes, quantity, centre.efficiency)
+        shut = closed[centre.factory_id]
+        start, end = (int((t - origin).total_seconds() // 60) for t in (slot.start, slot.end))
+        assert next_open(shut, start) == start, f"{slot} starts in closed time"
+        assert open_minutes(shut, start, end) == work, f"{slot} does not hold {work} minutes"
+        paused += end - start > work
+    return paused
+
+
+def test_the_live_plan_works_in_shifts_only_and_pauses_over_closed_time(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    """DESIGN: a plan never puts work outside the factory's working hours. Orders, a
+    make-up and the operations it moves all start in a shift, and run across the nights."""
+    short_shifts_everywhere(session)
+    acts, cut = claimed_work_order(session_factory, session, team_id)
+    for _ in range(2):
+        acts.schedule_order(
+            ProductionOrderInput(production_order_id=make_order(session, team_id).id or 0)
+        )
+    assert assert_in_shifts(session) > 0
+    acts.record_completion(completion(cut))  # 22 short: a recut
+    made = acts.plan_make_up(MakeUpInput(work_order_id=cut.id or 0))
+    assert made.work_order_id is not None
+    assert assert_in_shifts(session) > 0
+    for wo in session.exec(select(WorkOrder)).all():
+        slot = live_slot(session, wo)
+        if wo.status == WorkOrderStatus.PLANNED or wo.id == made.work_order_id:
+            assert (wo.planned_start, wo.planned_end) == (slot.start, slot.end)
 
 
 def claimed_work_order(

@@ -18,6 +18,7 @@ from models.schemas import PlanStatus, WorkOrderStatus
 from models.tables import Event, Factory, Plan, Scenario, WorkCentre, WorkOrder
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line, pick_and_close, submit
+from tests.factories import short_shifts_everywhere, slots_outside_shifts
 from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
 
 
@@ -80,6 +81,8 @@ async def test_a_scenario_runs_compares_and_applies_and_work_follows_the_plan(
     platform: Platform,
 ) -> None:
     http, planner = platform.http, platform.auth("planner")
+    with platform.session_factory() as s:
+        short_shifts_everywhere(s)  # whenever it runs, work meets closed time
     order_id = await order_in_production(platform)
     cut = released_cut(platform, order_id)
     down = factory_code(platform, cut.factory_id)
@@ -131,6 +134,8 @@ async def test_a_scenario_runs_compares_and_applies_and_work_follows_the_plan(
         assert (live.version, live.source) == (result["plan_version"], f"scenario {scenario_id}")
         event = s.exec(select(Event).where(Event.entity == "plan", Event.kind == "applied")).one()
         assert event.actor == "demo:planner" and event.data["scenario_id"] == scenario_id
+        # The applied plan works in the factories' shifts, as the placed one did.
+        assert slots_outside_shifts(s) == []
 
     async def replaced() -> WorkOrder | None:
         with platform.session_factory() as s:

@@ -21,7 +21,7 @@ from models.scenarios import (
 )
 from optimizer.check import violations
 from optimizer.cpsat import solve
-from optimizer.problem import Params
+from optimizer.problem import Assignment, Params
 
 ORIGIN = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -150,3 +150,30 @@ def test_an_edit_that_cannot_be_planned_is_refused_by_its_index(edit: object, sa
             snapshot(order(1)), [FactoryDownEdit(factory="A", start=ORIGIN, end=ORIGIN + H), edit]
         )
     assert err.value.field == "edits[1]"
+
+
+def test_the_solver_sees_a_one_shift_factory_as_slower_and_plans_are_timed_on_its_calendar() -> (
+    None
+):
+    """Factory A works two shifts a day, B one: on the solver's clock a minute of work at B
+    takes twice A's; the real problem keeps the working minutes and the calendars, and a
+    plan timed on it pauses over B's nights."""
+    day = 24 * 60
+    two_shifts = [(d * day + 16 * 60, (d + 1) * day) for d in range(15)]
+    one_shift = [(d * day + 8 * 60, (d + 1) * day) for d in range(15)]
+    calendars = {"A-CUT": two_shifts, "A-SEW": two_shifts, "B-CUT": one_shift, "B-SEW": one_shift}
+    base = snapshot(order(1))
+    built = build_problem(
+        Snapshot(ORIGIN, 3, 7, CENTRES, base.orders, {"TS": ROUTING}, calendars), []
+    )
+    cut = built.problem.orders[0].operations[0]
+    assert [(m.work_centre, m.minutes) for m in cut.modes] == [("A-CUT", 195), ("B-CUT", 390)]
+    real_cut = built.real.orders[0].operations[0]
+    assert [m.minutes for m in real_cut.modes] == [130, 130]
+    assert {w.id: w.closed for w in built.real.work_centres}["B-CUT"] == one_shift
+    sew_at_b = Assignment(order="1", seq=1, work_centre="B-SEW", start=0, end=2040)
+    cut_at_b = Assignment(order="1", seq=0, work_centre="B-CUT", start=0, end=390)
+    timed_cut, timed_sew = built.timed([cut_at_b, sew_at_b])
+    assert (timed_cut.start, timed_cut.end) == (0, 130)
+    # 1020 minutes of sewing from minute 130: 350 on day one, 480 on day two, 190 on day 3.
+    assert (timed_sew.start, timed_sew.end) == (130, 2 * day + 190)
