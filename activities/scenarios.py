@@ -286,9 +286,17 @@ SHARE_DAYS = 14
 def stretched(problem: Problem, share: dict[str, float]) -> Problem:
     """``problem`` on a clock where a work centre open a third of the time takes three
     minutes for each minute of work: the solver, which knows no calendar, then weighs a
-    two-shift factory against a one-shift one as the calendar will. Frozen operations
-    keep their minutes (they are where they are)."""
+    two-shift factory against a one-shift one as the calendar will. An operation on the
+    work centre the live plan has it on takes its live span instead, nights included, so
+    that the live plan is a plan on this clock too and the solver can keep it. Frozen
+    operations keep their minutes (they are where they are)."""
     frozen = {(f.order, f.seq) for f in problem.frozen}
+    live = {(p.order, p.seq, p.work_centre): p.end - p.start for p in problem.previous}
+
+    def minutes(order: str, index: int, mode: Mode) -> int:
+        span = live.get((order, index, mode.work_centre))
+        return span if span is not None else math.ceil(mode.minutes / share[mode.work_centre])
+
     orders = [
         o.model_copy(
             update={
@@ -298,9 +306,7 @@ def stretched(problem: Problem, share: dict[str, float]) -> Problem:
                     else op.model_copy(
                         update={
                             "modes": [
-                                m.model_copy(
-                                    update={"minutes": math.ceil(m.minutes / share[m.work_centre])}
-                                )
+                                m.model_copy(update={"minutes": minutes(o.id, i, m)})
                                 for m in op.modes
                             ]
                         }

@@ -35,6 +35,7 @@ from activities.production import ProductionActivities
 from activities.scenarios import build_problem, read_snapshot
 from bench.stack import measure_on_fresh_database, running_platform
 from c2b.db import SessionFactory, make_engine, make_session_factory
+from c2b.seed import DAY_SHIFT, LATE_SHIFT
 from c2b.tokens import create_token
 from models.scenarios import FactoryDownEdit
 from models.schemas import BatchStatus, ProductionOrderInput, ProductionOrderStatus, Role
@@ -63,10 +64,17 @@ BENCH_CENTRES = [
 
 
 def add_factories(session: Session, total: int) -> None:
-    """Bench factories beside the seeded ones, up to ``total``."""
+    """Bench factories beside the seeded ones, up to ``total``: like the seeded ones, in
+    Guangzhou's time zone, every other one on two shifts and the rest on one, six days a
+    week (APPAREL-DATA.md: 8-10 hour shifts, six days)."""
     have = len(session.exec(select(Factory)).all())
     for n in range(have + 1, total + 1):
-        factory = Factory(code=f"BF-{n:02d}", name=f"Bench factory {n}")
+        factory = Factory(
+            code=f"BF-{n:02d}",
+            name=f"Bench factory {n}",
+            timezone="Asia/Shanghai",
+            shifts=[DAY_SHIFT, LATE_SHIFT] if n % 2 else [DAY_SHIFT],
+        )
         session.add(factory)
         session.flush()
         for suffix, kinds, efficiency in BENCH_CENTRES:

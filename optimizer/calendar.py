@@ -77,7 +77,12 @@ def finish_after(closed: list[tuple[int, int]], start: int, work: int) -> int:
 
 def open_minutes(closed: list[tuple[int, int]], start: int, end: int) -> int:
     """Open minutes in [start, end): the work a slot holds."""
-    shut = sum(max(0, min(b, end) - max(a, start)) for a, b in closed if a < end and b > start)
+    shut = 0
+    i = max(0, bisect.bisect_right(closed, (start, _FAR)) - 1)
+    while i < len(closed) and closed[i][0] < end:
+        a, b = closed[i]
+        shut += max(0, min(b, end) - max(a, start))
+        i += 1
     return max(0, end - start - shut)
 
 

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
+from optimizer.calendar import open_minutes
+
 
 class Mode(BaseModel):
     """One way to run an operation: on this work centre, taking this long."""
@@ -303,10 +305,7 @@ def worked(closed: list[tuple[int, int]], a: Assignment) -> int:
     """The minutes an assignment works: its span less the closed time it pauses over (none
     in the solver's own plans, where an operation never spans closed time; a plan timed on
     factory calendars, ``optimizer.retime``, has operations that run across nights)."""
-    shut = sum(
-        max(0, min(b, a.end) - max(c, a.start)) for c, b in closed if c < a.end and b > a.start
-    )
-    return a.end - a.start - shut
+    return open_minutes(closed, a.start, a.end)
 
 
 def _pct(part: int, whole: int) -> float:

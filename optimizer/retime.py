@@ -6,7 +6,9 @@ days' sewing runs in three days' shifts. So a scenario is solved on the continuo
 and then timed here: each operation keeps the work centre and the place in that work
 centre's sequence the solver gave it, and starts as early as its release, its predecessor
 (plus a transfer between factories) and the work centre allow, in open time, pausing over
-closed time (``optimizer.calendar``). Frozen operations keep their times.
+closed time (``optimizer.calendar``). Frozen operations keep their times, and one the
+solver left where the previous plan has it (work centre and start) starts no earlier than
+there: it stays unless what comes before it now ends later.
 
 The result is a semi-active schedule: no operation can start earlier without changing the
 order of work on some work centre.
@@ -30,6 +32,7 @@ def retime(problem: Problem, assignments: list[Assignment]) -> list[Assignment]:
     factories = problem.factory_of()
     capacity = {w.id: w.capacity for w in problem.work_centres}
     frozen = {(f.order, f.seq) for f in problem.frozen}
+    kept = {(p.order, p.seq, p.lot, p.work_centre, p.start) for p in problem.previous}
     # Free times of each work centre's parallel lanes; a heap: the first lane free takes the
     # next operation.
     lanes: dict[str, list[int]] = {w: [0] * capacity[w] for w in capacity}
@@ -46,6 +49,8 @@ def retime(problem: Problem, assignments: list[Assignment]) -> list[Assignment]:
         mode = next(m for m in order.operations[a.seq].modes if m.work_centre == a.work_centre)
         work = a.end - a.start if a.quantity else mode.minutes
         ready = order.release
+        if (a.order, a.seq, a.lot, a.work_centre, a.start) in kept:
+            ready = max(ready, a.start)
         before = done.get((a.order, a.seq - 1, a.lot)) if a.seq else None
         if before is not None:
             ready = max(

@@ -99,19 +99,46 @@ def test_an_operation_runs_over_the_night_and_its_successor_waits_for_the_mornin
     assert (sew.start, sew.end) == (300, 960 + 220)
 
 
-def test_frozen_work_keeps_its_time_and_the_next_on_its_centre_waits_for_it() -> None:
-    problem = Problem(
-        work_centres=[WorkCentre(id="C", factory="F")],
-        orders=[
-            Order(id="a", operations=[Operation(modes=[Mode(work_centre="C", minutes=100)])]),
-            Order(id="b", operations=[Operation(modes=[Mode(work_centre="C", minutes=50)])]),
-        ],
-        frozen=[Assignment(order="a", seq=0, work_centre="C", start=0, end=100)],
+def one_op_orders(*ops: tuple[str, str, int], **kw: object) -> Problem:
+    """Orders of one operation each: (order, work centre, minutes), all in one factory."""
+    centres = sorted({centre for _, centre, _ in ops})
+    return Problem.model_validate(
+        {
+            "work_centres": [WorkCentre(id=c, factory="F") for c in centres],
+            "orders": [
+                Order(id=o, operations=[Operation(modes=[Mode(work_centre=c, minutes=m)])])
+                for o, c, m in ops
+            ],
+            **kw,
+        }
     )
-    solved = [
-        Assignment(order="a", seq=0, work_centre="C", start=0, end=100),
-        Assignment(order="b", seq=0, work_centre="C", start=100, end=150),
-    ]
+
+
+def at(order: str, centre: str, start: int, end: int) -> Assignment:
+    return Assignment(order=order, seq=0, work_centre=centre, start=start, end=end)
+
+
+def test_frozen_work_keeps_its_time_and_the_next_on_its_centre_waits_for_it() -> None:
+    problem = one_op_orders(
+        ("a", "C", 100),
+        ("b", "C", 50),
+        frozen=[at("a", "C", 0, 100)],
+    )
+    solved = [at("a", "C", 0, 100), at("b", "C", 100, 150)]
     a, b = retime(on(problem, {"C": [(90, 200)]}), solved)
     assert (a.start, a.end) == (0, 100)  # as it runs on the floor
     assert (b.start, b.end) == (200, 250)
+
+
+def test_an_operation_the_solver_kept_stays_where_the_previous_plan_has_it() -> None:
+    """The order before it on its work centre moved away: timing closes the gap for new
+    work, not for work the solver chose to keep (plan stability)."""
+    problem = one_op_orders(
+        ("a", "C", 100),
+        ("b", "D", 100),
+        previous=[at("b", "D", 300, 400)],
+    )
+    solved = [at("a", "C", 200, 300), at("b", "D", 300, 400)]
+    a, b = retime(problem, solved)
+    assert (a.start, a.end) == (0, 100)  # not kept: as early as it can
+    assert (b.start, b.end) == (300, 400)  # kept

@@ -61,7 +61,7 @@ def snapshot(*orders: OpenOrder, centres: list[Centre] | None = None) -> Snapsho
 
 def test_open_steps_get_every_eligible_centre_and_the_live_plan_as_previous() -> None:
     built = build_problem(snapshot(order(1)), [])
-    (o,) = built.problem.orders
+    (o,) = built.real.orders
     assert o.id == "1" and built.seqs["1"] == [1, 2]
     # setup + 100 x standard / efficiency 0.5: cut 30 + 100 = 130, sew 20 + 1000 = 1020
     assert [(m.work_centre, m.minutes) for m in o.operations[0].modes] == [
@@ -70,6 +70,10 @@ def test_open_steps_get_every_eligible_centre_and_the_live_plan_as_previous() ->
     ]
     assert o.operations[1].modes[0].minutes == 1020
     assert o.due == 48 * 60
+    # On the solver's clock, the work centre the live plan has the cut on takes its live
+    # span, so that keeping the live plan is a plan there too.
+    (solving,) = built.problem.orders
+    assert [m.minutes for m in solving.operations[0].modes] == [240, 130]
     # The cut began two hours ago: the previous plan has it from now, as long as planned.
     assert [(a.seq, a.work_centre, a.start, a.end) for a in built.problem.previous] == [
         (0, "A-CUT", 0, 240),
@@ -92,7 +96,7 @@ def test_a_claimed_step_is_frozen_and_a_done_one_is_left_out() -> None:
 def test_a_step_being_made_up_is_planned_for_its_shortfall_only() -> None:
     cut, sew = order(1).steps
     recut = OpenOrder(1, "TS", "white", 100, ORIGIN + 48 * H, 1.0, [replace(cut, quantity=20), sew])
-    (o,) = build_problem(snapshot(recut), []).problem.orders
+    (o,) = build_problem(snapshot(recut), []).real.orders
     # cut: 30 + 20 x 0.5 / 0.5 = 50 minutes, not the whole order's 130; sew stays whole
     assert [m.minutes for m in o.operations[0].modes] == [50, 50]
     assert o.operations[1].modes[0].minutes == 1020
@@ -156,7 +160,7 @@ def test_the_solver_sees_a_one_shift_factory_as_slower_and_plans_are_timed_on_it
     None
 ):
     """Factory A works two shifts a day, B one: on the solver's clock a minute of work at B
-    takes twice A's; the real problem keeps the working minutes and the calendars, and a
+    takes three, and twice A's; the real problem keeps the working minutes and the calendars, and a
     plan timed on it pauses over B's nights."""
     day = 24 * 60
     two_shifts = [(d * day + 16 * 60, (d + 1) * day) for d in range(15)]
@@ -167,7 +171,10 @@ def test_the_solver_sees_a_one_shift_factory_as_slower_and_plans_are_timed_on_it
         Snapshot(ORIGIN, 3, 7, CENTRES, base.orders, {"TS": ROUTING}, calendars), []
     )
     cut = built.problem.orders[0].operations[0]
-    assert [(m.work_centre, m.minutes) for m in cut.modes] == [("A-CUT", 195), ("B-CUT", 390)]
+    # A-CUT has the live plan's span (four hours); B-CUT 130 minutes over a third.
+    assert [(m.work_centre, m.minutes) for m in cut.modes] == [("A-CUT", 240), ("B-CUT", 390)]
+    sew = built.problem.orders[0].operations[1]
+    assert [(m.work_centre, m.minutes) for m in sew.modes] == [("A-SEW", 1020), ("B-SEW", 3060)]
     real_cut = built.real.orders[0].operations[0]
     assert [m.minutes for m in real_cut.modes] == [130, 130]
     assert {w.id: w.closed for w in built.real.work_centres}["B-CUT"] == one_shift
