@@ -113,9 +113,22 @@ def closed_from_shifts(
     factory without shifts is open around the clock (an empty list)."""
     if not shifts:
         return []
-    midnight = origin.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     key = tuple((tuple(s.weekdays), s.start, s.end) for s in shifts)
-    closed = _closed_from_midnight(key, timezone, tuple(sorted(holidays)), midnight, days + 1)
+    return _closed_from_origin(key, timezone, tuple(sorted(holidays)), origin, days)
+
+
+@functools.lru_cache(maxsize=256)
+def _closed_from_origin(
+    shifts: tuple[tuple[tuple[int, ...], time, time], ...],
+    timezone: str,
+    holidays: tuple[date, ...],
+    origin: datetime,
+    days: int,
+) -> list[tuple[int, int]]:
+    # Cached per origin too: a placement asks for every factory's calendar, and the origin
+    # is the minute; callers must not change the list.
+    midnight = origin.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    closed = _closed_from_midnight(shifts, timezone, holidays, midnight, days + 1)
     offset = int((origin - midnight).total_seconds() // 60)
     horizon = days * DAY
     return [
