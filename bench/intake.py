@@ -126,7 +126,9 @@ def platform_sample(
         agg = http.get(f"/v1/demand-batches/{created['batch_id']}/aggregate")
         if agg.status_code == 200:
             break
-        if agg.status_code != 409:
+        # 409: not aggregated yet; 503: the workflow did not answer the query within the
+        # API's 5 s (it is busy with the batch on a loaded machine): both are "ask again".
+        if agg.status_code not in (409, 503):
             raise RuntimeError(f"aggregate answered {agg.status_code}: {agg.text[:500]}")
         time.sleep(0.02)
     else:
