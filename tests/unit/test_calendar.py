@@ -95,3 +95,10 @@ def test_closed_time_of_two_sources_merges_into_one_list() -> None:
         (50, 70),
         (100, 110),
     ]
+
+
+def test_the_readmes_example_1800_minutes_on_one_shift_end_on_thursday_at_eleven() -> None:
+    day_shift = [Shift(weekdays=[1, 2, 3, 4, 5, 6], start=time(8), end=time(17))]
+    monday_8 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+    closed = closed_from_shifts(day_shift, "UTC", [], monday_8, days=7)
+    assert finish_after(closed, 0, 1800) == 3 * 24 * 60 + 3 * 60
