@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -595,11 +596,7 @@ class SolverActivities:
         )
         cancelled = False
         try:
-            while not solving.done():
-                await asyncio.wait({solving}, timeout=1.0)
-                progress = self._progress(latest, started)
-                activity.heartbeat(progress.model_dump(mode="json"))
-                await asyncio.to_thread(self._store_progress, scenario_id, progress)
+            await self._report_until(solving, scenario_id, lambda: self._progress(latest, started))
         except asyncio.CancelledError:
             cancelled = True
             stop.set()  # CP-SAT stops within milliseconds and returns its best plan
@@ -612,12 +609,35 @@ class SolverActivities:
             solutions=max([p.solutions for p in latest[-1:]] + [1]),
             at=datetime.now(UTC),
         )
-        status = await asyncio.to_thread(
-            self._store_plan, scenario_id, built, params, plan, cancelled, final
+        # Timing and judging the plans takes a second or more on a large plan: progress
+        # goes on every second meanwhile (the solver's final figures, the clock running).
+        storing = asyncio.ensure_future(
+            asyncio.to_thread(self._store_plan, scenario_id, built, params, plan, cancelled, final)
         )
+        await self._report_until(
+            storing,
+            scenario_id,
+            lambda: final.model_copy(
+                update={
+                    "elapsed_s": round((datetime.now(UTC) - started).total_seconds(), 3),
+                    "at": datetime.now(UTC),
+                }
+            ),
+        )
+        status = await storing
         if cancelled:
             raise asyncio.CancelledError
         return status
+
+    async def _report_until(
+        self, work: asyncio.Future[Any], scenario_id: int, progress: Callable[[], ScenarioProgress]
+    ) -> None:
+        """Heartbeat and store the progress every second until ``work`` is done."""
+        while not work.done():
+            await asyncio.wait({work}, timeout=1.0)
+            now = progress()
+            activity.heartbeat(now.model_dump(mode="json"))
+            await asyncio.to_thread(self._store_progress, scenario_id, now)
 
     @staticmethod
     def _progress(latest: list[Progress], started: datetime) -> ScenarioProgress:
