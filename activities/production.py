@@ -74,7 +74,7 @@ from models.tables import (
     WorkCentre,
     WorkOrder,
 )
-from optimizer.calendar import closed_from_shifts, open_minutes
+from optimizer.calendar import closed_from_shifts, open_minutes, opened
 from optimizer.placement import (
     OperationToPlace,
     Placement,
@@ -1247,21 +1247,33 @@ def _slots(
 def factory_closed_time(
     session: Session, origin: datetime, factory_ids: Iterable[int] | None = None
 ) -> dict[int, list[tuple[int, int]]]:
-    """Per factory, its closed time (outside its shifts, and its holidays) in minutes from
-    ``origin`` for ``CALENDAR_DAYS`` days: what the live plan places around."""
+    """Per factory, its closed time (outside its shifts, and its holidays, less the overtime
+    applied) in minutes from ``origin`` for ``CALENDAR_DAYS`` days: what the live plan
+    places around."""
     query = select(Factory)
     if factory_ids is not None:
         query = query.where(col(Factory.id).in_(set(factory_ids)))
     return {
-        factory.id or 0: closed_from_shifts(
-            [Shift.model_validate(s) for s in factory.shifts],
-            factory.timezone,
-            [date.fromisoformat(d) for d in factory.holidays],
-            origin,
-            CALENDAR_DAYS,
+        factory.id or 0: opened(
+            closed_from_shifts(
+                [Shift.model_validate(s) for s in factory.shifts],
+                factory.timezone,
+                [date.fromisoformat(d) for d in factory.holidays],
+                origin,
+                CALENDAR_DAYS,
+            ),
+            overtime_minutes(factory.overtime, origin),
         )
         for factory in session.exec(query).all()
     }
+
+
+def overtime_minutes(overtime: list[list[str]], origin: datetime) -> list[tuple[int, int]]:
+    """A factory's overtime periods (ISO datetimes) in minutes from ``origin``."""
+    return [
+        (_minutes(datetime.fromisoformat(a), origin), _minutes(datetime.fromisoformat(b), origin))
+        for a, b in overtime
+    ]
 
 
 def _span(start: datetime, end: datetime, origin: datetime) -> tuple[int, int]:

@@ -36,7 +36,6 @@ from activities.production import TRANSFER_MINUTES, factory_closed_time, live_pl
 from models.errors import Conflict, DomainError, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.scenarios import (
-    OVERTIME_NOT_YET,
     STOPPED,
     ApplyInput,
     ApplyResult,
@@ -72,7 +71,7 @@ from models.tables import (
     WorkOrder,
 )
 from optimizer import cpsat
-from optimizer.calendar import merged, open_minutes
+from optimizer.calendar import merged, open_minutes, opened
 from optimizer.evaluate import plan_of
 from optimizer.greedy import best_dispatch
 from optimizer.placement import run_minutes
@@ -337,6 +336,7 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
     weight: dict[int, float] = {o.id: o.weight for o in snapshot.orders}
     release: dict[int, int] = {}
     rushes: list[RushOrderEdit] = []
+    overtime: dict[str, list[tuple[int, int]]] = {}
 
     def shut(codes: list[str], start: datetime, end: datetime) -> None:
         a, b = max(0, clock.minute(start)), clock.minute(end)
@@ -368,7 +368,10 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
         elif isinstance(edit, WorkCentreDownEdit):
             shut([edit.work_centre], edit.start, edit.end)
         elif isinstance(edit, OvertimeEdit):
-            raise InvalidInput(f"{where}: {OVERTIME_NOT_YET}", field=where)
+            a, b = max(0, clock.minute(edit.start)), clock.minute(edit.end)
+            for c in snapshot.centres:
+                if c.factory == edit.factory and b > a:
+                    overtime.setdefault(c.code, []).append((a, b))
         elif isinstance(edit, CapacityEdit):
             capacity[edit.work_centre] = edit.capacity or capacity[edit.work_centre]
             efficiency[edit.work_centre] = edit.efficiency or efficiency[edit.work_centre]
@@ -494,17 +497,20 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
         previous=previous,
         transfer_minutes=TRANSFER_MINUTES,
     )
+    # The factories' calendars with the overtime of the edits opened in them.
+    calendars = {
+        c.code: opened(snapshot.calendars.get(c.code, []), overtime.get(c.code, []))
+        for c in snapshot.centres
+    }
     horizon = SHARE_DAYS * 24 * 60
     share = {
-        c.code: max(0.05, open_minutes(snapshot.calendars.get(c.code, []), 0, horizon) / horizon)
-        for c in snapshot.centres
+        code: max(0.05, open_minutes(shut, 0, horizon) / horizon)
+        for code, shut in calendars.items()
     }
     real = problem.model_copy(
         update={
             "work_centres": [
-                w.model_copy(
-                    update={"closed": merged(snapshot.calendars.get(w.id, []), closed[w.id])}
-                )
+                w.model_copy(update={"closed": merged(calendars[w.id], closed[w.id])})
                 for w in problem.work_centres
             ]
         }
@@ -842,6 +848,7 @@ class ScenarioActivities:
                 for (order_id, seq), (wc_id, start, end) in slots.items()
             )
             moved, to_replace = self._move_work_orders(session, changed, centre_ids, new.version)
+            self._keep_overtime(session, scenario, inp.actor)
             scenario.status = ScenarioStatus.APPLIED
             scenario.applied_at = datetime.now(UTC)
             add_event(
@@ -865,6 +872,28 @@ class ScenarioActivities:
                 work_orders_replaced=sum(len(ids) for ids in to_replace.values()),
                 changes=sorted(to_replace.items()),
             )
+
+    @staticmethod
+    def _keep_overtime(session: Session, scenario: Scenario, actor: str) -> None:
+        """The scenario's overtime goes into its factories' calendars, so the placements
+        after the apply know the hours the applied plan works in."""
+        for edit in EDITS.validate_python(scenario.edits):
+            if not isinstance(edit, OvertimeEdit):
+                continue
+            factory = session.exec(select(Factory).where(Factory.code == edit.factory)).one()
+            period = [edit.start.astimezone(UTC).isoformat(), edit.end.astimezone(UTC).isoformat()]
+            if period not in factory.overtime:
+                factory.overtime = [*factory.overtime, period]
+                add_event(
+                    session,
+                    "factory",
+                    factory.id or 0,
+                    "overtime",
+                    actor,
+                    start=period[0],
+                    end=period[1],
+                    scenario_id=scenario.id,
+                )
 
     @staticmethod
     def _move_work_orders(

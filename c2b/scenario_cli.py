@@ -70,6 +70,23 @@ def parts(text: str, names: list[str], option: str, optional: int = 0) -> list[s
     return found + [""] * (len(names) - len(found))
 
 
+def period_edits(texts: list[str], option: str, kind: str, key: str) -> list[dict[str, Any]]:
+    """``--down`` / ``--wc-down`` / ``--overtime`` NAME:FROM:TO as edits of ``kind``."""
+    name = key.upper()
+    edits = []
+    for text in texts:
+        what, start, end = parts(text, [name, "FROM", "TO"], option)
+        edits.append(
+            {
+                "kind": kind,
+                key: what,
+                "start": when(start, f"{option} FROM"),
+                "end": when(end, f"{option} TO"),
+            }
+        )
+    return edits
+
+
 def edits_of(
     down: list[str],
     wc_down: list[str],
@@ -77,28 +94,13 @@ def edits_of(
     capacity: list[str],
     due: list[str],
     delay: list[str],
+    overtime: list[str],
 ) -> list[dict[str, Any]]:
-    edits: list[dict[str, Any]] = []
-    for text in down:
-        factory, start, end = parts(text, ["FACTORY", "FROM", "TO"], "--down")
-        edits.append(
-            {
-                "kind": "factory_down",
-                "factory": factory,
-                "start": when(start, "--down FROM"),
-                "end": when(end, "--down TO"),
-            }
-        )
-    for text in wc_down:
-        centre, start, end = parts(text, ["WORK_CENTRE", "FROM", "TO"], "--wc-down")
-        edits.append(
-            {
-                "kind": "work_centre_down",
-                "work_centre": centre,
-                "start": when(start, "--wc-down FROM"),
-                "end": when(end, "--wc-down TO"),
-            }
-        )
+    edits: list[dict[str, Any]] = [
+        *period_edits(down, "--down", "factory_down", "factory"),
+        *period_edits(wc_down, "--wc-down", "work_centre_down", "work_centre"),
+        *period_edits(overtime, "--overtime", "overtime", "factory"),
+    ]
     for text in rush:
         style, qty, due_at, colour = parts(text, ["STYLE", "QTY", "DUE", "COLOUR"], "--rush", 1)
         if not qty.isdigit():
@@ -227,6 +229,7 @@ def run(
     token: Token,
     down: Annotated[list[str], typer.Option("--down", help="FACTORY:FROM:TO")] = [],  # noqa: B006
     wc_down: Annotated[list[str], typer.Option("--wc-down", help="WORK_CENTRE:FROM:TO")] = [],  # noqa: B006
+    overtime: Annotated[list[str], typer.Option("--overtime", help="FACTORY:FROM:TO")] = [],  # noqa: B006
     rush: Annotated[list[str], typer.Option("--rush", help="STYLE:QTY:DUE[:COLOUR]")] = [],  # noqa: B006
     capacity: Annotated[list[str], typer.Option("--capacity", help="WORK_CENTRE:N")] = [],  # noqa: B006
     due: Annotated[list[str], typer.Option("--due", help="ORDER:DUE")] = [],  # noqa: B006
@@ -250,7 +253,7 @@ def run(
             raise typer.BadParameter(f"--weight {text!r}: expected TERM=NUMBER") from None
     body = {
         "name": name,
-        "edits": edits_of(down, wc_down, rush, capacity, due, delay),
+        "edits": edits_of(down, wc_down, rush, capacity, due, delay, overtime),
         "time_limit_s": time_limit,
         **({"weights": weights} if weights else {}),
     }

@@ -47,17 +47,9 @@ class WorkCentreDownEdit(_Period):
     work_centre: str = Field(min_length=1)
 
 
-# Why an overtime edit is refused: kept in the model for when a factory's calendar can hold
-# extra hours (the live plan places by its shifts and holidays, and an applied scenario's
-# overtime would have to stay in the calendar for the placements after it).
-OVERTIME_NOT_YET = (
-    "overtime cannot be planned yet: a factory's calendar holds its shifts and holidays "
-    "but no extra hours, so the live plan could not keep them once applied"
-)
-
-
 class OvertimeEdit(_Period):
-    """The factory works [start, end) too, whatever its calendar says."""
+    """The factory works [start, end) too, whatever its calendar says. Applied, the period
+    stays in the factory's calendar (``Factory.overtime``)."""
 
     kind: Literal["overtime"] = "overtime"
     factory: str = Field(min_length=1)

@@ -97,6 +97,9 @@ class Factory(SQLModel, table=True):
     shifts: list[dict[str, Any]] = _json(list)
     # ISO dates on which nothing runs.
     holidays: list[str] = _json(list)
+    # Extra open periods [[start, end], ...] as ISO datetimes (UTC), outside the shifts:
+    # overtime a planner applied with a scenario (``activities.scenarios``).
+    overtime: list[list[str]] = _json(list)
     transport_days_to_hub: float = 1.0
     is_down: bool = False
 

@@ -100,6 +100,22 @@ def merged(*lists: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def opened(closed: list[tuple[int, int]], windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``closed`` less the ``windows`` of extra open time (overtime): a new list."""
+    out = []
+    for a, b in closed:
+        pieces = [(a, b)]
+        for w_start, w_end in windows:
+            pieces = [
+                part
+                for x, y in pieces
+                for part in ((x, min(y, w_start)), (max(x, w_end), y))
+                if part[1] > part[0]
+            ]
+        out.extend(pieces)
+    return out
+
+
 def closed_from_shifts(
     shifts: Sequence[Shift],
     timezone: str,

@@ -361,6 +361,9 @@ async def run(
     down_factory: Annotated[str, Form()] = "",
     down_from: Annotated[str, Form()] = "",
     down_to: Annotated[str, Form()] = "",
+    overtime_factory: Annotated[str, Form()] = "",
+    overtime_from: Annotated[str, Form()] = "",
+    overtime_to: Annotated[str, Form()] = "",
     rush_style: Annotated[str, Form()] = "",
     rush_quantity: Annotated[int | None, Form()] = None,
     rush_due: Annotated[str, Form()] = "",
@@ -371,15 +374,20 @@ async def run(
         return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
     edits: list[dict[str, Any]] = []
     try:
-        if down_factory:
-            edits.append(
-                {
-                    "kind": "factory_down",
-                    "factory": down_factory,
-                    "start": _utc(down_from, "down from"),
-                    "end": _utc(down_to, "down until"),
-                }
-            )
+        for kind, factory, start, end in (
+            ("factory_down", down_factory, down_from, down_to),
+            ("overtime", overtime_factory, overtime_from, overtime_to),
+        ):
+            if factory:
+                what = kind.replace("factory_", "")
+                edits.append(
+                    {
+                        "kind": kind,
+                        "factory": factory,
+                        "start": _utc(start, f"{what} from"),
+                        "end": _utc(end, f"{what} until"),
+                    }
+                )
         if rush_style:
             edits.append(
                 {

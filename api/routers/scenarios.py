@@ -19,7 +19,6 @@ from api.deps import PlannerDep, Runtime, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from models.errors import Conflict, InvalidInput, NotFound
 from models.scenarios import (
-    OVERTIME_NOT_YET,
     ApplyInput,
     ApplyResult,
     CapacityEdit,
@@ -55,9 +54,7 @@ def check_edits(session: Session, request: ScenarioRequest) -> None:
     styles = {s.code: s for s in session.exec(select(Style)).all()}
     for i, edit in enumerate(request.edits):
         where = f"edits[{i}]"
-        if isinstance(edit, OvertimeEdit):
-            raise InvalidInput(f"{where}: {OVERTIME_NOT_YET}", field=where)
-        if isinstance(edit, FactoryDownEdit) and edit.factory not in factories:
+        if isinstance(edit, FactoryDownEdit | OvertimeEdit) and edit.factory not in factories:
             raise InvalidInput(
                 f"{where}: unknown factory {edit.factory!r}; one of {sorted(factories)}",
                 field=where,

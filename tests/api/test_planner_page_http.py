@@ -34,6 +34,15 @@ async def test_only_a_planner_signs_in_and_the_page_is_locked_down(platform: Pla
         "/planner/scenarios", data={"down_factory": "GZ-KNIT", "down_from": "soon", "down_to": ""}
     )
     assert bad.status_code == 422 and "down from: &#39;soon&#39; is not a date and time" in bad.text
+    late = await http.post(
+        "/planner/scenarios",
+        data={
+            "overtime_factory": "GZ-KNIT",
+            "overtime_from": "2027-03-06T13:00",
+            "overtime_to": "x",
+        },
+    )
+    assert late.status_code == 422 and "overtime until: &#39;x&#39;" in late.text
 
     await http.post("/planner/sign-out")
     assert "Planner token" in (await http.get("/planner")).text

@@ -12,10 +12,12 @@ import pytest
 from sqlmodel import col, select
 from temporalio.exceptions import ApplicationError
 
+from activities.production import factory_closed_time
 from activities.scenarios import ScenarioActivities
 from models.scenarios import ApplyInput
 from models.schemas import PlanStatus, WorkOrderStatus
 from models.tables import Event, Factory, Plan, Scenario, WorkCentre, WorkOrder
+from optimizer.calendar import next_open
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line, pick_and_close, submit
 from tests.factories import short_shifts_everywhere, slots_outside_shifts
@@ -165,6 +167,43 @@ async def test_a_scenario_runs_compares_and_applies_and_work_follows_the_plan(
     await replayer().replay_workflow(history)
 
 
+async def test_overtime_opens_closed_hours_and_stays_in_the_calendar_once_applied(
+    platform: Platform,
+) -> None:
+    http, planner = platform.http, platform.auth("planner")
+    with platform.session_factory() as s:
+        short_shifts_everywhere(s)  # open 00-02, 06-08, 12-14 and 18-20 UTC
+    await order_in_production(platform)
+    with platform.session_factory() as s:
+        knit = s.exec(select(Factory).where(Factory.code == "GZ-KNIT")).one()
+        origin = datetime.now(UTC).replace(second=0, microsecond=0)
+        night = next(a for a, _ in factory_closed_time(s, origin)[knit.id or 0] if a > 0)
+    start = origin + timedelta(minutes=night)
+    period = {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    r = await http.post(
+        "/v1/scenarios",
+        json={"edits": [{"kind": "overtime", "factory": "GZ-KNIT", **period}], "time_limit_s": 2},
+        headers=planner,
+    )
+    assert r.status_code == 202, r.text
+    await finished(platform, r.json()["id"])
+    applied = await http.post(f"/v1/scenarios/{r.json()['id']}/apply", headers=planner)
+    assert applied.status_code == 200, applied.text
+    with platform.session_factory() as s:
+        knit = s.exec(select(Factory).where(Factory.code == "GZ-KNIT")).one()
+        assert knit.overtime == [[start.isoformat(), (start + timedelta(hours=2)).isoformat()]]
+        event = s.exec(
+            select(Event).where(Event.entity == "factory", Event.kind == "overtime")
+        ).one()
+        assert event.actor == "demo:planner"
+        # The next placement sees the two hours open; the other factories stay closed then.
+        closed = factory_closed_time(s, origin)
+        assert next_open(closed[knit.id or 0], night) == night
+        others = [f for f in closed if f != knit.id]
+        assert all(next_open(closed[f], night) > night for f in others)
+        assert slots_outside_shifts(s) == []
+
+
 async def test_apply_is_refused_when_the_live_plan_moved_since(platform: Platform) -> None:
     http, planner = platform.http, platform.auth("planner")
     await order_in_production(platform)
@@ -240,9 +279,9 @@ async def test_bad_scenarios_are_refused_with_the_edit_named(platform: Platform)
         ),
         ({"edits": [{"kind": "teleport"}]}, 422, "teleport"),
         (
-            {"edits": [{"kind": "overtime", "factory": "GZ-KNIT", **period}]},
+            {"edits": [{"kind": "overtime", "factory": "GZ-KNITS", **period}]},
             422,
-            "overtime cannot be planned yet",
+            "unknown factory 'GZ-KNITS'",
         ),
         ({"time_limit_s": 0}, 422, "time_limit_s"),
         ({"weights": {"tardiness": 1}}, 422, "tardiness"),

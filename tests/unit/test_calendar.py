@@ -14,6 +14,7 @@ from optimizer.calendar import (
     merged,
     next_open,
     open_minutes,
+    opened,
 )
 
 NIGHTS = [(0, 480), (1020, 1920), (2460, 2880)]  # open 8:00-17:00 on two days
@@ -102,3 +103,11 @@ def test_the_readmes_example_1800_minutes_on_one_shift_end_on_thursday_at_eleven
     monday_8 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
     closed = closed_from_shifts(day_shift, "UTC", [], monday_8, days=7)
     assert finish_after(closed, 0, 1800) == 3 * 24 * 60 + 3 * 60
+
+
+def test_overtime_opens_part_of_a_night_and_leaves_the_rest_closed() -> None:
+    night = [(1020, 1920)]  # 17:00 to 08:00
+    assert opened(night, [(1020, 1200)]) == [(1200, 1920)]  # three more hours
+    assert opened(night, [(1500, 1560)]) == [(1020, 1500), (1560, 1920)]
+    assert opened(night, [(0, 5000)]) == []
+    assert opened(night, [(100, 200)]) == night

@@ -145,7 +145,7 @@ def test_capacity_due_date_fabric_and_rush_edits() -> None:
         (WorkCentreDownEdit(work_centre="Z-1", start=ORIGIN, end=ORIGIN + H), "'Z-1'"),
         (DueDateEdit(production_order_id=9, weight=2), "production order 9"),
         (RushOrderEdit(style="NOPE", quantity=5, due=ORIGIN), "unknown style 'NOPE'"),
-        (OvertimeEdit(factory="A", start=ORIGIN, end=ORIGIN + H), "overtime cannot be planned"),
+        (OvertimeEdit(factory="Z", start=ORIGIN, end=ORIGIN + H), "unknown factory 'Z'"),
     ],
 )
 def test_an_edit_that_cannot_be_planned_is_refused_by_its_index(edit: object, says: str) -> None:
@@ -184,3 +184,24 @@ def test_the_solver_sees_a_one_shift_factory_as_slower_and_plans_are_timed_on_it
     assert (timed_cut.start, timed_cut.end) == (0, 130)
     # 1020 minutes of sewing from minute 130: 350 on day one, 480 on day two, 190 on day 3.
     assert (timed_sew.start, timed_sew.end) == (130, 2 * day + 190)
+
+
+def test_overtime_opens_its_factorys_nights_for_the_timing_and_not_the_others() -> None:
+    day = 24 * 60
+    nights = [(d * day + 8 * 60, (d + 1) * day) for d in range(15)]  # open 08:00-16:00 UTC
+    calendars = {c.code: nights for c in CENTRES}
+    base = snapshot(order(1))
+    extra = OvertimeEdit(factory="B", start=ORIGIN + 8 * H, end=ORIGIN + 12 * H)
+    built = build_problem(
+        Snapshot(ORIGIN, 3, 7, CENTRES, base.orders, {"TS": ROUTING}, calendars), [extra]
+    )
+    closed = {w.id: w.closed for w in built.real.work_centres}
+    # ORIGIN is 08:00 (minute 0 at the origin): the first night is 16:00-08:00 UTC, minutes
+    # 480 to 1440; overtime 16:00-20:00 opens 480-720 at B only.
+    assert closed["B-CUT"][0] == (720, 1440)
+    assert closed["A-CUT"][0] == (480, 1440)
+    sew_at_b = Assignment(order="1", seq=1, work_centre="B-SEW", start=0, end=1020)
+    cut_at_b = Assignment(order="1", seq=0, work_centre="B-CUT", start=0, end=130)
+    _, sew = built.timed([cut_at_b, sew_at_b])
+    # 1020 minutes from 130: 590 today (to 20:00 with the overtime), 430 tomorrow from 08:00.
+    assert (sew.start, sew.end) == (130, 1440 + 430)
