@@ -206,6 +206,9 @@ def lead_time_table(report: dict[str, Any], speed: float) -> Table:
     return table
 
 
+FORTNIGHT_S = 14 * 24 * 3600
+
+
 def run_demo(data_dir: Path, speed: float, console: Console, keep: bool) -> int:
     """The week; 1 with what went wrong if a step failed (the logs stay in ``data_dir``)."""
     try:
@@ -265,7 +268,9 @@ def _week(data_dir: Path, speed: float, console: Console, keep: bool) -> int:
             demo.wait(
                 "every order to ship",
                 lambda: all(o["status"] in ("done", "cancelled") for o in demo.orders()),
-                420,
+                # The orders' work pauses over nights and Sundays: allow a simulated
+                # fortnight at this speed, and at least 7 minutes.
+                max(420.0, 120 + FORTNIGHT_S / speed),
             )
             demo.call("POST", f"/v1/factories/{DOWN}/up", "planner")
         finally:

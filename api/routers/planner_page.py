@@ -300,6 +300,7 @@ def render(
         "lead": lead,
         "default_from": now.strftime("%Y-%m-%dT%H:%M"),
         "default_to": (now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+        "default_overtime_to": (now + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"),
         "default_due": (now + timedelta(days=5)).strftime("%Y-%m-%d"),
     }
     return templates.TemplateResponse(
