@@ -64,11 +64,6 @@ def run_minutes(setup: float, standard: float, quantity: int, efficiency: float)
     return max(1, int(-(-raw // 1)))
 
 
-def earliest_start(busy: list[tuple[int, int]], ready: int, length: int) -> int:
-    """The first start at or after ``ready`` where ``length`` minutes fit between busy intervals."""
-    return earliest_slot(busy, [], ready, length)[0]
-
-
 def earliest_slot(
     busy: list[tuple[int, int]], closed: list[tuple[int, int]], ready: int, work: int
 ) -> tuple[int, int]:

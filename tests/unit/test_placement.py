@@ -6,7 +6,6 @@ from optimizer.placement import (
     WorkCentreSlot,
     duration_minutes,
     earliest_slot,
-    earliest_start,
     place_order,
 )
 
@@ -32,11 +31,11 @@ def test_duration_is_setup_plus_quantity_times_minutes_over_efficiency() -> None
     assert duration_minutes(op(1, "sew", [wc(1, 1)]), wc(1, 1, efficiency=0.5)) == 10 + 40
 
 
-def test_earliest_start_fits_into_a_gap_between_busy_intervals() -> None:
+def test_the_earliest_slot_fits_into_a_gap_between_busy_intervals() -> None:
     busy = [(0, 10), (30, 50)]
-    assert earliest_start(busy, 0, 20) == 10  # fits exactly in [10, 30)
-    assert earliest_start(busy, 0, 21) == 50  # does not fit, goes after
-    assert earliest_start(busy, 55, 5) == 55
+    assert earliest_slot(busy, [], 0, 20) == (10, 30)  # fits exactly in [10, 30)
+    assert earliest_slot(busy, [], 0, 21) == (50, 71)  # does not fit, goes after
+    assert earliest_slot(busy, [], 55, 5) == (55, 60)
 
 
 def test_operations_follow_routing_order_without_overlap() -> None:
