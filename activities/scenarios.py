@@ -297,23 +297,15 @@ def stretched(problem: Problem, share: dict[str, float]) -> Problem:
         span = live.get((order, index, mode.work_centre))
         return span if span is not None else math.ceil(mode.minutes / share[mode.work_centre])
 
+    def on_this_clock(order: str, index: int, op: Operation) -> Operation:
+        if (order, index) in frozen:
+            return op
+        modes = [m.model_copy(update={"minutes": minutes(order, index, m)}) for m in op.modes]
+        return op.model_copy(update={"modes": modes})
+
     orders = [
         o.model_copy(
-            update={
-                "operations": [
-                    op
-                    if (o.id, i) in frozen
-                    else op.model_copy(
-                        update={
-                            "modes": [
-                                m.model_copy(update={"minutes": minutes(o.id, i, m)})
-                                for m in op.modes
-                            ]
-                        }
-                    )
-                    for i, op in enumerate(o.operations)
-                ]
-            }
+            update={"operations": [on_this_clock(o.id, i, op) for i, op in enumerate(o.operations)]}
         )
         for o in problem.orders
     ]

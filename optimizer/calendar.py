@@ -101,7 +101,11 @@ def merged(*lists: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def opened(closed: list[tuple[int, int]], windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``closed`` less the ``windows`` of extra open time (overtime): a new list."""
+    """``closed`` less the ``windows`` of extra open time (overtime). Without windows it is
+    ``closed`` itself, not a copy: every placement asks for every factory's year of calendar,
+    and most factories have no overtime."""
+    if not windows:
+        return closed
     out = []
     for a, b in closed:
         pieces = [(a, b)]

@@ -320,11 +320,10 @@ def _busy_and_open(
     closed = {w.id: w.closed for w in problem.work_centres}
     for a in assignments:
         busy[a.work_centre] += worked(closed[a.work_centre], a)
-    open_minutes = {}
-    for w in problem.work_centres:
-        shut = sum(max(0, min(b, until) - a) for a, b in w.closed if a < until)
-        open_minutes[w.id] = w.capacity * (until - shut)
-    return busy, open_minutes
+    capacity_minutes = {
+        w.id: w.capacity * open_minutes(w.closed, 0, until) for w in problem.work_centres
+    }
+    return busy, capacity_minutes
 
 
 def _transfers(problem: Problem, assignments: list[Assignment]) -> list[tuple[str, int]]:

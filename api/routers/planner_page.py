@@ -375,12 +375,11 @@ async def run(
         return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
     edits: list[dict[str, Any]] = []
     try:
-        for kind, factory, start, end in (
-            ("factory_down", down_factory, down_from, down_to),
-            ("overtime", overtime_factory, overtime_from, overtime_to),
+        for kind, what, factory, start, end in (
+            ("factory_down", "down", down_factory, down_from, down_to),
+            ("overtime", "overtime", overtime_factory, overtime_from, overtime_to),
         ):
             if factory:
-                what = kind.replace("factory_", "")
                 edits.append(
                     {
                         "kind": kind,
