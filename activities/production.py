@@ -102,7 +102,7 @@ def _load_order(session: Session, order_id: int) -> ProductionOrder:
     return order
 
 
-def _routing(session: Session, style_code: str) -> list[RoutingStep]:
+def routing_of(session: Session, style_code: str) -> list[RoutingStep]:
     """The style's operations in routing order."""
     style = style_by_code(session, style_code)
     return list(
@@ -469,7 +469,9 @@ class ProductionActivities:
             origin = datetime.now(UTC).replace(second=0, microsecond=0)
             step = next(
                 r
-                for r in _routing(session, _load_order(session, wo.production_order_id).style_code)
+                for r in routing_of(
+                    session, _load_order(session, wo.production_order_id).style_code
+                )
                 if r.seq == wo.seq
             )
             all_centres = [
@@ -700,7 +702,7 @@ class ProductionActivities:
 
 def _design_gate(session: Session, order: ProductionOrder) -> CheckDesignGateResult:
     style = style_by_code(session, order.style_code)
-    has_routing = bool(_routing(session, style.code))
+    has_routing = bool(routing_of(session, style.code))
     approved = style.tech_pack_status == TechPackStatus.APPROVED and has_routing
     team = session.get(BuyerTeam, order.team_id)
     return CheckDesignGateResult(
@@ -712,7 +714,7 @@ def _schedule(session: Session, order: ProductionOrder) -> ScheduleOrderResult:
     """Place the order's routing into the live plan at the earliest free slots; a retry
     finds it placed and leaves the plan as it is."""
     order_id = order.id or 0
-    routing = _routing(session, order.style_code)
+    routing = routing_of(session, order.style_code)
     kinds = {r.seq: r.operation_kind for r in routing}
     placed = _live_assignments(session, order_id)
     if not placed:
@@ -727,7 +729,27 @@ def _schedule(session: Session, order: ProductionOrder) -> ScheduleOrderResult:
         )
     if not routing:
         raise InvalidInput(f"style {order.style_code} has no routing", field="routing")
+    placed_now = place_into_plan(session, plan, order, routing)
+    planned = [_planned(a, factory_id, kinds, order.quantity) for a, factory_id in placed_now]
+    _set_order_status(session, order, ProductionOrderStatus.SCHEDULED)
+    add_event(
+        session,
+        "production_order",
+        order_id,
+        "scheduled",
+        plan_version=plan.version,
+        operations=len(planned),
+        finish=planned[-1].end.isoformat(),
+    )
+    return ScheduleOrderResult(plan_version=plan.version, operations=planned)
 
+
+def place_into_plan(
+    session: Session, plan: Plan, order: ProductionOrder, routing: list[RoutingStep]
+) -> list[tuple[PlanAssignment, int]]:
+    """The order's routing at the earliest free slots of ``plan`` from now, in the open
+    time of factories that are up: its slots, added to the session, each with its
+    factory's id. The caller holds the plan's lock."""
     origin = datetime.now(UTC).replace(second=0, microsecond=0)
     centres = session.exec(
         select(WorkCentre)
@@ -763,7 +785,7 @@ def _schedule(session: Session, order: ProductionOrder) -> ScheduleOrderResult:
     assignments = [
         PlanAssignment(
             plan_id=plan.id or 0,
-            production_order_id=order_id,
+            production_order_id=order.id or 0,
             seq=pl.seq,
             work_centre_id=pl.work_centre_id,
             start=origin + timedelta(minutes=pl.start),
@@ -772,21 +794,7 @@ def _schedule(session: Session, order: ProductionOrder) -> ScheduleOrderResult:
         for pl in placements
     ]
     session.add_all(assignments)
-    planned = [
-        _planned(a, pl.factory_id, kinds, order.quantity)
-        for a, pl in zip(assignments, placements, strict=True)
-    ]
-    _set_order_status(session, order, ProductionOrderStatus.SCHEDULED)
-    add_event(
-        session,
-        "production_order",
-        order_id,
-        "scheduled",
-        plan_version=plan.version,
-        operations=len(planned),
-        finish=planned[-1].end.isoformat(),
-    )
-    return ScheduleOrderResult(plan_version=plan.version, operations=planned)
+    return [(a, pl.factory_id) for a, pl in zip(assignments, placements, strict=True)]
 
 
 def _create_work_orders(session: Session, order: ProductionOrder) -> list[int]:
@@ -801,7 +809,7 @@ def _create_work_orders(session: Session, order: ProductionOrder) -> list[int]:
     rows = _live_assignments(session, order.id or 0)
     if not rows:
         raise Conflict(f"production order {order.id} is not in the live plan")
-    kinds = {r.seq: r.operation_kind for r in _routing(session, order.style_code)}
+    kinds = {r.seq: r.operation_kind for r in routing_of(session, order.style_code)}
     work_orders = [
         WorkOrder(
             production_order_id=order.id or 0,
@@ -959,7 +967,7 @@ def _place_make_up(
     their work orders (planned, not yet released). Returns the make-up's start and end and
     the operations moved."""
     order = _load_order(session, wo.production_order_id)
-    routing = {r.seq: r for r in _routing(session, order.style_code)}
+    routing = {r.seq: r for r in routing_of(session, order.style_code)}
     step = routing.get(wo.seq)
     plan = live_plan_for_update(session)
     origin = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -32,7 +32,14 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.base import SessionFactory, add_event, business_error, translate_domain_errors
-from activities.production import TRANSFER_MINUTES, factory_closed_time, live_plan_for_update
+from activities.production import (
+    TRANSFER_MINUTES,
+    factory_closed_time,
+    live_plan_for_update,
+    place_into_plan,
+    routing_of,
+)
+from activities.rebase import Key, Slot, rebase
 from models.errors import Conflict, DomainError, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.scenarios import (
@@ -55,6 +62,7 @@ from models.scenarios import (
     ScenarioProgress,
     ScenarioStatus,
     WorkCentreDownEdit,
+    plan_collides,
     plan_moved,
 )
 from models.schemas import PlanStatus, ProductionOrderStatus, WorkOrderStatus
@@ -151,6 +159,8 @@ class Snapshot:
     routings: dict[str, list[tuple[int, str, float, float]]] = field(default_factory=dict)
     # work centre code -> its factory's closed time in minutes from ``origin``
     calendars: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # every slot of the live plan, done work's included: what an apply rebases from
+    slots: dict[Key, Slot] = field(default_factory=dict)
 
 
 def read_snapshot(session: Session, origin: datetime) -> Snapshot:
@@ -185,10 +195,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
         .order_by(col(Style.code), col(RoutingStep.seq))
     ).all():
         routings.setdefault(code, []).append((seq, kind, setup, standard))
-    planned = {
-        (a.production_order_id, a.seq): (a.work_centre_id, a.start, a.end)
-        for a in session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id))
-    }
+    planned = live_slots(session, plan)
     # Created orders have no place in the plan yet; done and cancelled ones none any more.
     closed = (
         ProductionOrderStatus.CREATED,
@@ -244,7 +251,57 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
     closed_of = factory_closed_time(session, origin)
     by_code = {f.code: f.id for f in factories.values()}
     calendars = {c.code: closed_of.get(by_code[c.factory] or 0, []) for c in centres}
-    return Snapshot(origin, plan.version, plan.revision, centres, result, routings, calendars)
+    return Snapshot(
+        origin, plan.version, plan.revision, centres, result, routings, calendars, planned
+    )
+
+
+def live_slots(session: Session, plan: Plan) -> dict[Key, Slot]:
+    return {
+        (a.production_order_id, a.seq): Slot(a.work_centre_id, a.start, a.end)
+        for a in session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id))
+    }
+
+
+def _unheld_orders_placed_since(
+    session: Session, base: dict[Key, Slot], live: dict[Key, Slot]
+) -> set[int]:
+    """Orders in the live plan that the scenario's snapshot did not have, and whose work
+    nobody has claimed yet: an apply may place them again."""
+    since = {order_id for order_id, _ in live} - {order_id for order_id, _ in base}
+    if not since:
+        return set()
+    held = session.execute(
+        sa.select(col(WorkOrder.production_order_id)).where(
+            col(WorkOrder.production_order_id).in_(since),
+            col(WorkOrder.status).in_([*RUNNING_STATES, *DONE_STATES]),
+        )
+    ).scalars()
+    return since - set(held)
+
+
+def base_of(scenario: Scenario) -> dict[Key, Slot]:
+    """The live plan's slots the scenario saw (``Scenario.base_slots``)."""
+    return {
+        (order_id, seq): Slot(wc_id, datetime.fromisoformat(start), datetime.fromisoformat(end))
+        for order_id, seq, wc_id, start, end in scenario.base_slots
+    }
+
+
+def planned_of(scenario: Scenario, centres: dict[str, WorkCentre]) -> dict[Key, Slot]:
+    """The scenario's slots of real orders (a rush order is a what-if: a team's pick makes
+    it real)."""
+    origin = scenario.origin
+    assert origin is not None
+    return {
+        (int(key), seq): Slot(
+            centres[code].id or 0,
+            origin + timedelta(minutes=start),
+            origin + timedelta(minutes=end),
+        )
+        for key, seq, code, start, end in scenario.assignments
+        if not str(key).startswith("rush")
+    }
 
 
 # ---------------------------------------------------------------- the problem
@@ -672,6 +729,10 @@ class SolverActivities:
                 scenario.origin = origin
                 scenario.base_plan_version = snapshot.plan_version
                 scenario.base_revision = snapshot.plan_revision
+                scenario.base_slots = [
+                    [order_id, seq, s.work_centre, s.start.isoformat(), s.end.isoformat()]
+                    for (order_id, seq), s in sorted(snapshot.slots.items())
+                ]
                 weights = ObjectiveWeights.model_validate(scenario.weights)
                 return built, weights, scenario.time_limit_s
             scenario.status = ScenarioStatus.FAILED
@@ -770,11 +831,14 @@ class ScenarioActivities:
     @activity.defn
     @translate_domain_errors
     def apply_scenario(self, inp: ApplyInput) -> ApplyResult:
-        """Make the scenario's plan the live plan, if the live plan is still the one it was
-        based on (else Conflict: run it again). Work orders of moved operations follow:
-        not yet released ones move in place; released ones nobody claimed are listed for
-        their workflows to replace (``ProductionOrderWorkflow.plan_changed``); claimed ones
-        stay where they are. Asked again after it was applied, it answers the same."""
+        """Make the scenario's plan the live plan, rebased over what was placed or changed
+        in the live plan since its snapshot (``activities.rebase``): orders placed since that
+        collide with it, and whose work nobody holds, are placed again around it; any other
+        collision, or another plan applied since, is a Conflict: run it again. Work orders of moved
+        operations follow: not yet released ones move in place; released ones nobody
+        claimed are listed for their workflows to replace
+        (``ProductionOrderWorkflow.plan_changed``); claimed ones stay where they are. Asked
+        again after it was applied, it answers the same."""
         with self._sessions() as session, session.begin():
             scenario = session.get(Scenario, inp.scenario_id)
             if scenario is None:
@@ -787,18 +851,28 @@ class ScenarioActivities:
                     "scenario can be applied"
                 )
             plan = live_plan_for_update(session)  # takes the plan's lock by bumping it
-            if (plan.version, plan.revision - 1) != (
-                scenario.base_plan_version,
-                scenario.base_revision,
-            ):
-                raise Conflict(
-                    plan_moved(
-                        scenario.id or 0,
-                        (scenario.base_plan_version, scenario.base_revision),
-                        (plan.version, plan.revision - 1),
-                    )
+            then = (scenario.base_plan_version, scenario.base_revision)
+            now = (plan.version, plan.revision - 1)
+            # A scenario from before base slots were kept cannot rebase.
+            if plan.version != then[0] or (not scenario.base_slots and now != then):
+                raise Conflict(plan_moved(scenario.id or 0, then, now))
+            centres = {wc.id or 0: wc for wc in session.exec(select(WorkCentre)).all()}
+            centre_ids = {wc.code: wc for wc in centres.values()}
+            live = live_slots(session, plan)
+            base = base_of(scenario)
+            try:
+                rebased = rebase(
+                    base,
+                    live,
+                    planned_of(scenario, centre_ids),
+                    centres,
+                    timedelta(minutes=TRANSFER_MINUTES),
+                    movable=_unheld_orders_placed_since(session, base, live),
                 )
-            centre_ids = {wc.code: wc for wc in session.exec(select(WorkCentre)).all()}
+            except Conflict as collision:
+                raise Conflict(
+                    plan_collides(scenario.id or 0, then, now, collision.message)
+                ) from None
             new = Plan(
                 version=plan.version + 1,
                 status=PlanStatus.LIVE,
@@ -809,25 +883,6 @@ class ScenarioActivities:
             session.flush()
             session.add(new)
             session.flush()
-            slots = {
-                (a.production_order_id, a.seq): (a.work_centre_id, a.start, a.end)
-                for a in session.exec(
-                    select(PlanAssignment).where(PlanAssignment.plan_id == plan.id)
-                ).all()
-            }
-            changed: dict[tuple[int, int], tuple[int, datetime, datetime]] = {}
-            origin = scenario.origin
-            for key, seq, code, start, end in scenario.assignments:
-                if str(key).startswith("rush"):
-                    continue  # a what-if order: a team's pick makes it real
-                slot = (
-                    centre_ids[code].id or 0,
-                    origin + timedelta(minutes=start),
-                    origin + timedelta(minutes=end),
-                )
-                if slots.get((int(key), seq)) != slot:
-                    changed[(int(key), seq)] = slot
-                slots[(int(key), seq)] = slot
             session.add_all(
                 PlanAssignment(
                     plan_id=new.id or 0,
@@ -837,8 +892,10 @@ class ScenarioActivities:
                     start=start,
                     end=end,
                 )
-                for (order_id, seq), (wc_id, start, end) in slots.items()
+                for (order_id, seq), (wc_id, start, end) in rebased.slots.items()
             )
+            slots = dict(rebased.slots) | self._place_again(session, new, rebased.again, inp)
+            changed = {key: s for key, s in slots.items() if live.get(key) != s}
             moved, to_replace = self._move_work_orders(session, changed, centre_ids, new.version)
             self._keep_overtime(session, scenario, inp.actor)
             scenario.status = ScenarioStatus.APPLIED
@@ -853,6 +910,8 @@ class ScenarioActivities:
                 version=new.version,
                 replaces_version=plan.version,
                 operations_moved=len(changed),
+                operations_kept=len(rebased.kept),
+                orders_placed_again=rebased.again,
                 work_orders_moved=moved,
                 work_orders_replaced=sum(len(ids) for ids in to_replace.values()),
                 changes=sorted(to_replace.items()),
@@ -862,8 +921,36 @@ class ScenarioActivities:
                 plan_version=new.version,
                 work_orders_moved=moved,
                 work_orders_replaced=sum(len(ids) for ids in to_replace.values()),
+                operations_kept=len(rebased.kept),
+                orders_placed_again=rebased.again,
                 changes=sorted(to_replace.items()),
             )
+
+    @staticmethod
+    def _place_again(
+        session: Session, plan: Plan, order_ids: list[int], inp: ApplyInput
+    ) -> dict[Key, Slot]:
+        """Orders placed since the scenario's snapshot that collided with its plan, placed
+        again around it, in the order they came, as any new order is placed."""
+        slots: dict[Key, Slot] = {}
+        for order_id in order_ids:
+            session.flush()  # the placement reads the plan's slots so far
+            order = session.get(ProductionOrder, order_id)
+            assert order is not None
+            placed = place_into_plan(session, plan, order, routing_of(session, order.style_code))
+            for a, _ in placed:
+                slots[(order_id, a.seq)] = Slot(a.work_centre_id, a.start, a.end)
+            add_event(
+                session,
+                "production_order",
+                order_id,
+                "placed_again",
+                inp.actor,
+                scenario_id=inp.scenario_id,
+                plan_version=plan.version,
+                finish=placed[-1][0].end.isoformat(),
+            )
+        return slots
 
     @staticmethod
     def _keep_overtime(session: Session, scenario: Scenario, actor: str) -> None:
@@ -890,7 +977,7 @@ class ScenarioActivities:
     @staticmethod
     def _move_work_orders(
         session: Session,
-        changed: dict[tuple[int, int], tuple[int, datetime, datetime]],
+        changed: dict[Key, Slot],
         centres: dict[str, WorkCentre],
         version: int,
     ) -> tuple[int, dict[str, list[int]]]:
@@ -956,5 +1043,7 @@ class ScenarioActivities:
             plan_version=plan.version,
             work_orders_moved=int(event.data["work_orders_moved"]),
             work_orders_replaced=int(event.data["work_orders_replaced"]),
+            operations_kept=int(event.data.get("operations_kept", 0)),
+            orders_placed_again=list(event.data.get("orders_placed_again", [])),
             changes=[(wid, list(ids)) for wid, ids in event.data["changes"]],
         )

@@ -14,7 +14,13 @@ baseline of the same run: building the same problem and its greedy plan in-proce
 without Temporal, the API or the database round trips of progress
 (``direct_first_plan_s``).
 
-    c2b bench scenario --orders 1000 [--time-limit 60] [--seed 1] [--json]
+Then, as on a busy day, ``--placed-since`` more orders are placed into the live plan after
+the scenario's snapshot, and the planner applies it (``POST .../apply``): whether it
+applied over them (``apply_status``), how long the apply took (``apply_s``), the
+operations it kept as placed (``operations_kept``), and the apply against the mean
+placement of one order in the same run (``apply_vs_one_placement``).
+
+    c2b bench scenario --orders 1000 [--time-limit 60] [--placed-since 20] [--seed 1] [--json]
 """
 
 from __future__ import annotations
@@ -134,10 +140,19 @@ def place_live_plan(sessions: SessionFactory, orders: int, rng: random.Random) -
     plan by the production activities' own placement, as the platform places them."""
     with sessions() as s:
         add_factories(s, FACTORIES)
+    place_orders(sessions, orders, rng)
+
+
+def place_orders(sessions: SessionFactory, orders: int, rng: random.Random) -> float:
+    """``orders`` more production orders placed into the live plan; the mean seconds a
+    placement took."""
+    with sessions() as s:
         ids = add_orders(s, orders, rng)
     production = ProductionActivities(sessions)
+    started = time.perf_counter()
     for order_id in ids:
         production.schedule_order(ProductionOrderInput(production_order_id=order_id))
+    return (time.perf_counter() - started) / max(1, len(ids))
 
 
 def direct_first_plan(database_url: str, edit: FactoryDownEdit) -> float:
@@ -161,6 +176,7 @@ def run(
     time_limit: float,
     seed: int,
     say: Callable[[str], None],
+    placed_since: int = 20,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     say("starting the platform (c2b dev) on a fresh database ...")
@@ -207,6 +223,12 @@ def run(
                     break
                 time.sleep(0.2)
             done = time.monotonic() - started
+            say(f"placing {placed_since} more orders since the scenario's snapshot ...")
+            one_placement = place_orders(make_session_factory(engine), placed_since, rng)
+            say("applying the scenario over them ...")
+            started = time.monotonic()
+            applied = http.post(f"{path}/apply")
+            apply_s = time.monotonic() - started
         engine.dispose()
     if first_result is None and scenario.get("kpis"):
         first_result = done
@@ -238,6 +260,14 @@ def run(
             round(first_result / direct, 2) if first_result is not None and direct else None
         ),
         "operations_moved": (scenario.get("diff") or {}).get("operations_moved"),
+        "placed_since": placed_since,
+        "apply_status": applied.status_code,
+        "apply_detail": None if applied.status_code == 200 else applied.json().get("detail"),
+        "apply_s": round(apply_s, 3),
+        "operations_kept": applied.json().get("operations_kept"),
+        "orders_placed_again": len(applied.json().get("orders_placed_again") or []),
+        "one_placement_s": round(one_placement, 4),
+        "apply_vs_one_placement": round(apply_s / one_placement, 1) if one_placement else None,
         "cpus": os.cpu_count(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": seed,
@@ -252,10 +282,11 @@ def measure(
     seed: int,
     say: Callable[[str], None] = lambda _: None,
     out: Path | None = None,
+    placed_since: int = 20,
 ) -> dict[str, Any]:
     """One run on a fresh database, written to bench/results/scenario-<database>.json."""
 
     def one_run(url: str, tmp: Path) -> dict[str, Any]:
-        return run(url, tmp, orders, time_limit, seed, say)
+        return run(url, tmp, orders, time_limit, seed, say, placed_since)
 
     return measure_on_fresh_database("scenario", database_url, one_run, say, out)

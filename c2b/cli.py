@@ -517,16 +517,22 @@ def bench_scenario(
     orders: Annotated[int, typer.Option(min=1, help="Open production orders in the plan.")] = 1000,
     time_limit: Annotated[float, typer.Option(min=1, help="The scenario's solve limit, s.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the generated orders.")] = 1,
+    placed_since: Annotated[
+        int, typer.Option(min=0, help="Orders placed after the snapshot, before the apply.")
+    ] = 20,
     database_url: BenchDatabaseUrl = None,
     as_json: AsJson = False,
     out: BenchOut = None,
 ) -> None:
     """A factory-down scenario on a live plan of N orders, through the API: time to the
-    first plan, progress cadence and final gap, against the in-process greedy plan."""
+    first plan, progress cadence and final gap, against the in-process greedy plan; then
+    the apply over orders placed since."""
     from bench.scenario import measure
 
     progress = Console(stderr=True)
-    result = measure(database_url or None, orders, time_limit, seed, progress.print, out)
+    result = measure(
+        database_url or None, orders, time_limit, seed, progress.print, out, placed_since
+    )
     print_result(result, as_json)
 
 

@@ -124,7 +124,8 @@ class Demo:
 
     def replan_around(self, factory: str) -> None:
         """The planner's scenario: the factory down for two days, run and applied. Orders
-        keep moving meanwhile, so an apply may find the plan moved: run it again."""
+        keep moving meanwhile; the apply keeps them, and if they collide with the
+        scenario's plan it is refused: run it again."""
         now = datetime.now(UTC)
         edit = {
             "kind": "factory_down",
@@ -153,7 +154,9 @@ class Demo:
                 self.say(
                     f"  applied: live plan version {applied['plan_version']}, "
                     f"{applied['work_orders_moved']} work orders moved, "
-                    f"{applied['work_orders_replaced']} released ones replaced"
+                    f"{applied['work_orders_replaced']} released ones replaced, "
+                    f"{applied['operations_kept']} operations placed since kept, "
+                    f"{len(applied['orders_placed_again'])} orders placed again around it"
                 )
                 return
             self.say(f"  apply {attempt}: {r.json().get('detail')}")

@@ -332,7 +332,8 @@ def compare(scenario_ids: list[int], token: Token, api_url: ApiUrl = None) -> No
 
 @scenario_app.command("apply")
 def apply(scenario_id: int, token: Token, api_url: ApiUrl = None) -> None:
-    """Make the scenario's plan the live plan (refused if the live plan moved since)."""
+    """Make the scenario's plan the live plan, keeping what was placed or changed since
+    its snapshot (refused if that collides with it, or another plan was applied)."""
     with api_client(api_url, token) as http:
         r = http.post(f"/v1/scenarios/{scenario_id}/apply")
     if r.status_code != 200:
@@ -342,6 +343,8 @@ def apply(scenario_id: int, token: Token, api_url: ApiUrl = None) -> None:
         f"[green]applied[/]: live plan version {result['plan_version']}; "
         f"{result['work_orders_moved']} work orders moved, "
         f"{result['work_orders_replaced']} released ones replaced, "
+        f"{result['operations_kept']} operations placed or changed since kept, "
+        f"orders placed again around it: {result['orders_placed_again'] or 'none'}, "
         f"orders told: {result['orders_notified'] or 'none'}"
     )
 

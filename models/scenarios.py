@@ -154,6 +154,17 @@ def plan_moved(scenario_id: int, then: tuple[int, int], now: tuple[int, int]) ->
     )
 
 
+def plan_collides(
+    scenario_id: int, then: tuple[int, int], now: tuple[int, int], collision: str
+) -> str:
+    """Why a scenario cannot be applied over what changed in the live plan since."""
+    return (
+        f"the live plan moved since scenario {scenario_id} was based on it (version "
+        f"{then[0]} revision {then[1]} then, version {now[0]} revision {now[1]} now), and "
+        f"what changed collides with the scenario's plan: {collision}; run the scenario again"
+    )
+
+
 class ScenarioStatus(StrEnum):
     QUEUED = "queued"
     SOLVING = "solving"
@@ -269,6 +280,10 @@ class ApplyResult(BaseModel):
     plan_version: int
     work_orders_moved: int  # not yet released: moved in place
     work_orders_replaced: int  # released, not claimed: withdrawn, a new one placed
+    # placed or changed in the live plan since the scenario's snapshot: kept where they are
+    operations_kept: int = 0
+    # placed since and in the scenario's way, their work not yet claimed: placed again
+    orders_placed_again: list[int] = Field(default_factory=list)
     orders_notified: list[int] = Field(default_factory=list)
     changes: list[tuple[str, list[int]]] = Field(
         default_factory=list, description="(workflow id, work order ids) told to move."

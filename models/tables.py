@@ -439,6 +439,10 @@ class Scenario(SQLModel, table=True):
     # revision both, as ``Plan.revision`` is bumped on every change).
     base_plan_version: int
     base_revision: int
+    # The live plan's slots it saw: [order id, seq, work centre id, start, end] (ISO), so
+    # an apply after the plan moved knows which operations changed since
+    # (activities.rebase).
+    base_slots: list[list[Any]] = _json(list)
     # models.scenarios.Edit and ObjectiveWeights as JSON.
     edits: list[dict[str, Any]] = _json(list)
     weights: dict[str, Any] = _json(dict)

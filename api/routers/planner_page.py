@@ -429,7 +429,9 @@ async def apply(
         return render(request, session, principal, scenario_id, None, *_refusal(err))
     said = (
         f"applied: live plan version {result.plan_version}; {result.work_orders_moved} work "
-        f"orders moved, {result.work_orders_replaced} released ones replaced"
+        f"orders moved, {result.work_orders_replaced} released ones replaced, "
+        f"{result.operations_kept} operations placed or changed since kept, "
+        f"orders placed again around it: {result.orders_placed_again or 'none'}"
     )
     return RedirectResponse(
         f"/planner?scenario={scenario_id}&message={quote(said)}",

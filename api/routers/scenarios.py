@@ -261,19 +261,21 @@ async def cancel_scenario(
 async def apply_scenario(
     scenario_id: RowId, principal: PlannerDep, session: SessionDep, client: TemporalDep
 ) -> ApplyResult:
-    """Make the scenario's plan the live plan. 409 if the live plan changed since the
-    scenario was based on it, or the scenario has no plan or was applied already."""
+    """Make the scenario's plan the live plan, over what was placed or changed in the live
+    plan since the scenario's snapshot (kept where it is). 409 if that collides with the
+    scenario's plan, if another plan was applied since, or if the scenario has no plan or
+    was applied already."""
     scenario = _scenario(session, scenario_id)
     if scenario.status != ScenarioStatus.DONE:
         raise Conflict(
             f"scenario {scenario_id} is {scenario.status.value}; only a finished scenario "
             "can be applied"
         )
-    # Seen here already, the usual refusal costs no workflow round trip; the apply
-    # activity checks again under the plan's lock, for an apply racing a change.
+    # Another plan applied since is seen here without a workflow round trip; the apply
+    # activity checks again under the plan's lock, and rebases over the changes since.
     live = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one_or_none()
     now = (live.version, live.revision) if live else (0, 0)
-    if now != (scenario.base_plan_version, scenario.base_revision):
+    if now[0] != scenario.base_plan_version:
         then = (scenario.base_plan_version, scenario.base_revision)
         raise Conflict(plan_moved(scenario_id, then, now))
     workflow_id = scenario.workflow_id or scenario_workflow_id(scenario_id)

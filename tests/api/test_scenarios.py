@@ -1,6 +1,7 @@
 """Planners' scenarios through the API, on the dev server with a real worker and a real
-solver worker: run, progress, compare, apply (the plan moves, work orders follow), the
-409 when the live plan moved, cancel, and bad input."""
+solver worker: run, progress, compare, apply (the plan moves, work orders follow), an
+apply over orders placed since, the 409 when that collides or another plan was applied,
+cancel, and bad input."""
 
 from __future__ import annotations
 
@@ -16,10 +17,19 @@ from activities.production import factory_closed_time
 from activities.scenarios import ScenarioActivities
 from models.scenarios import ApplyInput
 from models.schemas import PlanStatus, WorkOrderStatus
-from models.tables import Event, Factory, Plan, Scenario, WorkCentre, WorkOrder
+from models.tables import (
+    Event,
+    Factory,
+    Plan,
+    PlanAssignment,
+    Scenario,
+    WorkCentre,
+    WorkOrder,
+)
 from optimizer.calendar import next_open
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line, pick_and_close, submit
+from tests.api.test_completion_race import claim
 from tests.factories import short_shifts_everywhere, slots_outside_shifts
 from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
 
@@ -204,31 +214,143 @@ async def test_overtime_opens_closed_hours_and_stays_in_the_calendar_once_applie
         assert slots_outside_shifts(s) == []
 
 
-async def test_apply_is_refused_when_the_live_plan_moved_since(platform: Platform) -> None:
+def live_plan_slots(p: Platform) -> tuple[Plan, dict[tuple[int, int], tuple[int, Any, Any]]]:
+    with p.session_factory() as s:
+        plan = s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
+        rows = s.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id)).all()
+        return plan, {
+            (a.production_order_id, a.seq): (a.work_centre_id, a.start, a.end) for a in rows
+        }
+
+
+async def test_a_scenario_applies_over_orders_placed_since_and_keeps_them_where_they_are(
+    platform: Platform,
+) -> None:
     http, planner = platform.http, platform.auth("planner")
     await order_in_production(platform)
     r = await http.post("/v1/scenarios", json={"time_limit_s": 2}, headers=planner)
     assert r.status_code == 202, r.text
     scenario_id = r.json()["id"]
     await finished(platform, scenario_id)
-    await order_in_production(platform, style="TS-LONG")  # the plan moves
-    refused = await http.post(f"/v1/scenarios/{scenario_id}/apply", headers=planner)
+    later = await order_in_production(platform, style="TS-LONG")  # the plan moves
+    _, before = live_plan_slots(platform)
+    placed_since = {key: slot for key, slot in before.items() if key[0] == later}
+    assert placed_since
+
+    applied = await http.post(f"/v1/scenarios/{scenario_id}/apply", headers=planner)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["operations_kept"] == len(placed_since)
+    plan, after = live_plan_slots(platform)
+    assert plan.source == f"scenario {scenario_id}"
+    assert {key: slot for key, slot in after.items() if key[0] == later} == placed_since
+    assert after.keys() == before.keys()
+    with platform.session_factory() as s:
+        event = s.exec(select(Event).where(Event.entity == "plan", Event.kind == "applied")).one()
+        assert event.data["operations_kept"] == len(placed_since)
+
+
+async def an_order_in_the_scenarios_way(p: Platform) -> tuple[int, int, int, str, int]:
+    """A scenario solved, then an order placed since on the very slot the scenario gives
+    the first order's operation (moved there in the database: the placement's own choice
+    depends on the seed data). (scenario id, first order, its seq, the centre, later order)."""
+    first = await order_in_production(p)
+    r = await p.http.post("/v1/scenarios", json={"time_limit_s": 2}, headers=p.auth("planner"))
+    scenario_id = r.json()["id"]
+    await finished(p, scenario_id)
+    later = await order_in_production(p, style="TS-LONG")
+    with p.session_factory() as s, s.begin():
+        scenario = s.get(Scenario, scenario_id)
+        assert scenario is not None and scenario.origin is not None
+        _, seq, code, start, end = next(a for a in scenario.assignments if a[0] == str(first))
+        centre = s.exec(select(WorkCentre).where(WorkCentre.code == code)).one()
+        centre.capacity = 1
+        plan = s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
+        mine = s.exec(
+            select(PlanAssignment)
+            .where(PlanAssignment.plan_id == plan.id, PlanAssignment.production_order_id == later)
+            .order_by(col(PlanAssignment.seq))
+        ).first()
+        assert mine is not None
+        mine.work_centre_id = centre.id or 0
+        mine.start = scenario.origin + timedelta(minutes=start)
+        mine.end = scenario.origin + timedelta(minutes=end)
+    return scenario_id, first, seq, code, later
+
+
+async def test_an_order_placed_since_in_the_scenarios_way_is_placed_again_around_it(
+    platform: Platform,
+) -> None:
+    scenario_id, first, seq, code, later = await an_order_in_the_scenarios_way(platform)
+    applied = await platform.http.post(
+        f"/v1/scenarios/{scenario_id}/apply", headers=platform.auth("planner")
+    )
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["orders_placed_again"] == [later]
+    live, after = live_plan_slots(platform)
+    with platform.session_factory() as s:
+        centre = s.exec(select(WorkCentre).where(WorkCentre.code == code)).one()
+        event = s.exec(
+            select(Event).where(Event.entity_id == later, Event.kind == "placed_again")
+        ).one()
+        assert event.data["scenario_id"] == scenario_id
+    on_centre = sorted(slot[1:] for slot in after.values() if slot[0] == centre.id)
+    assert all(a[1] <= b[0] for a, b in zip(on_centre, on_centre[1:], strict=False))
+    later_steps = sorted((k[1], v) for k, v in after.items() if k[0] == later)
+    assert all(a[1][2] <= b[1][1] for a, b in zip(later_steps, later_steps[1:], strict=False))
+    assert live.source == f"scenario {scenario_id}"
+
+
+async def test_apply_is_refused_when_what_changed_since_collides_and_is_held(
+    platform: Platform,
+) -> None:
+    """The order in the scenario's way has its work claimed by its factory: it cannot move,
+    so the apply names the collision and changes nothing."""
+    scenario_id, first, seq, code, later = await an_order_in_the_scenarios_way(platform)
+    cut = released_cut(platform, later)
+    factory = platform.auth(factory_code(platform, cut.factory_id))
+    for _ in range(3):  # the factory's other released work comes first, if it has any
+        if (await claim(platform, factory))["id"] == cut.id:
+            break
+    refused = await platform.http.post(
+        f"/v1/scenarios/{scenario_id}/apply", headers=platform.auth("planner")
+    )
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "collides with the scenario's plan" in detail and code in detail
+    assert f"order {first} operation {seq}" in detail and f"order {later} operation" in detail
+    with platform.session_factory() as s:
+        assert s.exec(select(Plan).where(Plan.source == f"scenario {scenario_id}")).first() is None
+
+
+async def test_apply_is_refused_once_another_plan_was_applied(platform: Platform) -> None:
+    http, planner = platform.http, platform.auth("planner")
+    await order_in_production(platform)
+    ids = []
+    for _ in range(2):
+        r = await http.post("/v1/scenarios", json={"time_limit_s": 2}, headers=planner)
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    for scenario_id in ids:
+        await finished(platform, scenario_id)
+    applied = await http.post(f"/v1/scenarios/{ids[0]}/apply", headers=planner)
+    assert applied.status_code == 200, applied.text
+    refused = await http.post(f"/v1/scenarios/{ids[1]}/apply", headers=planner)
     assert refused.status_code == 409, refused.text
     assert "live plan moved" in refused.json()["detail"]
     with platform.session_factory() as s:
-        assert s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one().source != (
-            f"scenario {scenario_id}"
+        assert s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one().source == (
+            f"scenario {ids[0]}"
         )
     # Dropped, it cannot be applied either.
-    cancelled = await http.post(f"/v1/scenarios/{scenario_id}/cancel", headers=planner)
+    cancelled = await http.post(f"/v1/scenarios/{ids[1]}/cancel", headers=planner)
     assert cancelled.status_code == 200, cancelled.text
 
     async def dropped() -> bool:
-        r = await http.get(f"/v1/scenarios/{scenario_id}", headers=planner)
+        r = await http.get(f"/v1/scenarios/{ids[1]}", headers=planner)
         return bool(r.json()["status"] == "cancelled")
 
     await eventually(dropped)
-    again = await http.post(f"/v1/scenarios/{scenario_id}/apply", headers=planner)
+    again = await http.post(f"/v1/scenarios/{ids[1]}/apply", headers=planner)
     assert again.status_code == 409
 
 
@@ -302,18 +424,20 @@ async def test_bad_scenarios_are_refused_with_the_edit_named(platform: Platform)
 async def test_the_apply_step_itself_refuses_a_plan_that_moved_under_it(
     platform: Platform,
 ) -> None:
-    """The API's early check can race a change to the plan: the apply activity checks
-    again under the plan's lock."""
+    """The API's early check can race another apply: the apply activity checks again
+    under the plan's lock."""
     http, planner = platform.http, platform.auth("planner")
     await order_in_production(platform)
-    r = await http.post("/v1/scenarios", json={"time_limit_s": 2}, headers=planner)
-    scenario_id = r.json()["id"]
-    await finished(platform, scenario_id)
-    await order_in_production(platform, style="TS-LONG")
+    ids = []
+    for _ in range(2):
+        r = await http.post("/v1/scenarios", json={"time_limit_s": 2}, headers=planner)
+        ids.append(r.json()["id"])
+    for scenario_id in ids:
+        await finished(platform, scenario_id)
+    steps = ScenarioActivities(platform.session_factory)
+    steps.apply_scenario(ApplyInput(scenario_id=ids[0], actor="test"))
     with pytest.raises(ApplicationError, match="live plan moved") as err:
-        ScenarioActivities(platform.session_factory).apply_scenario(
-            ApplyInput(scenario_id=scenario_id, actor="test")
-        )
+        steps.apply_scenario(ApplyInput(scenario_id=ids[1], actor="test"))
     assert err.value.type == "Conflict" and err.value.non_retryable
     with platform.session_factory() as s:
-        assert s.exec(select(Plan).where(Plan.source == f"scenario {scenario_id}")).first() is None
+        assert s.exec(select(Plan).where(Plan.source == f"scenario {ids[1]}")).first() is None
