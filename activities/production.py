@@ -74,7 +74,7 @@ from models.tables import (
     WorkCentre,
     WorkOrder,
 )
-from optimizer.calendar import closed_from_shifts, open_minutes, opened
+from optimizer.calendar import closed_also, closed_from_shifts, open_minutes, opened
 from optimizer.placement import (
     OperationToPlace,
     Placement,
@@ -541,6 +541,7 @@ class ProductionActivities:
                                     factory_closed_time(
                                         session, origin, {wc.factory_id for wc in pool}
                                     ),
+                                    origin,
                                 ),
                             )
                         ],
@@ -762,7 +763,10 @@ def place_into_plan(
     operations = []
     for step in routing:
         eligible = _slots(
-            [wc for wc in centres if step.operation_kind in wc.operation_kinds], busy, closed
+            [wc for wc in centres if step.operation_kind in wc.operation_kinds],
+            busy,
+            closed,
+            origin,
         )
         if not eligible:
             raise InvalidInput(
@@ -978,7 +982,7 @@ def _place_make_up(
     closed = factory_closed_time(
         session, origin, {wo.factory_id} | {wc.factory_id for _, wc in slots.values()}
     )
-    own_closed = closed[wo.factory_id]
+    own_closed = centre_closed_time(closed, centre, origin)
     length = (
         run_minutes(step.setup_minutes, step.standard_minutes, quantity, centre.efficiency)
         if step is not None
@@ -997,7 +1001,7 @@ def _place_make_up(
             ready += TRANSFER_MINUTES
         if slot.start >= origin + timedelta(minutes=ready):
             break  # it and the ones after it were placed behind each other already
-        later_step, shut = routing.get(seq), closed[at_centre.factory_id]
+        later_step, shut = routing.get(seq), centre_closed_time(closed, at_centre, origin)
         work = (
             run_minutes(
                 later_step.setup_minutes,
@@ -1239,6 +1243,7 @@ def _slots(
     centres: list[WorkCentre],
     busy: dict[int, list[tuple[int, int]]],
     closed: dict[int, list[tuple[int, int]]],
+    origin: datetime,
 ) -> list[WorkCentreSlot]:
     return [
         WorkCentreSlot(
@@ -1246,42 +1251,55 @@ def _slots(
             factory_id=wc.factory_id,
             efficiency=wc.efficiency,
             busy=busy.get(wc.id or 0, []),
-            closed=closed.get(wc.factory_id, []),
+            closed=centre_closed_time(closed, wc, origin),
         )
         for wc in centres
     ]
+
+
+def centre_closed_time(
+    factory_closed: dict[int, list[tuple[int, int]]], wc: WorkCentre, origin: datetime
+) -> list[tuple[int, int]]:
+    """A work centre's closed time: its factory's (``factory_closed_time``) and its own
+    down periods."""
+    return closed_also(factory_closed.get(wc.factory_id, []), period_minutes(wc.downtime, origin))
 
 
 def factory_closed_time(
     session: Session, origin: datetime, factory_ids: Iterable[int] | None = None
 ) -> dict[int, list[tuple[int, int]]]:
     """Per factory, its closed time (outside its shifts, and its holidays, less the overtime
-    applied) in minutes from ``origin`` for ``CALENDAR_DAYS`` days: what the live plan
-    places around."""
+    applied, and its down periods applied) in minutes from ``origin`` for ``CALENDAR_DAYS``
+    days: what the live plan places around."""
     query = select(Factory)
     if factory_ids is not None:
         query = query.where(col(Factory.id).in_(set(factory_ids)))
     return {
-        factory.id or 0: opened(
-            closed_from_shifts(
-                [Shift.model_validate(s) for s in factory.shifts],
-                factory.timezone,
-                [date.fromisoformat(d) for d in factory.holidays],
-                origin,
-                CALENDAR_DAYS,
+        factory.id or 0: closed_also(
+            opened(
+                closed_from_shifts(
+                    [Shift.model_validate(s) for s in factory.shifts],
+                    factory.timezone,
+                    [date.fromisoformat(d) for d in factory.holidays],
+                    origin,
+                    CALENDAR_DAYS,
+                ),
+                period_minutes(factory.overtime, origin),
             ),
-            overtime_minutes(factory.overtime, origin),
+            period_minutes(factory.downtime, origin),
         )
         for factory in session.exec(query).all()
     }
 
 
-def overtime_minutes(overtime: list[list[str]], origin: datetime) -> list[tuple[int, int]]:
-    """A factory's overtime periods (ISO datetimes) in minutes from ``origin``."""
-    return [
+def period_minutes(periods: list[list[str]], origin: datetime) -> list[tuple[int, int]]:
+    """Overtime or down periods (ISO datetimes) in minutes from ``origin``; those over
+    before it are left out."""
+    spans = (
         (_minutes(datetime.fromisoformat(a), origin), _minutes(datetime.fromisoformat(b), origin))
-        for a, b in overtime
-    ]
+        for a, b in periods
+    )
+    return [(a, b) for a, b in spans if b > a]
 
 
 def _span(start: datetime, end: datetime, origin: datetime) -> tuple[int, int]:

@@ -11,7 +11,8 @@ happened to it that the scenario did not know. Where the two collide (a work cen
 run more operations at once than its capacity, or an order's operations would leave routing
 order, with the transfer between factories):
 - an order placed since, whose work nobody holds yet (``movable``), is left out, to be
-  placed again around the rest as any new order is;
+  placed again around the rest as any new order is; so is one placed since in a period
+  the scenario takes a work centre ``down``;
 - anything else is refused (Conflict), naming the collision.
 Operations the snapshot had and the live plan no longer has (their order was cancelled) are
 not brought back.
@@ -57,30 +58,46 @@ def rebase(
     centres: Mapping[int, WorkCentre],
     transfer: timedelta,
     movable: Collection[int] = (),
+    down: Mapping[int, list[tuple[datetime, datetime]]] | None = None,
 ) -> Rebased:
     """The scenario's ``planned`` slots over the ``live`` plan, given the ``base`` the
-    scenario saw; orders in ``movable`` that collide are left out to be placed again.
-    Raises Conflict naming the first other collision."""
+    scenario saw; orders in ``movable`` that collide, or have a slot in a work centre's
+    ``down`` period, are left out to be placed again. Raises Conflict naming the first
+    other collision."""
     kept = {key for key, now in live.items() if base.get(key) != now}
     slots = {
         key: planned[key] if key in planned and key not in kept else now
         for key, now in live.items()
     }
-    again: list[int] = []
+    down = down or {}
+    again = {
+        key[0]
+        for key in kept
+        if key[0] in movable
+        and any(
+            a < slots[key].end and slots[key].start < b
+            for a, b in down.get(slots[key].work_centre, [])
+        )
+    }
+    _leave_out(slots, kept, again)
     while True:
         try:
             _check_capacity(slots, kept, centres)
             _check_routing(slots, kept, centres, transfer)
         except _Collision as collision:
-            orders = sorted({o for o, s in collision.keys if o in movable and (o, s) in kept})
+            orders = {o for o, s in collision.keys if o in movable and (o, s) in kept}
             if not orders:
                 raise Conflict(collision.message) from None
-            for key in [k for k in slots if k[0] in orders]:
-                del slots[key]
-                kept.discard(key)
-            again += orders
+            _leave_out(slots, kept, orders)
+            again |= orders
         else:
             return Rebased(slots, sorted(kept), sorted(again))
+
+
+def _leave_out(slots: dict[Key, Slot], kept: set[Key], orders: set[int]) -> None:
+    for key in [k for k in slots if k[0] in orders]:
+        del slots[key]
+        kept.discard(key)
 
 
 def _check_capacity(

@@ -34,6 +34,7 @@ from temporalio import activity
 from activities.base import SessionFactory, add_event, business_error, translate_domain_errors
 from activities.production import (
     TRANSFER_MINUTES,
+    centre_closed_time,
     factory_closed_time,
     live_plan_for_update,
     place_into_plan,
@@ -157,7 +158,8 @@ class Snapshot:
     orders: list[OpenOrder]
     # style code -> [(seq, kind, setup, standard minutes)], for rush orders
     routings: dict[str, list[tuple[int, str, float, float]]] = field(default_factory=dict)
-    # work centre code -> its factory's closed time in minutes from ``origin``
+    # work centre code -> its closed time (its factory's and its own) in minutes from
+    # ``origin``
     calendars: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     # every slot of the live plan, done work's included: what an apply rebases from
     slots: dict[Key, Slot] = field(default_factory=dict)
@@ -169,6 +171,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
     if plan is None:
         raise Conflict("there is no live plan yet")
     factories = {f.id: f for f in session.exec(select(Factory)).all()}
+    rows = session.exec(select(WorkCentre).order_by(col(WorkCentre.id))).all()
     centres = [
         Centre(
             id=wc.id or 0,
@@ -180,7 +183,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
             efficiency=wc.efficiency,
             cost_per_minute=wc.cost_per_minute,
         )
-        for wc in session.exec(select(WorkCentre).order_by(col(WorkCentre.id))).all()
+        for wc in rows
     ]
     routings: dict[str, list[tuple[int, str, float, float]]] = {}
     for code, seq, kind, setup, standard in session.execute(
@@ -249,8 +252,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
             OpenOrder(oid, o.style_code, o.colour, o.quantity, due, float(o.priority), steps)
         )
     closed_of = factory_closed_time(session, origin)
-    by_code = {f.code: f.id for f in factories.values()}
-    calendars = {c.code: closed_of.get(by_code[c.factory] or 0, []) for c in centres}
+    calendars = {wc.code: centre_closed_time(closed_of, wc, origin) for wc in rows}
     return Snapshot(
         origin, plan.version, plan.revision, centres, result, routings, calendars, planned
     )
@@ -278,6 +280,51 @@ def _unheld_orders_placed_since(
         )
     ).scalars()
     return since - set(held)
+
+
+def _keep_period(
+    session: Session,
+    entity: str,
+    row: Factory | WorkCentre,
+    kind: str,
+    edit: OvertimeEdit | FactoryDownEdit | WorkCentreDownEdit,
+    actor: str,
+    scenario_id: int | None,
+) -> None:
+    """The edit's period added to the row's ``overtime`` or ``downtime`` (ISO, UTC)."""
+    period = [edit.start.astimezone(UTC).isoformat(), edit.end.astimezone(UTC).isoformat()]
+    periods: list[list[str]] = getattr(row, kind)
+    if period in periods:
+        return
+    setattr(row, kind, [*periods, period])
+    add_event(
+        session,
+        entity,
+        row.id or 0,
+        kind,
+        actor,
+        start=period[0],
+        end=period[1],
+        scenario_id=scenario_id,
+    )
+
+
+def down_periods(
+    session: Session, scenario: Scenario, centres: list[WorkCentre]
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per work centre id, the periods the scenario's edits take it down."""
+    factory_ids = {f.code: f.id for f in session.exec(select(Factory)).all()}
+    down: dict[int, list[tuple[datetime, datetime]]] = {}
+    for edit in EDITS.validate_python(scenario.edits):
+        if isinstance(edit, FactoryDownEdit):
+            hit = [wc for wc in centres if wc.factory_id == factory_ids[edit.factory]]
+        elif isinstance(edit, WorkCentreDownEdit):
+            hit = [wc for wc in centres if wc.code == edit.work_centre]
+        else:
+            continue
+        for wc in hit:
+            down.setdefault(wc.id or 0, []).append((edit.start, edit.end))
+    return down
 
 
 def base_of(scenario: Scenario) -> dict[Key, Slot]:
@@ -856,6 +903,7 @@ class ScenarioActivities:
             # A scenario from before base slots were kept cannot rebase.
             if plan.version != then[0] or (not scenario.base_slots and now != then):
                 raise Conflict(plan_moved(scenario.id or 0, then, now))
+            self._keep_edits(session, scenario, inp.actor)  # before anything is placed
             centres = {wc.id or 0: wc for wc in session.exec(select(WorkCentre)).all()}
             centre_ids = {wc.code: wc for wc in centres.values()}
             live = live_slots(session, plan)
@@ -868,6 +916,7 @@ class ScenarioActivities:
                     centres,
                     timedelta(minutes=TRANSFER_MINUTES),
                     movable=_unheld_orders_placed_since(session, base, live),
+                    down=down_periods(session, scenario, list(centres.values())),
                 )
             except Conflict as collision:
                 raise Conflict(
@@ -897,7 +946,6 @@ class ScenarioActivities:
             slots = dict(rebased.slots) | self._place_again(session, new, rebased.again, inp)
             changed = {key: s for key, s in slots.items() if live.get(key) != s}
             moved, to_replace = self._move_work_orders(session, changed, centre_ids, new.version)
-            self._keep_overtime(session, scenario, inp.actor)
             scenario.status = ScenarioStatus.APPLIED
             scenario.applied_at = datetime.now(UTC)
             add_event(
@@ -953,24 +1001,36 @@ class ScenarioActivities:
         return slots
 
     @staticmethod
-    def _keep_overtime(session: Session, scenario: Scenario, actor: str) -> None:
-        """The scenario's overtime goes into its factories' calendars, so the placements
-        after the apply know the hours the applied plan works in."""
+    def _keep_edits(session: Session, scenario: Scenario, actor: str) -> None:
+        """What the scenario's edits say about the factories goes into their master data,
+        so the placements after the apply (the apply's own included) plan as the applied
+        plan does: overtime and down periods into the calendars, a capacity or efficiency
+        into the work centre, each with an event naming the planner. Due dates, fabric
+        delays and rush orders stay what-ifs."""
         for edit in EDITS.validate_python(scenario.edits):
-            if not isinstance(edit, OvertimeEdit):
-                continue
-            factory = session.exec(select(Factory).where(Factory.code == edit.factory)).one()
-            period = [edit.start.astimezone(UTC).isoformat(), edit.end.astimezone(UTC).isoformat()]
-            if period not in factory.overtime:
-                factory.overtime = [*factory.overtime, period]
+            if isinstance(edit, OvertimeEdit | FactoryDownEdit):
+                factory = session.exec(select(Factory).where(Factory.code == edit.factory)).one()
+                kind = "overtime" if isinstance(edit, OvertimeEdit) else "downtime"
+                _keep_period(session, "factory", factory, kind, edit, actor, scenario.id)
+            elif isinstance(edit, WorkCentreDownEdit | CapacityEdit):
+                wc = session.exec(
+                    select(WorkCentre).where(WorkCentre.code == edit.work_centre)
+                ).one()
+                if isinstance(edit, WorkCentreDownEdit):
+                    _keep_period(session, "work_centre", wc, "downtime", edit, actor, scenario.id)
+                    continue
+                was = {"capacity": wc.capacity, "efficiency": wc.efficiency}
+                wc.capacity = edit.capacity or wc.capacity
+                wc.efficiency = edit.efficiency or wc.efficiency
                 add_event(
                     session,
-                    "factory",
-                    factory.id or 0,
-                    "overtime",
+                    "work_centre",
+                    wc.id or 0,
+                    "capacity",
                     actor,
-                    start=period[0],
-                    end=period[1],
+                    capacity=wc.capacity,
+                    efficiency=wc.efficiency,
+                    was=was,
                     scenario_id=scenario.id,
                 )
 

@@ -100,6 +100,9 @@ class Factory(SQLModel, table=True):
     # Extra open periods [[start, end], ...] as ISO datetimes (UTC), outside the shifts:
     # overtime a planner applied with a scenario (``activities.scenarios``).
     overtime: list[list[str]] = _json(list)
+    # Down periods a planner applied with a scenario, [[start, end]] as ISO datetimes in
+    # UTC: closed time, overtime or not.
+    downtime: list[list[str]] = _json(list)
     transport_days_to_hub: float = 1.0
     is_down: bool = False
 
@@ -114,6 +117,8 @@ class WorkCentre(SQLModel, table=True):
     capacity: int = Field(default=1, ge=1, description="Operations it runs in parallel.")
     efficiency: float = Field(default=0.7, gt=0, le=1.5)
     cost_per_minute: float = 0.0
+    # Down periods of this work centre alone, as ``Factory.downtime``.
+    downtime: list[list[str]] = _json(list)
 
 
 class Fabric(SQLModel, table=True):

@@ -100,6 +100,14 @@ def merged(*lists: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def closed_also(
+    closed: list[tuple[int, int]], more: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """``closed`` with ``more`` closed intervals (down periods) added; ``closed`` itself
+    when there are none, as ``opened`` does."""
+    return merged(closed, more) if more else closed
+
+
 def opened(closed: list[tuple[int, int]], windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """``closed`` less the ``windows`` of extra open time (overtime). Without windows it is
     ``closed`` itself, not a copy: every placement asks for every factory's year of calendar,

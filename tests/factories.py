@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from models.schemas import WorkOrderStatus
+from models.schemas import PlanStatus, WorkOrderStatus
 from models.tables import (
     DemandBatch,
     DemandLine,
     Factory,
+    Plan,
     PlanAssignment,
     ProductionOrder,
     WorkCentre,
@@ -107,7 +108,7 @@ def short_shifts_everywhere(session: Session) -> None:
 
 def slots_outside_shifts(session: Session) -> list[str]:
     """The live plan's slots that start, or end their last minute, in their factory's
-    closed time."""
+    closed time (superseded plans' slots are not work any more)."""
     from activities.production import factory_closed_time
     from optimizer.calendar import next_open
 
@@ -116,7 +117,8 @@ def slots_outside_shifts(session: Session) -> list[str]:
     closed = factory_closed_time(session, origin)
     factory_of = {wc.id: wc.factory_id for wc in session.exec(select(WorkCentre)).all()}
     wrong = []
-    for slot in session.exec(select(PlanAssignment)).all():
+    live = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
+    for slot in session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == live.id)):
         shut = closed[factory_of[slot.work_centre_id]]
         start, end = (int((t - origin).total_seconds() // 60) for t in (slot.start, slot.end))
         if next_open(shut, start) != start or next_open(shut, end - 1) != end - 1:

@@ -214,6 +214,56 @@ async def test_overtime_opens_closed_hours_and_stays_in_the_calendar_once_applie
         assert slots_outside_shifts(s) == []
 
 
+async def test_down_periods_and_capacity_applied_stay_for_the_placements_after(
+    platform: Platform,
+) -> None:
+    """Applied, a scenario's factory and work-centre down periods go into the calendars and
+    its capacity into the work centre: the next order is placed around them."""
+    http, planner = platform.http, platform.auth("planner")
+    first = await order_in_production(platform)
+    cut = released_cut(platform, first)
+    down = factory_code(platform, cut.factory_id)
+    with platform.session_factory() as s:
+        other = s.exec(select(WorkCentre).where(WorkCentre.factory_id != cut.factory_id)).first()
+        assert other is not None
+    now = datetime.now(UTC)
+    month = {"start": now.isoformat(), "end": (now + timedelta(days=30)).isoformat()}
+    edits = [
+        {"kind": "factory_down", "factory": down, **month},
+        {"kind": "work_centre_down", "work_centre": other.code, **month},
+        {"kind": "capacity", "work_centre": other.code, "capacity": 3},
+    ]
+    r = await http.post("/v1/scenarios", json={"edits": edits, "time_limit_s": 2}, headers=planner)
+    assert r.status_code == 202, r.text
+    await finished(platform, r.json()["id"])
+    applied = await http.post(f"/v1/scenarios/{r.json()['id']}/apply", headers=planner)
+    assert applied.status_code == 200, applied.text
+    period = [now.isoformat(), (now + timedelta(days=30)).isoformat()]
+    with platform.session_factory() as s:
+        factory = s.get(Factory, cut.factory_id)
+        centre = s.get(WorkCentre, other.id)
+        assert factory is not None and centre is not None
+        assert factory.downtime == [period] and centre.downtime == [period]
+        assert centre.capacity == 3
+        kinds = {
+            (e.entity, e.kind) for e in s.exec(select(Event)).all() if e.actor == "demo:planner"
+        }
+        assert {
+            ("factory", "downtime"),
+            ("work_centre", "downtime"),
+            ("work_centre", "capacity"),
+        } <= kinds
+
+    later = await order_in_production(platform, style="TS-LONG")
+    _, slots = live_plan_slots(platform)
+    with platform.session_factory() as s:
+        centres = s.exec(select(WorkCentre)).all()
+        at_down = {wc.id for wc in centres if wc.factory_id == cut.factory_id}
+    for (order_id, _), (wc_id, start, _end) in slots.items():
+        if order_id == later and start < now + timedelta(days=30):
+            assert wc_id not in at_down | {other.id}, (wc_id, start)
+
+
 def live_plan_slots(p: Platform) -> tuple[Plan, dict[tuple[int, int], tuple[int, Any, Any]]]:
     with p.session_factory() as s:
         plan = s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from models.schemas import Shift
 from optimizer.calendar import (
+    closed_also,
     closed_from_shifts,
     finish_after,
     merged,
@@ -111,3 +112,11 @@ def test_overtime_opens_part_of_a_night_and_leaves_the_rest_closed() -> None:
     assert opened(night, [(1500, 1560)]) == [(1020, 1500), (1560, 1920)]
     assert opened(night, [(0, 5000)]) == []
     assert opened(night, [(100, 200)]) == night
+
+
+def test_a_down_period_closes_open_hours_and_joins_the_nights_it_touches() -> None:
+    nights = [(0, 480), (1020, 1920)]
+    assert closed_also(nights, []) is nights  # no copy for the factories without any
+    assert closed_also(nights, [(600, 1100)]) == [(0, 480), (600, 1920)]
+    # A work centre down over its factory's night and the next morning.
+    assert next_open(closed_also(nights, [(1500, 2000)]), 1020) == 2000

@@ -113,3 +113,16 @@ def test_an_order_placed_since_that_collides_is_left_out_to_be_placed_again() ->
     # Not movable (its cut was claimed): the same collision is refused.
     with pytest.raises(Conflict, match="order 2 operation 0"):
         rebase(base, live, planned, CENTRES, TRANSFER, movable={3})
+
+
+def test_an_order_placed_since_in_a_period_the_scenario_takes_down_is_placed_again() -> None:
+    base = {(1, 0): slot(3, 0, 2)}
+    live = {**base, (2, 0): slot(1, 30, 32), (3, 0): slot(1, 50, 52)}
+    planned = {(1, 0): slot(3, 0, 2)}
+    down = {1: [(T0 + timedelta(hours=24), T0 + timedelta(hours=48))]}  # PY-CUT, day two
+    rebased = rebase(base, live, planned, CENTRES, TRANSFER, movable={2, 3}, down=down)
+    assert rebased.again == [2]
+    assert (3, 0) in rebased.slots
+    # Its work claimed, it stays where it is: the factory-down flow deals with it.
+    held = rebase(base, live, planned, CENTRES, TRANSFER, movable={3}, down=down)
+    assert held.again == [] and held.slots[(2, 0)] == slot(1, 30, 32)
