@@ -291,12 +291,14 @@ def _keep_period(
     actor: str,
     scenario_id: int | None,
 ) -> None:
-    """The edit's period added to the row's ``overtime`` or ``downtime`` (ISO, UTC)."""
+    """The edit's period added to the row's ``overtime`` or ``downtime`` (ISO, UTC); the
+    periods already over leave the list (their events keep them)."""
     period = [edit.start.astimezone(UTC).isoformat(), edit.end.astimezone(UTC).isoformat()]
     periods: list[list[str]] = getattr(row, kind)
     if period in periods:
         return
-    setattr(row, kind, [*periods, period])
+    now = datetime.now(UTC)
+    setattr(row, kind, [*(p for p in periods if datetime.fromisoformat(p[1]) > now), period])
     add_event(
         session,
         entity,

@@ -264,6 +264,107 @@ async def test_down_periods_and_capacity_applied_stay_for_the_placements_after(
             assert wc_id not in at_down | {other.id}, (wc_id, start)
 
 
+async def test_a_planner_reads_the_calendar_and_withdraws_what_was_applied(
+    platform: Platform,
+) -> None:
+    http, planner = platform.http, platform.auth("planner")
+    cut = released_cut(platform, await order_in_production(platform))
+    busy = factory_code(platform, cut.factory_id)  # the live plan works there
+    with platform.session_factory() as s:
+        line = s.exec(select(WorkCentre).where(WorkCentre.factory_id == cut.factory_id)).first()
+        idle = s.exec(select(Factory).where(Factory.id != cut.factory_id)).first()
+        assert line is not None and idle is not None
+        now = datetime.now(UTC).replace(microsecond=0)
+        shifts_only = factory_closed_time(s, now)[idle.id or 0]
+    start, end = now + timedelta(days=7), now + timedelta(days=8)
+    week = {"start": start.isoformat(), "end": end.isoformat()}
+    edits = [
+        {"kind": "factory_down", "factory": idle.code, **week},
+        {"kind": "work_centre_down", "work_centre": line.code, **week},
+        {"kind": "overtime", "factory": busy, **week},
+    ]
+    r = await http.post("/v1/scenarios", json={"edits": edits, "time_limit_s": 2}, headers=planner)
+    assert r.status_code == 202, r.text
+    await finished(platform, r.json()["id"])
+    applied = await http.post(f"/v1/scenarios/{r.json()['id']}/apply", headers=planner)
+    assert applied.status_code == 200, applied.text
+
+    def periods(listed: list[dict[str, str]]) -> list[tuple[datetime, datetime]]:
+        return [
+            (datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"])) for p in listed
+        ]
+
+    with platform.session_factory() as s:
+        assert factory_closed_time(s, now)[idle.id or 0] != shifts_only
+    down = (await http.get(f"/v1/factories/{idle.code}/calendar", headers=planner)).json()
+    assert periods(down["downtime"]) == [(start, end)] and down["overtime"] == []
+    mine = (await http.get(f"/v1/factories/{busy}/calendar", headers=planner)).json()
+    assert periods(mine["overtime"]) == [(start, end)]
+    assert {code: periods(p) for code, p in mine["work_centre_downtime"].items()} == {
+        line.code: [(start, end)]
+    }
+
+    # Refused, each naming what is wrong; nothing changes.
+    cases = [
+        (idle.code, {"kind": "downtime", **week, "work_centre": line.code}, 422, "work_centre"),
+        (busy, {"kind": "overtime", **week, "work_centre": line.code}, 422, "work_centre"),
+        (idle.code, {"kind": "overtime", **week}, 404, f"{idle.code} has no overtime"),
+        ("NOPE", {"kind": "downtime", **week}, 404, "factory NOPE"),
+    ]
+    for code, body, status, said in cases:
+        refused = await http.post(
+            f"/v1/factories/{code}/calendar/withdraw", json=body, headers=planner
+        )
+        assert refused.status_code == status, (body, refused.text)
+        assert said in refused.text, refused.text
+
+    # Overtime the live plan works in is refused until that work moves.
+    with platform.session_factory() as s, s.begin():
+        plan = s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
+        slot = s.exec(
+            select(PlanAssignment)
+            .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
+            .where(PlanAssignment.plan_id == plan.id, WorkCentre.factory_id == cut.factory_id)
+        ).first()
+        assert slot is not None
+        was = (slot.start, slot.end)
+        slot.start, slot.end = start + timedelta(hours=1), start + timedelta(hours=2)
+        where = f"order {slot.production_order_id} operation {slot.seq}"
+    overtime = {"kind": "overtime", **week}
+    url = f"/v1/factories/{busy}/calendar/withdraw"
+    worked = await http.post(url, json=overtime, headers=planner)
+    assert worked.status_code == 409, worked.text
+    assert where in worked.json()["detail"]
+    with platform.session_factory() as s, s.begin():
+        moved = s.get(PlanAssignment, slot.id)
+        assert moved is not None
+        moved.start, moved.end = was
+
+    for code, body in [
+        (busy, overtime),
+        (busy, {"kind": "downtime", **week, "work_centre": line.code}),
+        (idle.code, {"kind": "downtime", **week}),
+    ]:
+        done = await http.post(
+            f"/v1/factories/{code}/calendar/withdraw", json=body, headers=planner
+        )
+        assert done.status_code == 200, done.text
+    mine = (await http.get(f"/v1/factories/{busy}/calendar", headers=planner)).json()
+    assert mine["overtime"] == [] and mine["work_centre_downtime"] == {}
+    with platform.session_factory() as s:
+        row = s.get(Factory, idle.id)
+        assert row is not None and row.downtime == []
+        # The placements see the day as its shifts say again.
+        assert factory_closed_time(s, now)[idle.id or 0] == shifts_only
+        withdrawn = s.exec(select(Event).where(col(Event.kind).like("%_withdrawn"))).all()
+        assert sorted(e.kind for e in withdrawn) == [
+            "downtime_withdrawn",
+            "downtime_withdrawn",
+            "overtime_withdrawn",
+        ]
+        assert {e.actor for e in withdrawn} == {"demo:planner"}
+
+
 def live_plan_slots(p: Platform) -> tuple[Plan, dict[tuple[int, int], tuple[int, Any, Any]]]:
     with p.session_factory() as s:
         plan = s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
