@@ -31,6 +31,7 @@ from api.deps import (
     principal_of,
 )
 from api.routers.analytics import chain_lead_time
+from api.routers.planning import WithdrawIn, factory_calendar, withdraw_period
 from api.routers.scenarios import (
     apply_scenario,
     cancel_scenario,
@@ -278,6 +279,8 @@ def render(
         except DomainError as err:
             message = err.message
     lead = chain_lead_time(principal, session, shipped_only=True, limit=200)
+    factories = list(session.exec(select(Factory.code).order_by(col(Factory.code))).all())
+    calendars = [factory_calendar(code, principal, session) for code in factories]
     context = {
         "principal": principal,
         "now": now,
@@ -295,7 +298,17 @@ def render(
         "solving": selected is not None and selected.status in ("queued", "solving"),
         "comparison": comparison,
         "message": message,
-        "factories": list(session.exec(select(Factory.code).order_by(col(Factory.code))).all()),
+        "factories": factories,
+        "applied_periods": [
+            (c.code, kind, centre, p)
+            for c in calendars
+            for kind, centre, periods in [
+                ("overtime", None, c.overtime),
+                ("downtime", None, c.downtime),
+                *(("downtime", wc, ps) for wc, ps in c.work_centre_downtime.items()),
+            ]
+            for p in periods
+        ],
         "styles": list(session.exec(select(Style.code).order_by(col(Style.code))).all()),
         "lead": lead,
         "default_from": now.strftime("%Y-%m-%dT%H:%M"),
@@ -402,10 +415,7 @@ async def run(
         )
         view = await create_scenario(session, client, runtime, body, principal.name)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        return render(
-            request, session, principal, None, None, problems, status.HTTP_422_UNPROCESSABLE_CONTENT
-        )
+        return _invalid(request, session, principal, err)
     except DomainError as err:
         return render(request, session, principal, None, None, *_refusal(err))
     return RedirectResponse(f"/planner?scenario={view.id}", status_code=status.HTTP_303_SEE_OTHER)
@@ -439,6 +449,16 @@ async def apply(
     )
 
 
+def _invalid(
+    request: Request, session: Session, principal: Principal, err: ValidationError
+) -> Response:
+    """The page again, with each field's problem: 422."""
+    problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+    return render(
+        request, session, principal, None, None, problems, status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
 def _refusal(err: DomainError | HTTPException) -> tuple[str, int]:
     """The message and status of an API function's refusal, to show on the page."""
     if isinstance(err, DomainError):
@@ -464,4 +484,35 @@ async def cancel(
         return render(request, session, principal, scenario_id, None, *_refusal(err))
     return RedirectResponse(
         f"/planner?scenario={scenario_id}", status_code=status.HTTP_303_SEE_OTHER
+    )
+
+
+@router.post("/calendar/withdraw")
+async def withdraw(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    token: Token = None,
+    factory: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    start: Annotated[str, Form()] = "",
+    end: Annotated[str, Form()] = "",
+    work_centre: Annotated[str, Form()] = "",
+) -> Response:
+    """Take back an overtime or down period a scenario applied (the calendar's table)."""
+    principal = await _planner(request, runtime, session, token)
+    if principal is None:
+        return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
+    try:
+        body = WithdrawIn.model_validate(
+            {"kind": kind, "start": start, "end": end, "work_centre": work_centre or None}
+        )
+        withdraw_period(factory, body, principal, session)
+    except ValidationError as err:
+        return _invalid(request, session, principal, err)
+    except DomainError as err:
+        return render(request, session, principal, None, None, *_refusal(err))
+    said = f"withdrawn: {kind} of {work_centre or factory} from {start} to {end}"
+    return RedirectResponse(
+        f"/planner?message={quote(said)}", status_code=status.HTTP_303_SEE_OTHER
     )

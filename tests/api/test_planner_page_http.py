@@ -46,3 +46,32 @@ async def test_only_a_planner_signs_in_and_the_page_is_locked_down(platform: Pla
 
     await http.post("/planner/sign-out")
     assert "Planner token" in (await http.get("/planner")).text
+
+
+async def test_the_page_lists_applied_periods_and_withdraws_one(platform: Platform) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.api.test_scenarios import finished, order_in_production
+
+    http, planner = platform.http, platform.auth("planner")
+    await order_in_production(platform)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    period = {"start": start.isoformat(), "end": (start + timedelta(hours=6)).isoformat()}
+    edits = [{"kind": "work_centre_down", "work_centre": "GZ-SEW-1", **period}]
+    r = await http.post("/v1/scenarios", json={"edits": edits, "time_limit_s": 2}, headers=planner)
+    await finished(platform, r.json()["id"])
+    applied = await http.post(f"/v1/scenarios/{r.json()['id']}/apply", headers=planner)
+    assert applied.status_code == 200, applied.text
+
+    await http.post("/planner/sign-in", data={"token": platform.tokens["planner"]})
+    page = (await http.get("/planner")).text
+    assert "Overtime and down periods applied (1)" in page and "GZ-SEW-1 down" in page
+
+    form = {"factory": "GZ-KNIT", "kind": "downtime", **period, "work_centre": "GZ-SEW-1"}
+    wrong = await http.post("/planner/calendar/withdraw", data={**form, "kind": "holiday"})
+    assert wrong.status_code == 422 and "kind" in wrong.text
+    elsewhere = await http.post("/planner/calendar/withdraw", data={**form, "factory": "NB-WOVEN"})
+    assert elsewhere.status_code == 422 and "is not one of NB-WOVEN" in elsewhere.text
+    done = await http.post("/planner/calendar/withdraw", data=form)
+    assert done.status_code == 303 and "withdrawn" in done.headers["location"]
+    assert "Overtime and down periods applied (0)" in (await http.get("/planner")).text
