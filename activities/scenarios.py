@@ -616,6 +616,18 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
     return Built(origin, stretched(problem, share), seqs_of, real)
 
 
+def dispatch_and_solve(
+    problem: Problem,
+    params: Params,
+    on_progress: Callable[[Progress], None],
+    stop: threading.Event,
+) -> tuple[SolverPlan, SolverPlan]:
+    """The dispatcher's plan, and the solver's plan started from it: the scenario reports
+    both, and the dispatcher's is made once."""
+    dispatched = best_dispatch(problem, params)
+    return dispatched, cpsat.solve(problem, params, on_progress, stop, start=dispatched)
+
+
 def weights_of(weights: ObjectiveWeights) -> Weights:
     return Weights(**weights.model_dump())
 
@@ -696,7 +708,7 @@ class SolverActivities:
         stop = threading.Event()
         started = datetime.now(UTC)
         solving = asyncio.ensure_future(
-            asyncio.to_thread(cpsat.solve, built.problem, params, latest.append, stop)
+            asyncio.to_thread(dispatch_and_solve, built.problem, params, latest.append, stop)
         )
         cancelled = False
         try:
@@ -704,7 +716,7 @@ class SolverActivities:
         except asyncio.CancelledError:
             cancelled = True
             stop.set()  # CP-SAT stops within milliseconds and returns its best plan
-        plan = await solving
+        dispatched, plan = await solving
         final = ScenarioProgress(
             elapsed_s=round((datetime.now(UTC) - started).total_seconds(), 3),
             objective=plan.objective,
@@ -716,7 +728,9 @@ class SolverActivities:
         # Timing and judging the plans takes a second or more on a large plan: progress
         # goes on every second meanwhile (the solver's final figures, the clock running).
         storing = asyncio.ensure_future(
-            asyncio.to_thread(self._store_plan, scenario_id, built, params, plan, cancelled, final)
+            asyncio.to_thread(
+                self._store_plan, scenario_id, built, params, (dispatched, plan), cancelled, final
+            )
         )
         await self._report_until(
             storing,
@@ -804,17 +818,19 @@ class SolverActivities:
         scenario_id: int,
         built: Built,
         params: Params,
-        plan: SolverPlan,
+        plans: tuple[SolverPlan, SolverPlan],
         stopped: bool,
         final: ScenarioProgress,
     ) -> str:
+        """The scenario's plan, the dispatcher's and the live one, timed on the calendars and
+        judged on the real problem, stored with the KPIs, the diff and the late orders."""
+        dispatched, plan = plans
         problem = built.real
         live = [*problem.previous, *problem.frozen]
         live_problem = problem.model_copy(
             update={"orders": [o for o in problem.orders if not o.id.startswith("rush")]}
         )
         live_plan = plan_of(live_problem, live, params.weights, SolveStatus.FEASIBLE)
-        dispatched = best_dispatch(built.problem, params)
         greedy = plan_of(
             problem, built.timed(dispatched.assignments), params.weights, dispatched.status
         )

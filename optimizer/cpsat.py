@@ -71,18 +71,20 @@ def solve(
     params: Params | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
+    start: Plan | None = None,
 ) -> Plan:
     """The best plan found within ``params.time_limit_s``. ``on_progress`` hears the best
     objective and bound at least every second; setting ``stop`` ends the search early and
     returns its best plan so far. A problem larger than ``params.full_model_operations``
-    is improved neighbourhood by neighbourhood (``optimizer.lns``) instead of as a whole."""
+    is improved neighbourhood by neighbourhood (``optimizer.lns``) instead of as a whole.
+    ``start`` is ``best_dispatch(problem, params)`` if the caller has made it already."""
     params = params or Params()
     lotted = lots.split(problem, params.max_lots) if params.max_lots > 1 else None
     if lotted is not None:
-        return _solve_in_lots(problem, lotted, params, on_progress, stop)
+        return _solve_in_lots(problem, lotted, params, on_progress, stop, start)
     started = time.monotonic()
     # The best dispatching rule's plan: the start, and what is returned if nothing beats it.
-    greedy = best_dispatch(problem, params)
+    greedy = start if start is not None else best_dispatch(problem, params)
     if on_progress is not None:  # a plan to stop at, from the first report on
         on_progress(
             Progress(
@@ -133,6 +135,7 @@ def _solve_in_lots(
     params: Params,
     on_progress: Callable[[Progress], None] | None,
     stop: threading.Event | None,
+    start: Plan | None,
 ) -> Plan:
     """Solve with big orders split into lots (``optimizer.lots``); the plan comes back
     under the customer orders, each assignment numbered with its lot and pieces. The
@@ -142,7 +145,7 @@ def _solve_in_lots(
     plan = plan_of(problem, merged, params.weights, inner.status, explain=False)
     # Never worse than the dispatcher's plan without lots (each lot pays its setup again:
     # where nothing runs in parallel, splitting only costs).
-    whole = best_dispatch(problem, params)
+    whole = start if start is not None else best_dispatch(problem, params)
     if whole.objective < plan.objective:
         return whole.model_copy(update={"seconds": inner.seconds})
     return plan.model_copy(

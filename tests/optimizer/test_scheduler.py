@@ -236,6 +236,19 @@ def test_the_first_report_is_the_dispatchers_plan_before_any_search() -> None:
     assert (first.objective, first.solutions) == (best_dispatch(problem, params).objective, 0)
 
 
+def test_a_start_the_caller_made_is_where_the_search_starts_and_never_worse() -> None:
+    """A caller that has the dispatcher's plan already (a scenario reports it too) hands it
+    over instead of having it made twice; here a worse one, to see it is the one used."""
+    problem = read_instance(BENCHMARKS / "jssp" / "ft06.txt", "jssp")
+    params = makespan_params(time_limit_s=2, workers=2)
+    start = dispatch(problem, params, most_work_remaining)
+    assert start.objective != best_dispatch(problem, params).objective
+    heard: list[Progress] = []
+    plan = solve(problem, params, heard.append, start=start)
+    assert heard[0].objective == start.objective
+    assert valid(problem, plan).objective <= start.objective
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("2 2\n0 3 1 x", "not a list of integers"), ("2 2\n0 3 1 2", "needs 10")],
