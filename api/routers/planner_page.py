@@ -512,7 +512,11 @@ async def withdraw(
         return _invalid(request, session, principal, err)
     except DomainError as err:
         return render(request, session, principal, None, None, *_refusal(err))
-    said = f"withdrawn: {kind} of {work_centre or factory} from {start} to {end}"
+    when = "%a %d %b %H:%M UTC"
+    said = (
+        f"withdrawn: {kind} of {work_centre or factory} from "
+        f"{body.start.astimezone(UTC).strftime(when)} to {body.end.astimezone(UTC).strftime(when)}"
+    )
     return RedirectResponse(
         f"/planner?message={quote(said)}", status_code=status.HTTP_303_SEE_OTHER
     )
