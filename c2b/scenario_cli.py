@@ -354,3 +354,57 @@ def cancel(scenario_id: int, token: Token, api_url: ApiUrl = None) -> None:
     """Stop a solve (its best plan so far is kept) or drop a finished scenario."""
     scenario = call_api(api_url, token, "POST", f"/v1/scenarios/{scenario_id}/cancel")
     console.print(f"scenario {scenario_id}: {scenario['status']}")
+
+
+def listed_periods(calendar: dict[str, Any]) -> list[tuple[str, str | None, dict[str, str]]]:
+    """A factory calendar's applied periods in the order ``calendar`` numbers them:
+    (kind, work centre or None, {"start", "end"})."""
+    rows: list[tuple[str, str | None, dict[str, str]]] = [
+        *(("overtime", None, p) for p in calendar["overtime"]),
+        *(("downtime", None, p) for p in calendar["downtime"]),
+    ]
+    for centre, periods in sorted(calendar["work_centre_downtime"].items()):
+        rows += [("downtime", centre, p) for p in periods]
+    return rows
+
+
+@scenario_app.command("calendar")
+def calendar(factory: str, token: Token, api_url: ApiUrl = None) -> None:
+    """A factory's shifts, and the overtime and down periods applied with scenarios,
+    numbered for ``c2b scenario withdraw``."""
+    cal = call_api(api_url, token, "GET", f"/v1/factories/{factory}/calendar")
+    shifts = ", ".join(
+        f"{s['start'][:5]}-{s['end'][:5]} on days {','.join(map(str, s['weekdays']))}"
+        for s in cal["shifts"]
+    )
+    console.print(
+        f"{cal['code']} ({cal['timezone']}){' [red]down[/]' if cal['is_down'] else ''}: "
+        f"{shifts or 'open around the clock'}; holidays: {', '.join(cal['holidays']) or 'none'}"
+    )
+    table = Table(title="overtime and down periods applied")
+    for column in ("#", "what", "from", "until"):
+        table.add_column(column)
+    for n, (kind, centre, p) in enumerate(listed_periods(cal), start=1):
+        what = "overtime" if kind == "overtime" else f"{centre or 'factory'} down"
+        table.add_row(str(n), what, p["start"], p["end"])
+    console.print(table)
+
+
+@scenario_app.command("withdraw")
+def withdraw(factory: str, number: int, token: Token, api_url: ApiUrl = None) -> None:
+    """Take back the NUMBER-th period ``c2b scenario calendar FACTORY`` lists. Overtime the
+    live plan still works in is refused."""
+    periods = listed_periods(call_api(api_url, token, "GET", f"/v1/factories/{factory}/calendar"))
+    if not 1 <= number <= len(periods):
+        raise typer.BadParameter(
+            f"{factory} lists {len(periods)} period(s); see c2b scenario calendar {factory}",
+            param_hint="NUMBER",
+        )
+    kind, centre, p = periods[number - 1]
+    body: dict[str, Any] = {"kind": kind, "start": p["start"], "end": p["end"]}
+    if centre:
+        body["work_centre"] = centre
+    call_api(api_url, token, "POST", f"/v1/factories/{factory}/calendar/withdraw", json=body)
+    console.print(
+        f"[green]withdrawn[/]: {kind} of {centre or factory} from {p['start']} to {p['end']}"
+    )
