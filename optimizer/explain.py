@@ -3,7 +3,9 @@
 From the order's last operation backwards, each step names what its start waited for:
 the order's previous operation (and its transfer), another order's operation on the same
 work centre (and the changeover after it), the work centre's calendar, or the order's
-release. A chain that reaches a
+release. Behind a closing (a night, a holiday) the chain goes on to what kept the
+operation from starting before it: its previous operation ending while the work centre was
+closed, or the work centre busy up to its closing. A chain that reaches a
 release or the start of the horizon without slack is the critical path; a start with
 nothing to wait for is a choice of the plan (it keeps that work centre for something
 more urgent) and ends the chain.
@@ -131,7 +133,13 @@ def _chain(problem: Problem, last: Assignment, index: _Index) -> list[str]:
                 f"{what} starts at {current.start}, when {current.work_centre} opens "
                 f"(closed from {opened}: its factory's calendar)"
             )
-        elif current.start == 0:
+            behind = _behind_the_closing(problem, current, previous, opened, index)
+            if behind is None:
+                break
+            steps.append(behind[0])
+            current = behind[1]
+            continue
+        if current.start == 0:
             steps.append(f"{what} starts at 0, the start of the horizon")
         else:
             steps.append(
@@ -140,3 +148,39 @@ def _chain(problem: Problem, last: Assignment, index: _Index) -> list[str]:
             )
         break
     return steps
+
+
+def _behind_the_closing(
+    problem: Problem,
+    current: Assignment,
+    previous: Assignment | None,
+    closed_at: int,
+    index: _Index,
+) -> tuple[str, Assignment] | None:
+    """What kept ``current`` from starting before its work centre closed at ``closed_at``
+    (it starts when it opens again): the step that says so and the assignment to follow,
+    or None if it had open time before the closing that it did not take."""
+    if previous is not None:
+        travel = problem.transfer(index.factories, previous.work_centre, current.work_centre)
+        if closed_at <= previous.end + travel <= current.start:
+            moved = f" and {travel} min of transfer" if travel else ""
+            return (
+                f"operation {previous.seq} ended at {previous.end} on {previous.work_centre}"
+                f"{moved}, after {current.work_centre} closed at {closed_at}",
+                previous,
+            )
+    busy = next(
+        (
+            a
+            for a in index.by_centre[current.work_centre]
+            if a.end == closed_at and a is not current
+        ),
+        None,
+    )
+    if busy is None:
+        return None
+    return (
+        f"{current.work_centre} was busy up to its closing at {closed_at} with order "
+        f"{busy.order} operation {busy.seq}",
+        busy,
+    )

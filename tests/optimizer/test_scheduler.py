@@ -478,6 +478,55 @@ def test_closed_time_from_a_calendar_holds_work_back_and_is_explained() -> None:
     assert any("closed from 960 to 1920" in v for v in violations(problem, inside))
 
 
+def test_a_late_order_behind_a_night_is_traced_to_what_kept_it_from_the_day_before() -> None:
+    """Open 8:00-16:00 (480-960) on days 0 and 1. B waits for Tuesday's opening because A
+    holds SEW up to Monday's closing; D's sewing waits because its cut at CUT (open around
+    the clock) ends at 1000, after SEW closed at 960."""
+    closed = closed_intervals([(480, 960)], days=2)
+    sew = Operation(modes=[Mode(work_centre="SEW", minutes=60)])
+    problem = Problem(
+        work_centres=[WorkCentre(id="SEW", closed=closed), WorkCentre(id="CUT")],
+        orders=[
+            one_op("A", "SEW", 480, due=2000),
+            one_op("B", "SEW", 60, due=1000),
+            Order(
+                id="D",
+                operations=[Operation(modes=[Mode(work_centre="CUT", minutes=1000)]), sew],
+                due=1500,
+            ),
+        ],
+    )
+    plan = [
+        Assignment(order="A", seq=0, work_centre="SEW", start=480, end=960),
+        Assignment(order="B", seq=0, work_centre="SEW", start=1920, end=1980),
+        Assignment(order="D", seq=0, work_centre="CUT", start=0, end=1000),
+        Assignment(order="D", seq=1, work_centre="SEW", start=1980, end=2040),
+    ]
+    valid(problem, dispatch(problem).model_copy(update={"assignments": plan}))
+    why = {late.order: late.reasons for late in late_orders(problem, plan)}
+    assert why["B"] == [
+        "order B operation 0 on SEW starts at 1920, when SEW opens (closed from 960: its "
+        "factory's calendar)",
+        "SEW was busy up to its closing at 960 with order A operation 0",
+        "order A operation 0 on SEW starts at 480, when SEW opens (closed from 0: its "
+        "factory's calendar)",
+    ]
+    assert why["D"][:2] == [
+        "order D operation 1 on SEW starts at 1980, when SEW is free of order B operation 0",
+        "order B operation 0 on SEW starts at 1920, when SEW opens (closed from 960: its "
+        "factory's calendar)",
+    ]
+    alone = [a for a in plan if a.order == "D"]  # D on its own: its sewing at the opening
+    alone[1] = alone[1].model_copy(update={"start": 1920, "end": 1980})
+    only_d = problem.model_copy(update={"orders": problem.orders[2:]})
+    assert late_orders(only_d, alone)[0].reasons == [
+        "order D operation 1 on SEW starts at 1920, when SEW opens (closed from 960: its "
+        "factory's calendar)",
+        "operation 0 ended at 1000 on CUT, after SEW closed at 960",
+        "order D operation 0 on CUT starts at 0: the order's release",
+    ]
+
+
 def test_an_operation_longer_than_any_open_stretch_is_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="longer than its longest open stretch .480 min.: split"):
         Problem(
