@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
-from activities.rebase import Slot, rebase
+from activities.rebase import Key, Slot, rebase
 from models.errors import Conflict
 from models.tables import WorkCentre
 
@@ -126,3 +128,82 @@ def test_an_order_placed_since_in_a_period_the_scenario_takes_down_is_placed_aga
     # Its work claimed, it stays where it is: the factory-down flow deals with it.
     held = rebase(base, live, planned, CENTRES, TRANSFER, movable={3}, down=down)
     assert held.again == [] and held.slots[(2, 0)] == slot(1, 30, 32)
+
+
+@st.composite
+def moved_plans(
+    draw: st.DrawFn,
+) -> tuple[dict[Key, Slot], dict[Key, Slot], dict[Key, Slot], set[int]]:
+    """A base the scenario saw, the scenario's plan of it (its own, without overlaps), and a
+    live plan since: some of the base changed, orders added, some orders gone."""
+
+    def slots_of(orders: list[int], lanes: int) -> dict[Key, Slot]:
+        out: dict[Key, Slot] = {}
+        free = dict.fromkeys(CENTRES, 0.0)
+        for order in orders:
+            ready = 0.0
+            for seq in range(draw(st.integers(1, 3))):
+                centre = draw(st.sampled_from(sorted(CENTRES)))
+                start = max(ready, free[centre]) + draw(st.integers(0, 3))
+                length = draw(st.integers(1, 4))
+                out[(order, seq)] = slot(centre, start, start + length)
+                free[centre] = start + length if lanes == 1 else free[centre]
+                ready = start + length + (TRANSFER.total_seconds() / 3600)
+        return out
+
+    base_orders = list(range(1, draw(st.integers(1, 5)) + 1))
+    base = slots_of(base_orders, 1)
+    planned = (
+        {
+            k: s._replace(start=s.start + timedelta(hours=1), end=s.end + timedelta(hours=1))
+            for k, s in base.items()
+        }
+        if draw(st.booleans())
+        else dict(base)
+    )
+    live = {
+        k: s for k, s in base.items() if k[0] not in draw(st.sets(st.sampled_from(base_orders)))
+    }
+    for key in draw(st.sets(st.sampled_from(sorted(live)))) if live else []:
+        live[key] = live[key]._replace(end=live[key].start)  # finished at once
+    new = slots_of(list(range(100, 100 + draw(st.integers(0, 4)))), 1)
+    live |= new
+    movable = {o for o, _ in new if draw(st.booleans())}
+    return base, live, planned, movable
+
+
+@settings(max_examples=200, deadline=None)
+@given(moved_plans())
+def test_a_rebase_either_refuses_or_keeps_every_rule(
+    plans: tuple[dict[Key, Slot], dict[Key, Slot], dict[Key, Slot], set[int]],
+) -> None:
+    base, live, planned, movable = plans
+    try:
+        rebased = rebase(base, live, planned, CENTRES, TRANSFER, movable=movable)
+    except Conflict:
+        event("refused")
+        return
+    again = set(rebased.again)
+    event(f"placed again: {bool(again)}, kept: {bool(rebased.kept)}")
+    assert again <= movable
+    # Every live operation is planned once: the scenario's slot if untouched, else its own,
+    # unless its order is to be placed again; nothing of a cancelled order comes back.
+    for key, now in live.items():
+        if key[0] in again:
+            assert key not in rebased.slots
+        elif key in planned and base.get(key) == now:
+            assert rebased.slots[key] == planned[key]
+        else:
+            assert rebased.slots[key] == now
+    assert set(rebased.slots) <= set(live)
+    # No work centre with a kept slot runs more than its capacity at once.
+    kept = set(rebased.kept)
+    for centre in {rebased.slots[k].work_centre for k in kept}:
+        items = sorted(
+            (s.start, s.end)
+            for s in rebased.slots.values()
+            if s.work_centre == centre and s.end > s.start
+        )
+        for i, (start, _) in enumerate(items):
+            running = sum(1 for a, b in items[: i + 1] if b > start)
+            assert running <= CENTRES[centre].capacity
