@@ -232,6 +232,11 @@ class ScenarioView(BaseModel):
     finished_at: datetime | None = None
     applied_at: datetime | None = None
     base_plan_version: int
+    base_revision: int = 0
+    # A finished scenario not applied yet: how many times the live plan changed since its
+    # snapshot (placements, re-plans, make-ups), which applying keeps; None if another
+    # plan was applied since (it can only be run again) or it has no plan to apply.
+    live_changes_since: int | None = None
     edits: list[Edit]
     weights: ObjectiveWeights
     time_limit_s: float

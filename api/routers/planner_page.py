@@ -265,13 +265,13 @@ def render(
     late = sorted((o for o in orders if o.late_hours > 0), key=lambda o: -o.late_hours)
     by_centre, by_order = charts(names, orders, now)
     scenarios = [
-        view_of(s)
+        view_of(s, plan)
         for s in session.exec(select(Scenario).order_by(col(Scenario.id).desc()).limit(15)).all()
     ]
     selected = next((s for s in scenarios if s.id == scenario_id), None)
     if selected is None and scenario_id is not None:
         row = session.get(Scenario, scenario_id)
-        selected = view_of(row) if row else None
+        selected = view_of(row, plan) if row else None
     comparison = None
     if compare:
         try:

@@ -82,7 +82,10 @@ def check_edits(session: Session, request: ScenarioRequest) -> None:
                 )
 
 
-def view_of(s: Scenario) -> ScenarioView:
+def view_of(s: Scenario, live: Plan | None = None) -> ScenarioView:
+    """The scenario as the API shows it; with the ``live`` plan, how much it moved since."""
+    same_plan = live is not None and live.version == s.base_plan_version
+    changes = live.revision - s.base_revision if live is not None and same_plan else None
     return ScenarioView.model_validate(
         {
             "id": s.id,
@@ -93,6 +96,8 @@ def view_of(s: Scenario) -> ScenarioView:
             "finished_at": s.finished_at,
             "applied_at": s.applied_at,
             "base_plan_version": s.base_plan_version,
+            "base_revision": s.base_revision,
+            "live_changes_since": changes if s.status == ScenarioStatus.DONE else None,
             "edits": s.edits,
             "weights": s.weights,
             "time_limit_s": s.time_limit_s,
@@ -106,6 +111,10 @@ def view_of(s: Scenario) -> ScenarioView:
             "error": s.error,
         }
     )
+
+
+def live_plan(session: Session) -> Plan | None:
+    return session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one_or_none()
 
 
 def _scenario(session: Session, scenario_id: int) -> Scenario:
@@ -133,7 +142,7 @@ async def create_scenario(
 ) -> ScenarioView:
     """Check the edits, keep the scenario and start its workflow (the API and the page)."""
     check_edits(session, body)
-    live = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one_or_none()
+    live = live_plan(session)
     scenario = Scenario(
         name=body.name,
         created_by=actor,
@@ -179,7 +188,8 @@ def list_scenarios(
 ) -> list[ScenarioView]:
     """The latest scenarios, newest first."""
     rows = session.exec(select(Scenario).order_by(col(Scenario.id).desc()).limit(limit)).all()
-    return [view_of(s) for s in rows]
+    live = live_plan(session)
+    return [view_of(s, live) for s in rows]
 
 
 class CompareRow(BaseModel):
@@ -240,7 +250,7 @@ def compare_scenarios(
 
 @router.get("/{scenario_id}", response_model=ScenarioView)
 def get_scenario(scenario_id: RowId, principal: PlannerDep, session: SessionDep) -> ScenarioView:
-    return view_of(_scenario(session, scenario_id))
+    return view_of(_scenario(session, scenario_id), live_plan(session))
 
 
 @router.post("/{scenario_id}/cancel", response_model=ScenarioView)
@@ -273,7 +283,7 @@ async def apply_scenario(
         )
     # Another plan applied since is seen here without a workflow round trip; the apply
     # activity checks again under the plan's lock, and rebases over the changes since.
-    live = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one_or_none()
+    live = live_plan(session)
     now = (live.version, live.revision) if live else (0, 0)
     if now[0] != scenario.base_plan_version:
         then = (scenario.base_plan_version, scenario.base_revision)

@@ -382,8 +382,10 @@ async def test_a_scenario_applies_over_orders_placed_since_and_keeps_them_where_
     r = await http.post("/v1/scenarios", json={"time_limit_s": 2}, headers=planner)
     assert r.status_code == 202, r.text
     scenario_id = r.json()["id"]
-    await finished(platform, scenario_id)
+    assert (await finished(platform, scenario_id))["live_changes_since"] == 0
     later = await order_in_production(platform, style="TS-LONG")  # the plan moves
+    seen = (await http.get(f"/v1/scenarios/{scenario_id}", headers=planner)).json()
+    assert seen["live_changes_since"] >= 1  # placed: one change at least
     _, before = live_plan_slots(platform)
     placed_since = {key: slot for key, slot in before.items() if key[0] == later}
     assert placed_since
@@ -488,6 +490,8 @@ async def test_apply_is_refused_once_another_plan_was_applied(platform: Platform
     refused = await http.post(f"/v1/scenarios/{ids[1]}/apply", headers=planner)
     assert refused.status_code == 409, refused.text
     assert "live plan moved" in refused.json()["detail"]
+    stale = (await http.get(f"/v1/scenarios/{ids[1]}", headers=planner)).json()
+    assert stale["status"] == "done" and stale["live_changes_since"] is None
     with platform.session_factory() as s:
         assert s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one().source == (
             f"scenario {ids[0]}"
