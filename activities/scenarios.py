@@ -40,7 +40,7 @@ from activities.production import (
     place_into_plan,
     routing_of,
 )
-from activities.rebase import Key, Slot, rebase
+from activities.rebase import Key, Rebased, Slot, rebase
 from models.errors import Conflict, DomainError, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.scenarios import (
@@ -259,6 +259,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
 
 
 def live_slots(session: Session, plan: Plan) -> dict[Key, Slot]:
+    """Every slot of ``plan``, by (production order id, routing seq)."""
     return {
         (a.production_order_id, a.seq): Slot(a.work_centre_id, a.start, a.end)
         for a in session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id))
@@ -897,11 +898,13 @@ class ScenarioActivities:
     @translate_domain_errors
     def apply_scenario(self, inp: ApplyInput) -> ApplyResult:
         """Make the scenario's plan the live plan, rebased over what was placed or changed
-        in the live plan since its snapshot (``activities.rebase``): orders placed since that
-        collide with it, and whose work nobody holds, are placed again around it; any other
-        collision, or another plan applied since, is a Conflict: run it again. Work orders of moved
-        operations follow: not yet released ones move in place; released ones nobody
-        claimed are listed for their workflows to replace
+        in the live plan since its snapshot (``activities.rebase``): orders placed since
+        that collide with it, and whose work nobody holds, are placed again around it; any
+        other collision, or another plan applied since, is a Conflict: run it again. The
+        edits that are facts about the factories are kept first (``_keep_edits``).
+
+        Work orders of moved operations follow: not yet released ones move in place;
+        released ones nobody claimed are listed for their workflows to replace
         (``ProductionOrderWorkflow.plan_changed``); claimed ones stay where they are. Asked
         again after it was applied, it answers the same."""
         with self._sessions() as session, session.begin():
@@ -925,17 +928,8 @@ class ScenarioActivities:
             centres = {wc.id or 0: wc for wc in session.exec(select(WorkCentre)).all()}
             centre_ids = {wc.code: wc for wc in centres.values()}
             live = live_slots(session, plan)
-            base = base_of(scenario)
             try:
-                rebased = rebase(
-                    base,
-                    live,
-                    planned_of(scenario, centre_ids),
-                    centres,
-                    timedelta(minutes=TRANSFER_MINUTES),
-                    movable=_unheld_orders_placed_since(session, base, live),
-                    down=down_periods(session, scenario, list(centres.values())),
-                )
+                rebased = self._rebase(session, scenario, live, centres)
             except Conflict as collision:
                 raise Conflict(
                     plan_collides(scenario.id or 0, then, now, collision.message)
@@ -991,6 +985,22 @@ class ScenarioActivities:
                 orders_placed_again=rebased.again,
                 changes=sorted(to_replace.items()),
             )
+
+    @staticmethod
+    def _rebase(
+        session: Session, scenario: Scenario, live: dict[Key, Slot], centres: dict[int, WorkCentre]
+    ) -> Rebased:
+        """The scenario's slots over the ``live`` plan's (``activities.rebase.rebase``)."""
+        base = base_of(scenario)
+        return rebase(
+            base,
+            live,
+            planned_of(scenario, {wc.code: wc for wc in centres.values()}),
+            centres,
+            timedelta(minutes=TRANSFER_MINUTES),
+            movable=_unheld_orders_placed_since(session, base, live),
+            down=down_periods(session, scenario, list(centres.values())),
+        )
 
     @staticmethod
     def _place_again(
