@@ -90,6 +90,11 @@ COMPLETION_TOLERANCE = 0.05
 # Attempts of one operation (the first and its make-ups) before a shortfall is accepted.
 MAX_ATTEMPTS = 3
 TRANSFER_MINUTES = 12 * 60
+# A defect spike puts a work centre on a quality hold: its latest 5 completions with a
+# fifth or more of their pieces defective. (The simulated factories average 2 %; one bad
+# lot is a make-up, not a spike.)
+DEFECT_SPIKE_COMPLETIONS = 5
+DEFECT_SPIKE_SHARE = 0.2
 # How far ahead the live plan knows factory calendars; past it, time is open. A plan a
 # year long is a plan that has stopped meaning anything.
 CALENDAR_DAYS = 366
@@ -406,6 +411,7 @@ class ProductionActivities:
                 defective=defective,
                 factory_id=wo.factory_id,
             )
+            _hold_on_defect_spike(session, wo)
             return completion_of(wo)
 
     @activity.defn
@@ -480,7 +486,7 @@ class ProductionActivities:
                 if wo.operation_kind in wc.operation_kinds
             ]
             down = set(session.exec(select(Factory.id).where(col(Factory.is_down))).all())
-            centres = [wc for wc in all_centres if wc.factory_id not in down]
+            centres = [wc for wc in all_centres if wc.factory_id not in down and not wc.on_hold]
             others = [wc for wc in centres if wc.id not in failed and wc.id != wo.work_centre_id]
             same = not others
             pool = others or [wc for wc in centres if wc.id == wo.work_centre_id]
@@ -749,13 +755,13 @@ def place_into_plan(
     session: Session, plan: Plan, order: ProductionOrder, routing: list[RoutingStep]
 ) -> list[tuple[PlanAssignment, int]]:
     """The order's routing at the earliest free slots of ``plan`` from now, in the open
-    time of factories that are up: its slots, added to the session, each with its
-    factory's id. The caller holds the plan's lock."""
+    time of work centres in use (their factory up, no quality hold): its slots, added to
+    the session, each with its factory's id. The caller holds the plan's lock."""
     origin = datetime.now(UTC).replace(second=0, microsecond=0)
     centres = session.exec(
         select(WorkCentre)
         .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
-        .where(col(Factory.is_down).is_(False))
+        .where(col(Factory.is_down).is_(False), col(WorkCentre.on_hold).is_(False))
         .order_by(col(WorkCentre.id))
     ).all()
     busy = _busy_minutes(session, plan, origin)
@@ -1025,6 +1031,50 @@ def _place_make_up(
         moved.append(seq)
         ready, factory_id = until, at_centre.factory_id
     return made_start, made_end, moved
+
+
+def defect_spike(latest: list[tuple[int, int]]) -> float | None:
+    """The defect share of a work centre's ``latest`` completions (good, defective), if it
+    is a spike: ``DEFECT_SPIKE_COMPLETIONS`` of them at least, with ``DEFECT_SPIKE_SHARE``
+    or more of their pieces defective."""
+    if len(latest) < DEFECT_SPIKE_COMPLETIONS:
+        return None
+    good, defective = sum(g for g, _ in latest), sum(d for _, d in latest)
+    share = defective / (good + defective) if good + defective else 0.0
+    return share if share >= DEFECT_SPIKE_SHARE else None
+
+
+def _hold_on_defect_spike(session: Session, wo: WorkOrder) -> None:
+    """After a completion: a defect spike at its work centre puts the centre on a quality
+    hold (``WorkCentre.on_hold``), with a ``defect_spike`` event. The API then tells the
+    orders with unclaimed work there to move it (``api.routers.planning``)."""
+    centre = session.get(WorkCentre, wo.work_centre_id)
+    if centre is None or centre.on_hold:
+        return
+    session.flush()
+    latest = session.execute(
+        sa.select(
+            col(WorkOrder.id), col(WorkOrder.good_quantity), col(WorkOrder.defective_quantity)
+        )
+        .where(
+            col(WorkOrder.work_centre_id) == centre.id,
+            col(WorkOrder.status) == WorkOrderStatus.COMPLETED,
+        )
+        .order_by(col(WorkOrder.completed_at).desc(), col(WorkOrder.id).desc())
+        .limit(DEFECT_SPIKE_COMPLETIONS)
+    ).all()
+    share = defect_spike([(good or 0, bad or 0) for _, good, bad in latest])
+    if share is None:
+        return
+    centre.on_hold = True
+    add_event(
+        session,
+        "work_centre",
+        centre.id or 0,
+        "defect_spike",
+        share=round(share, 3),
+        work_orders=[wo_id for wo_id, _, _ in latest],
+    )
 
 
 def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, int]:

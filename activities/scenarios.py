@@ -142,7 +142,7 @@ class Centre:
     id: int
     code: str
     factory: str
-    factory_down: bool
+    out_of_use: bool  # its factory is down, or it is on a quality hold
     kinds: list[str]
     capacity: int
     efficiency: float
@@ -177,7 +177,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
             id=wc.id or 0,
             code=wc.code,
             factory=factories[wc.factory_id].code,
-            factory_down=factories[wc.factory_id].is_down,
+            out_of_use=factories[wc.factory_id].is_down or wc.on_hold,
             kinds=list(wc.operation_kinds),
             capacity=wc.capacity,
             efficiency=wc.efficiency,
@@ -485,7 +485,7 @@ def build_problem(snapshot: Snapshot, edits: list[Any]) -> Built:
                 raise InvalidInput(f"{where}: unknown style {edit.style!r}", field=where)
             rushes.append(edit)
 
-    usable = [c for c in snapshot.centres if not c.factory_down]
+    usable = [c for c in snapshot.centres if not c.out_of_use]
 
     def modes(kind: str, setup: float, standard: float, quantity: int) -> list[Mode]:
         return [

@@ -71,6 +71,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    app.include_router(planning.centres)
     registry = CollectorRegistry()
     registry.register(PlatformCollector(runtime.session_factory))
     app.state.metrics = registry

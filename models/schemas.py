@@ -525,12 +525,21 @@ class DisruptionKind(StrEnum):
     REJECTED = "rejected"
     FACTORY_DOWN = "factory_down"
     PLAN_CHANGED = "plan_changed"  # an applied scenario moved it
+    QUALITY_HOLD = "quality_hold"  # its work centre is on a quality hold
 
 
 class FactoryDown(BaseModel):
     """A planner marked a factory down: these work orders of the order must move."""
 
     factory_code: str
+    work_order_ids: list[int]
+    reason: str
+
+
+class WorkCentreHeld(BaseModel):
+    """A work centre went on a quality hold: these work orders of the order must move."""
+
+    work_centre_code: str
     work_order_ids: list[int]
     reason: str
 

@@ -119,6 +119,9 @@ class WorkCentre(SQLModel, table=True):
     cost_per_minute: float = 0.0
     # Down periods of this work centre alone, as ``Factory.downtime``.
     downtime: list[list[str]] = _json(list)
+    # A quality hold (a defect spike, or a planner's): no new work is placed here and its
+    # unclaimed work moves elsewhere, until a planner releases it.
+    on_hold: bool = False
 
 
 class Fabric(SQLModel, table=True):
@@ -321,6 +324,9 @@ class WorkOrder(SQLModel, table=True):
         # A factory's claim queue in plan order: a claim reads one index entry, however
         # long the queue (api/routers/factories.py, _try_claim).
         sa.Index("ix_work_order_claim_queue", "factory_id", "status", "planned_start", "id"),
+        # A work centre's latest completions, read after each completion for a defect
+        # spike (activities.production._hold_on_defect_spike).
+        sa.Index("ix_work_order_centre_completions", "work_centre_id", "completed_at"),
         {"sqlite_autoincrement": True},
     )
     id: int | None = Field(default=None, primary_key=True)

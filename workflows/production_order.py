@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         RejectWorkOrderResult,
         ReleaseWorkOrderInput,
         ReplanInput,
+        WorkCentreHeld,
     )
 
 
@@ -409,6 +410,16 @@ class ProductionOrderWorkflow:
             DisruptionKind.FACTORY_DOWN,
             down.work_order_ids,
             f"{down.factory_code} is down: {down.reason}",
+        )
+
+    @workflow.signal
+    def work_centre_held(self, held: WorkCentreHeld) -> None:
+        """A work centre went on a quality hold (a defect spike, or a planner): its work
+        orders of this order are re-planned elsewhere, as for a factory down."""
+        self._disrupt(
+            DisruptionKind.QUALITY_HOLD,
+            held.work_order_ids,
+            f"{held.work_centre_code} is on a quality hold: {held.reason}",
         )
 
     @workflow.signal

@@ -27,6 +27,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
+from api.routers.planning import move_held_work
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.failpoints import failpoint
 from models.outcomes import completion_of, rejection_of
@@ -42,7 +43,7 @@ from models.schemas import (
     SizeQuantity,
     WorkOrderStatus,
 )
-from models.tables import Event, Factory, ProductionOrder, WorkOrder
+from models.tables import Event, Factory, ProductionOrder, WorkCentre, WorkOrder
 from workflows.production_order import ProductionOrderWorkflow
 
 A = TypeVar("A")
@@ -407,7 +408,34 @@ async def complete_work_order(
     if not repeated:
         _require_lease(wo, principal)
     stored = completion_of(wo) if repeated else None
-    return await _once(wo_id, "completed", stored, wo.completion_key, idempotency_key, told)
+    result = await _once(wo_id, "completed", stored, wo.completion_key, idempotency_key, told)
+    held = await run_in_threadpool(_on_hold, session, wo.work_centre_id)
+    if held is not None:
+        await move_held_work(session, client, *held)
+    return result
+
+
+def _on_hold(session: Session, centre_id: int) -> tuple[WorkCentre, str] | None:
+    """The work centre if it is on a quality hold, with why: a completion's defect spike
+    puts it there (``activities.production._hold_on_defect_spike``), and every completion
+    at a held centre tells the orders with unclaimed work there to move it (each notice is
+    noted once), so a notice lost with a crashed API goes out with the next."""
+    with contextlib.closing(session):
+        centre = session.get(WorkCentre, centre_id)
+        if centre is None or not centre.on_hold:
+            return None
+        why = session.exec(
+            select(Event)
+            .where(
+                Event.entity == "work_centre",
+                Event.entity_id == centre_id,
+                col(Event.kind).in_(["defect_spike", "hold"]),
+            )
+            .order_by(col(Event.id).desc())
+        ).first()
+        if why is not None and why.kind == "defect_spike":
+            return centre, f"defect spike: {why.data['share']:.0%} of its latest pieces defective"
+        return centre, str(why.data.get("reason", "")) if why is not None else "held"
 
 
 class RejectionIn(BaseModel):

@@ -6,6 +6,7 @@ a planner can withdraw."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -13,13 +14,14 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from api.deps import PlannerDep, SessionDep, TemporalDep
 from api.errors import temporal_unavailable, temporal_unreachable
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
-from models.schemas import FactoryDown, PlanStatus, WorkOrderStatus
+from models.schemas import FactoryDown, PlanStatus, WorkCentreHeld, WorkOrderStatus
 from models.tables import (
     Event,
     Factory,
@@ -40,12 +42,15 @@ class DownIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class FactoryState(BaseModel):
-    code: str
-    is_down: bool
+class WorkMoved(BaseModel):
     # Work orders not yet claimed there, whose production orders were told to move them.
     work_orders_to_move: list[int] = Field(default_factory=list)
     orders_notified: list[int] = Field(default_factory=list)
+
+
+class FactoryState(WorkMoved):
+    code: str
+    is_down: bool
 
 
 @router.post("/{code}/down", response_model=FactoryState)
@@ -56,28 +61,42 @@ async def factory_down(
     that nobody has claimed yet re-plans it at another factory (work already claimed
     stays: the factory is finishing it). Marking it down again re-sends the notices."""
     factory = _factory(session, code)
-    if not factory.is_down:
-        factory.is_down = True
-        session.add(
-            Event(
-                actor=principal.name,
-                entity="factory",
-                entity_id=factory.id or 0,
-                kind="down",
-                data={"reason": body.reason},
-            )
-        )
-        session.commit()
+    _switch(session, factory, "is_down", True, principal.name, "down", reason=body.reason)
+    moved, notified = await tell_orders(
+        session,
+        client,
+        col(WorkOrder.factory_id) == factory.id,
+        lambda handle, wo_ids: handle.signal(
+            ProductionOrderWorkflow.factory_down,
+            FactoryDown(factory_code=code, work_order_ids=wo_ids, reason=body.reason),
+        ),
+    )
+    return FactoryState(
+        code=code, is_down=True, work_orders_to_move=moved, orders_notified=notified
+    )
+
+
+async def tell_orders(
+    session: Session,
+    client: Client,
+    where: Any,
+    send: Callable[[WorkflowHandle[Any, Any], list[int]], Awaitable[None]],
+) -> tuple[list[int], list[int]]:
+    """Tell each production order with unclaimed work ``where`` says (planned or released)
+    to move it: ``send`` signals its workflow with its work order ids. The session is
+    closed first (no connection held while Temporal answers). Returns (work orders to
+    move, orders told); an order whose workflow has ended is skipped. Asking again sends
+    the notices again: the workflows note each once."""
     open_work = session.exec(
         select(WorkOrder.id, WorkOrder.production_order_id, ProductionOrder.workflow_id)
         .join(ProductionOrder, col(ProductionOrder.id) == col(WorkOrder.production_order_id))
         .where(
-            WorkOrder.factory_id == factory.id,
+            where,
             col(WorkOrder.status).in_([WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED]),
         )
         .order_by(col(WorkOrder.id))
     ).all()
-    session.close()  # the signals below wait on Temporal: hold no connection meanwhile
+    session.close()
     by_order: dict[tuple[int, str], list[int]] = defaultdict(list)
     for wo_id, order_id, workflow_id in open_work:
         key = (order_id, workflow_id or production_order_workflow_id(order_id))
@@ -86,33 +105,19 @@ async def factory_down(
     for (order_id, workflow_id), wo_ids in by_order.items():
         handle = client.get_workflow_handle_for(ProductionOrderWorkflow.run, workflow_id)
         try:
-            await handle.signal(
-                ProductionOrderWorkflow.factory_down,
-                FactoryDown(factory_code=code, work_order_ids=wo_ids, reason=body.reason),
-            )
+            await send(handle, wo_ids)
         except RPCError as err:
-            if temporal_unreachable(err):  # marking it down again re-sends the notices
+            if temporal_unreachable(err):
                 raise temporal_unavailable(err) from err
             continue  # the order is not running any more
         notified.append(order_id)
-    return FactoryState(
-        code=code,
-        is_down=True,
-        work_orders_to_move=[wo for ids in by_order.values() for wo in ids],
-        orders_notified=notified,
-    )
+    return [wo for ids in by_order.values() for wo in ids], notified
 
 
 @router.post("/{code}/up", response_model=FactoryState)
 def factory_up(code: str, principal: PlannerDep, session: SessionDep) -> FactoryState:
     """Mark a factory working again: new placements may use it (moved work stays moved)."""
-    factory = _factory(session, code)
-    if factory.is_down:
-        factory.is_down = False
-        session.add(
-            Event(actor=principal.name, entity="factory", entity_id=factory.id or 0, kind="up")
-        )
-        session.commit()
+    _switch(session, _factory(session, code), "is_down", False, principal.name, "up")
     return FactoryState(code=code, is_down=False)
 
 
@@ -205,6 +210,25 @@ def withdraw_period(
     return _calendar(session, factory)
 
 
+def _switch(
+    session: Session,
+    row: Factory | WorkCentre,
+    flag: str,
+    value: bool,
+    actor: str,
+    kind: str,
+    **data: str,
+) -> None:
+    """Set a factory's or a work centre's ``flag`` with an event, once: asking again
+    changes nothing."""
+    if getattr(row, flag) == value:
+        return
+    setattr(row, flag, value)
+    entity = "factory" if isinstance(row, Factory) else "work_centre"
+    session.add(Event(actor=actor, entity=entity, entity_id=row.id or 0, kind=kind, data=data))
+    session.commit()
+
+
 def _factory(session: Session, code: str) -> Factory:
     factory = session.exec(select(Factory).where(Factory.code == code)).one_or_none()
     if factory is None:
@@ -265,3 +289,60 @@ def _calendar(session: Session, factory: Factory) -> FactoryCalendar:
             wc.code: periods for wc in centres if (periods := ahead(wc.downtime))
         },
     )
+
+
+# ------------------------------------------------------------------ quality holds
+
+centres = APIRouter(prefix="/v1/work-centres", tags=["planners"])
+
+
+class WorkCentreState(WorkMoved):
+    code: str
+    on_hold: bool
+
+
+@centres.post("/{code}/hold", response_model=WorkCentreState)
+async def hold_work_centre(
+    code: str, body: DownIn, principal: PlannerDep, session: SessionDep, client: TemporalDep
+) -> WorkCentreState:
+    """Put a work centre on a quality hold, as a defect spike does by itself: no new work
+    is placed there, and each production order with unclaimed work there re-plans it
+    elsewhere (claimed work stays: the line is finishing it). Asking again re-sends the
+    notices."""
+    centre = _centre(session, code)
+    _switch(session, centre, "on_hold", True, principal.name, "hold", reason=body.reason)
+    return await move_held_work(session, client, centre, body.reason)
+
+
+@centres.post("/{code}/release", response_model=WorkCentreState)
+def release_work_centre(code: str, principal: PlannerDep, session: SessionDep) -> WorkCentreState:
+    """End a quality hold: new placements may use the work centre again (moved work stays
+    moved)."""
+    _switch(session, _centre(session, code), "on_hold", False, principal.name, "hold_released")
+    return WorkCentreState(code=code, on_hold=False)
+
+
+async def move_held_work(
+    session: Session, client: Client, centre: WorkCentre, reason: str
+) -> WorkCentreState:
+    """Tell the orders with unclaimed work at a held work centre to move it."""
+    code = centre.code
+    moved, notified = await tell_orders(
+        session,
+        client,
+        col(WorkOrder.work_centre_id) == centre.id,
+        lambda handle, wo_ids: handle.signal(
+            ProductionOrderWorkflow.work_centre_held,
+            WorkCentreHeld(work_centre_code=code, work_order_ids=wo_ids, reason=reason),
+        ),
+    )
+    return WorkCentreState(
+        code=code, on_hold=True, work_orders_to_move=moved, orders_notified=notified
+    )
+
+
+def _centre(session: Session, code: str) -> WorkCentre:
+    centre = session.exec(select(WorkCentre).where(WorkCentre.code == code)).one_or_none()
+    if centre is None:
+        raise NotFound(f"work centre {code} not found", field="code")
+    return centre

@@ -1,4 +1,5 @@
-"""A planner takes a factory down: its open work moves to other factories."""
+"""A planner takes a factory down, or a work centre is held (a defect spike, or a planner):
+its open work moves elsewhere."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Any
 
 from sqlmodel import select
 
-from models.tables import Factory, WorkCentre
+from activities.production import DEFECT_SPIKE_COMPLETIONS
+from models.schemas import WorkOrderStatus
+from models.tables import Event, Factory, WorkCentre, WorkOrder
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line, pick_and_close, submit
 
@@ -68,3 +71,76 @@ async def test_work_waiting_at_a_factory_taken_down_moves_to_another(platform: P
 
     up = await http.post(f"/v1/factories/{code}/up", headers=planner)
     assert up.status_code == 200 and up.json()["is_down"] is False
+
+
+async def test_a_defect_spike_holds_a_work_centre_and_its_waiting_work_moves_away(
+    platform: Platform,
+) -> None:
+    """Planners hold two of the three cutting tables, so every cut goes to GZ-CUT-1; then
+    they release them, and GZ-KNIT cuts five lots with a quarter of the pieces defective:
+    the fifth completion holds GZ-CUT-1, and the recut waiting there moves to another
+    table."""
+    from tests.api.test_completion_race import claim
+    from tests.api.test_scenarios import order_in_production
+
+    http, planner = platform.http, platform.auth("planner")
+    hold = {"reason": "new needles"}
+    assert (
+        await http.post("/v1/work-centres/NOPE/hold", json=hold, headers=planner)
+    ).status_code == 404
+    refused = await http.post(
+        "/v1/work-centres/NB-CUT-1/hold", json=hold, headers=platform.auth("team-nova")
+    )
+    assert refused.status_code == 403
+    for code in ("NB-CUT-1", "DH-CUT-1"):
+        held = await http.post(f"/v1/work-centres/{code}/hold", json=hold, headers=planner)
+        assert held.status_code == 200 and held.json()["on_hold"], held.text
+    orders = [await order_in_production(platform, quantity=60) for _ in range(3)]
+    for code in ("NB-CUT-1", "DH-CUT-1"):
+        released = await http.post(f"/v1/work-centres/{code}/release", headers=planner)
+        assert released.status_code == 200 and not released.json()["on_hold"]
+
+    knit = platform.auth("GZ-KNIT")
+    done: list[int] = []  # cuts (GZ-KNIT's one cutting table) completed a quarter defective
+    for _ in range(20):
+        if len(done) == DEFECT_SPIKE_COMPLETIONS:
+            break
+        wo = await claim(platform, knit)
+        assert wo["production_order_id"] in orders, wo
+        sizes = wo["size_breakdown"]
+        bad = {s: q // 4 if wo["operation_kind"] == "cut" else 0 for s, q in sizes.items()}
+        body = {
+            "good": [{"size": s, "quantity": q - bad[s]} for s, q in sizes.items()],
+            "defective": [{"size": s, "quantity": q} for s, q in bad.items() if q],
+        }
+        url = f"/v1/factory/work-orders/{wo['id']}/complete"
+        r = await http.post(url, json=body, headers=knit)
+        assert r.status_code == 200, r.text
+        if wo["operation_kind"] == "cut":
+            done.append(wo["id"])
+    assert len(done) == DEFECT_SPIKE_COMPLETIONS
+
+    with platform.session_factory() as s:
+        centre = s.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
+        assert centre.on_hold
+        spike = s.exec(select(Event).where(Event.kind == "defect_spike")).one()
+        assert spike.entity_id == centre.id
+        assert sorted(spike.data["work_orders"]) == sorted(done)
+
+    async def moved() -> list[WorkOrder] | None:
+        with platform.session_factory() as s:
+            withdrawn = s.exec(
+                select(WorkOrder).where(
+                    WorkOrder.work_centre_id == centre.id,
+                    WorkOrder.status == WorkOrderStatus.WITHDRAWN,
+                )
+            ).all()
+        return list(withdrawn) or None
+
+    gone = await eventually(moved)
+    for wo in gone:
+        r = await http.get(f"/v1/production-orders/{wo.production_order_id}", headers=planner)
+        reasons = [e["data"]["reason"] for e in r.json()["events"] if e["kind"] == "replanned"]
+        assert any("GZ-CUT-1 is on a quality hold: defect spike" in why for why in reasons), reasons
+    released = await http.post("/v1/work-centres/GZ-CUT-1/release", headers=planner)
+    assert released.status_code == 200 and not released.json()["on_hold"]
