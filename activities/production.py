@@ -758,12 +758,7 @@ def place_into_plan(
     time of work centres in use (their factory up, no quality hold): its slots, added to
     the session, each with its factory's id. The caller holds the plan's lock."""
     origin = datetime.now(UTC).replace(second=0, microsecond=0)
-    centres = session.exec(
-        select(WorkCentre)
-        .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
-        .where(col(Factory.is_down).is_(False), col(WorkCentre.on_hold).is_(False))
-        .order_by(col(WorkCentre.id))
-    ).all()
+    centres = centres_in_use(session)
     busy = _busy_minutes(session, plan, origin)
     closed = factory_closed_time(session, origin, {wc.factory_id for wc in centres})
     operations = []
@@ -936,14 +931,14 @@ def _plan_make_up(session: Session, work_order_id: int) -> MakeUpResult:
             short=quantity,
         )
         return MakeUpResult(work_order_id=None)
-    start, end, moved = _place_make_up(session, wo, quantity)
+    start, end, moved, centre = _place_make_up(session, wo, quantity)
     made = WorkOrder(
         production_order_id=wo.production_order_id,
         seq=wo.seq,
         attempt=wo.attempt + 1,
         operation_kind=wo.operation_kind,
-        factory_id=wo.factory_id,
-        work_centre_id=wo.work_centre_id,
+        factory_id=centre.factory_id,
+        work_centre_id=centre.id or 0,
         quantity=quantity,
         size_breakdown=short,
         planned_start=start,
@@ -968,14 +963,15 @@ def _plan_make_up(session: Session, work_order_id: int) -> MakeUpResult:
 
 def _place_make_up(
     session: Session, wo: WorkOrder, quantity: int
-) -> tuple[datetime, datetime, list[int]]:
-    """When a make-up of ``quantity`` pieces of ``wo``'s operation runs: on the same work
-    centre, at its first free time from now in the live plan, so that later placements do
-    not put work on top of it. The operation's slot in the live plan moves there. The
-    order's later operations cannot start before it ends (plus a transfer between
-    factories): those that would are moved behind it, each on its own work centre, with
-    their work orders (planned, not yet released). Returns the make-up's start and end and
-    the operations moved."""
+) -> tuple[datetime, datetime, list[int], WorkCentre]:
+    """When and where a make-up of ``quantity`` pieces of ``wo``'s operation runs: on the
+    same work centre (or, if that is on a quality hold or its factory down, on the one
+    in use that finishes it first), at its first free time from now in the live plan, so
+    that later placements do not put work on top of it. The operation's slot in the live
+    plan moves there. The order's later operations cannot start before it ends (plus a
+    transfer between factories): those that would are moved behind it, each on its own
+    work centre, with their work orders (planned, not yet released). Returns the
+    make-up's start and end, the operations moved and its work centre."""
     order = _load_order(session, wo.production_order_id)
     routing = {r.seq: r for r in routing_of(session, order.style_code)}
     step = routing.get(wo.seq)
@@ -983,23 +979,31 @@ def _place_make_up(
     origin = datetime.now(UTC).replace(second=0, microsecond=0)
     # This order's own slots are the ones being placed: they block nothing here.
     busy = _busy_minutes(session, plan, origin, skip={(order.id or 0, seq) for seq in routing})
-    centre = session.exec(select(WorkCentre).where(WorkCentre.id == wo.work_centre_id)).one()
+    candidates = _make_up_centres(session, wo)
     slots = {a.seq: (a, wc) for a, wc, _plan in _live_assignments(session, order.id or 0)}
     closed = factory_closed_time(
-        session, origin, {wo.factory_id} | {wc.factory_id for _, wc in slots.values()}
+        session,
+        origin,
+        {c.factory_id for c in candidates} | {wc.factory_id for _, wc in slots.values()},
     )
-    own_closed = centre_closed_time(closed, centre, origin)
-    length = (
-        run_minutes(step.setup_minutes, step.standard_minutes, quantity, centre.efficiency)
-        if step is not None
-        else max(1, open_minutes(own_closed, *_span(wo.planned_start, wo.planned_end, origin)))
+
+    def first_slot(centre: WorkCentre) -> tuple[int, int]:
+        shut = centre_closed_time(closed, centre, origin)
+        length = (
+            run_minutes(step.setup_minutes, step.standard_minutes, quantity, centre.efficiency)
+            if step is not None
+            else max(1, open_minutes(shut, *_span(wo.planned_start, wo.planned_end, origin)))
+        )
+        return earliest_slot(busy.get(centre.id or 0, []), shut, 0, length)
+
+    (start, end), centre = min(
+        ((first_slot(c), c) for c in candidates), key=lambda found: (found[0][1], found[1].id)
     )
-    start, end = earliest_slot(busy.get(wo.work_centre_id, []), own_closed, 0, length)
     made_start, made_end = origin + timedelta(minutes=start), origin + timedelta(minutes=end)
-    ready, factory_id = end, wo.factory_id
+    ready, factory_id = end, centre.factory_id
     if wo.seq in slots:
         own, _ = slots[wo.seq]
-        own.work_centre_id, own.start, own.end = wo.work_centre_id, made_start, made_end
+        own.work_centre_id, own.start, own.end = centre.id or 0, made_start, made_end
     moved = []
     for seq in sorted(s for s in slots if s > wo.seq):
         slot, at_centre = slots[seq]
@@ -1030,7 +1034,29 @@ def _place_make_up(
             later.planned_start, later.planned_end = slot.start, slot.end
         moved.append(seq)
         ready, factory_id = until, at_centre.factory_id
-    return made_start, made_end, moved
+    return made_start, made_end, moved, centre
+
+
+def centres_in_use(session: Session) -> list[WorkCentre]:
+    """The work centres new work may go to: their factory up, no quality hold."""
+    return list(
+        session.exec(
+            select(WorkCentre)
+            .join(Factory, col(Factory.id) == col(WorkCentre.factory_id))
+            .where(col(Factory.is_down).is_(False), col(WorkCentre.on_hold).is_(False))
+            .order_by(col(WorkCentre.id))
+        ).all()
+    )
+
+
+def _make_up_centres(session: Session, wo: WorkOrder) -> list[WorkCentre]:
+    """Where a make-up of ``wo`` may go: its own work centre while that is in use; else
+    every work centre in use that does the operation (or its own, if there is none)."""
+    own = session.exec(select(WorkCentre).where(WorkCentre.id == wo.work_centre_id)).one()
+    in_use = centres_in_use(session)
+    if any(wc.id == own.id for wc in in_use):
+        return [own]
+    return [wc for wc in in_use if wo.operation_kind in wc.operation_kinds] or [own]
 
 
 def defect_spike(latest: list[tuple[int, int]]) -> float | None:

@@ -14,6 +14,7 @@ from activities.production import (
 from c2b.db import SessionFactory
 from models.schemas import (
     CompleteWorkOrderInput,
+    MakeUpInput,
     ProductionOrderInput,
     ReplanInput,
     SizeQuantity,
@@ -74,13 +75,20 @@ def test_a_defect_spike_holds_the_work_centre_and_work_goes_elsewhere(
         session.expire_all()
         held = session.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
         assert held.on_hold is False, f"held after {n} bad completions"
-        complete_at(acts, session, team_id, "GZ-CUT-1", defective=20)  # 20 in 60
+        last = complete_at(acts, session, team_id, "GZ-CUT-1", defective=20)  # 20 in 60
     session.expire_all()
     centres = {wc.code: wc for wc in session.exec(select(WorkCentre)).all()}
     assert centres["GZ-CUT-1"].on_hold and not centres["NB-CUT-1"].on_hold
     spike = session.exec(select(Event).where(Event.kind == "defect_spike")).one()
     assert (spike.entity_id, spike.data["share"]) == (centres["GZ-CUT-1"].id, 0.333)
     assert len(spike.data["work_orders"]) == DEFECT_SPIKE_COMPLETIONS
+    # The recut of the lot that showed the spike is cut elsewhere.
+    recut = acts.plan_make_up(MakeUpInput(work_order_id=last.id or 0))
+    assert recut.kind == "recut" and recut.work_order_id is not None
+    made = session.get(WorkOrder, recut.work_order_id)
+    assert made is not None and made.work_centre_id != centres["GZ-CUT-1"].id
+    table = session.get(WorkCentre, made.work_centre_id)
+    assert table is not None and "cut" in table.operation_kinds
 
     # New orders' cuts are placed elsewhere (three cutting tables: with the held one in
     # use, one of three orders would go there) ...
