@@ -31,7 +31,13 @@ from api.deps import (
     principal_of,
 )
 from api.routers.analytics import chain_lead_time
-from api.routers.planning import WithdrawIn, factory_calendar, withdraw_period
+from api.routers.planning import (
+    WithdrawIn,
+    factory_calendar,
+    factory_up,
+    release_work_centre,
+    withdraw_period,
+)
 from api.routers.scenarios import (
     apply_scenario,
     cancel_scenario,
@@ -299,6 +305,14 @@ def render(
         "comparison": comparison,
         "message": message,
         "factories": factories,
+        "down_factories": [c.code for c in calendars if c.is_down],
+        "held_centres": list(
+            session.exec(
+                select(WorkCentre.code)
+                .where(col(WorkCentre.on_hold))
+                .order_by(col(WorkCentre.code))
+            ).all()
+        ),
         "applied_periods": [
             (c.code, kind, centre, p)
             for c in calendars
@@ -517,6 +531,34 @@ async def withdraw(
         f"withdrawn: {kind} of {work_centre or factory} from "
         f"{body.start.astimezone(UTC).strftime(when)} to {body.end.astimezone(UTC).strftime(when)}"
     )
+    return RedirectResponse(
+        f"/planner?message={quote(said)}", status_code=status.HTTP_303_SEE_OTHER
+    )
+
+
+@router.post("/out-of-use/{kind}/{code}")
+async def back_in_use(
+    request: Request,
+    kind: str,
+    code: str,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    token: Token = None,
+) -> Response:
+    """Bring a factory marked down back up, or release a work centre's quality hold."""
+    principal = await _planner(request, runtime, session, token)
+    if principal is None:
+        return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
+    try:
+        if kind == "factory":
+            factory_up(code, principal, session)
+        elif kind == "work-centre":
+            release_work_centre(code, principal, session)
+        else:
+            raise InvalidInput(f"{kind!r} is neither factory nor work-centre", field="kind")
+    except DomainError as err:
+        return render(request, session, principal, None, None, *_refusal(err))
+    said = f"{code} is back in use: new work may be placed there"
     return RedirectResponse(
         f"/planner?message={quote(said)}", status_code=status.HTTP_303_SEE_OTHER
     )

@@ -75,3 +75,21 @@ async def test_the_page_lists_applied_periods_and_withdraws_one(platform: Platfo
     done = await http.post("/planner/calendar/withdraw", data=form)
     assert done.status_code == 303 and "withdrawn" in done.headers["location"]
     assert "Overtime and down periods applied (0)" in (await http.get("/planner")).text
+
+
+async def test_the_page_shows_what_is_out_of_use_and_brings_it_back(platform: Platform) -> None:
+    http, planner = platform.http, platform.auth("planner")
+    held = await http.post(
+        "/v1/work-centres/GZ-SEW-1/hold", json={"reason": "broken needles"}, headers=planner
+    )
+    assert held.status_code == 200, held.text
+    await http.post("/planner/sign-in", data={"token": platform.tokens["planner"]})
+    page = (await http.get("/planner")).text
+    assert "Out of use (1)" in page and "work centre GZ-SEW-1" in page
+    wrong = await http.post("/planner/out-of-use/robot/GZ-SEW-1")
+    assert wrong.status_code == 422 and "neither factory nor work-centre" in wrong.text
+    unknown = await http.post("/planner/out-of-use/work-centre/NOPE")
+    assert unknown.status_code == 404 and "work centre NOPE not found" in unknown.text
+    back = await http.post("/planner/out-of-use/work-centre/GZ-SEW-1")
+    assert back.status_code == 303 and "back%20in%20use" in back.headers["location"]
+    assert "Every factory and work centre is in use" in (await http.get("/planner")).text
