@@ -463,6 +463,13 @@ async def apply(
     )
 
 
+def _told(said: str) -> Response:
+    """Back to the page, saying what was done."""
+    return RedirectResponse(
+        f"/planner?message={quote(said)}", status_code=status.HTTP_303_SEE_OTHER
+    )
+
+
 def _invalid(
     request: Request, session: Session, principal: Principal, err: ValidationError
 ) -> Response:
@@ -531,9 +538,7 @@ async def withdraw(
         f"withdrawn: {kind} of {work_centre or factory} from "
         f"{body.start.astimezone(UTC).strftime(when)} to {body.end.astimezone(UTC).strftime(when)}"
     )
-    return RedirectResponse(
-        f"/planner?message={quote(said)}", status_code=status.HTTP_303_SEE_OTHER
-    )
+    return _told(said)
 
 
 @router.post("/out-of-use/{kind}/{code}")
@@ -559,6 +564,4 @@ async def back_in_use(
     except DomainError as err:
         return render(request, session, principal, None, None, *_refusal(err))
     said = f"{code} is back in use: new work may be placed there"
-    return RedirectResponse(
-        f"/planner?message={quote(said)}", status_code=status.HTTP_303_SEE_OTHER
-    )
+    return _told(said)
