@@ -1,6 +1,7 @@
 """Prometheus metrics at ``/metrics``: the API's own requests, and the platform's state read
-from the database at scrape time (work orders by status, lease expiries, scenario solves),
-so every API process reports the same figures whichever process changed them.
+from the database at scrape time (work orders by status, lease expiries, factories down and
+work centres on hold, scenario solves), so every API process reports the same figures
+whichever process changed them.
 
 Each app has its own registry: tests build many apps in one process.
 """
@@ -24,7 +25,7 @@ from prometheus_client.registry import Collector
 from sqlmodel import Session, col, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.tables import Event, ProductionOrder, Scenario, WorkOrder
+from models.tables import Event, Factory, ProductionOrder, Scenario, WorkCentre, WorkOrder
 
 # Latency buckets from a cached token check (about a millisecond) to a long-poll (30 s).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -102,7 +103,29 @@ class PlatformCollector(Collector):
             )
             counter.add_metric([], expiries)
             yield counter
+            yield from _out_of_use(session)
             yield from _solver_metrics(session)
+
+
+def _out_of_use(session: Session) -> Iterator[Metric]:
+    """Factories marked down and work centres on a quality hold (a defect spike holds one
+    by itself: worth an alert)."""
+    down = GaugeMetricFamily("c2b_factories_down", "Factories a planner marked down.")
+    down.add_metric(
+        [],
+        session.exec(select(func.count()).select_from(Factory).where(col(Factory.is_down))).one(),
+    )
+    yield down
+    held = GaugeMetricFamily(
+        "c2b_work_centres_on_hold", "Work centres on a quality hold (a defect spike or a planner)."
+    )
+    held.add_metric(
+        [],
+        session.exec(
+            select(func.count()).select_from(WorkCentre).where(col(WorkCentre.on_hold))
+        ).one(),
+    )
+    yield held
 
 
 def _by_status(session: Session, name: str, doc: str, column: Any) -> GaugeMetricFamily:

@@ -4,10 +4,10 @@ platform's state as the database has it at scrape time."""
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models.schemas import WorkOrderStatus
-from models.tables import Event, Scenario
+from models.tables import Event, Scenario, WorkCentre
 from tests.api.conftest import Platform
 from tests.factories import make_order, make_work_order
 
@@ -72,3 +72,8 @@ async def test_the_platforms_state_is_read_at_scrape_time(
     assert seen[("c2b_scenarios", (("status", "queued"),))] == 1
     assert seen[("c2b_solver_seconds_total", ())] == 4.5
     assert seen[("c2b_solver_last_gap", ())] == 0.125
+    assert (seen[("c2b_factories_down", ())], seen[("c2b_work_centres_on_hold", ())]) == (0, 0)
+    held = session.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
+    held.on_hold = True
+    session.commit()
+    assert (await scrape(platform))[("c2b_work_centres_on_hold", ())] == 1
