@@ -381,13 +381,22 @@ def calendar(factory: str, token: Token, api_url: ApiUrl = None) -> None:
         f"{cal['code']} ({cal['timezone']}){' [red]down[/]' if cal['is_down'] else ''}: "
         f"{shifts or 'open around the clock'}; holidays: {', '.join(cal['holidays']) or 'none'}"
     )
-    table = Table(title="overtime and down periods applied")
+    periods = listed_periods(cal)
+    if not periods:
+        console.print("no overtime or down periods applied")
+        return
+    table = Table(title="overtime and down periods applied (UTC)")
     for column in ("#", "what", "from", "until"):
         table.add_column(column)
-    for n, (kind, centre, p) in enumerate(listed_periods(cal), start=1):
+    for n, (kind, centre, p) in enumerate(periods, start=1):
         what = "overtime" if kind == "overtime" else f"{centre or 'factory'} down"
-        table.add_row(str(n), what, p["start"], p["end"])
+        table.add_row(str(n), what, minute(p["start"]), minute(p["end"]))
     console.print(table)
+
+
+def minute(iso: str) -> str:
+    """An API time as a person reads it: 'Tue 01 Dec 2026 20:21' (UTC)."""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%a %d %b %Y %H:%M")
 
 
 @scenario_app.command("withdraw")
@@ -406,5 +415,6 @@ def withdraw(factory: str, number: int, token: Token, api_url: ApiUrl = None) ->
         body["work_centre"] = centre
     call_api(api_url, token, "POST", f"/v1/factories/{factory}/calendar/withdraw", json=body)
     console.print(
-        f"[green]withdrawn[/]: {kind} of {centre or factory} from {p['start']} to {p['end']}"
+        f"[green]withdrawn[/]: {kind} of {centre or factory} from {minute(p['start'])} to "
+        f"{minute(p['end'])} UTC"
     )
