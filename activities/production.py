@@ -5,6 +5,7 @@ order and step) and writes its event in the same transaction as its state change
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -90,11 +91,6 @@ COMPLETION_TOLERANCE = 0.05
 # Attempts of one operation (the first and its make-ups) before a shortfall is accepted.
 MAX_ATTEMPTS = 3
 TRANSFER_MINUTES = 12 * 60
-# A defect spike puts a work centre on a quality hold: its latest 5 completions with a
-# fifth or more of their pieces defective. (The simulated factories average 2 %; one bad
-# lot is a make-up, not a spike.)
-DEFECT_SPIKE_COMPLETIONS = 5
-DEFECT_SPIKE_SHARE = 0.2
 # How far ahead the live plan knows factory calendars; past it, time is open. A plan a
 # year long is a plan that has stopped meaning anything.
 CALENDAR_DAYS = 366
@@ -180,9 +176,31 @@ def live_plan_for_update(session: Session) -> Plan:
     return session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
 
 
+@dataclass(frozen=True)
+class DefectSpike:
+    """When a work centre goes on a quality hold by itself: its latest ``completions``
+    completions with ``share`` or more of their pieces defective. (The simulated factories
+    average 2 %; one bad lot is a make-up, not a spike.) Set by ``C2B_DEFECT_SPIKE_*``."""
+
+    completions: int = 5
+    share: float = 0.2
+
+    def of(self, latest: list[tuple[int, int]]) -> float | None:
+        """The defect share of a work centre's ``latest`` completions (good, defective),
+        if it is a spike."""
+        if len(latest) < self.completions:
+            return None
+        good, defective = sum(g for g, _ in latest), sum(d for _, d in latest)
+        share = defective / (good + defective) if good + defective else 0.0
+        return share if share >= self.share else None
+
+
 class ProductionActivities:
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, defect_spike: DefectSpike | None = None
+    ) -> None:
         self._sessions = session_factory
+        self._spike = defect_spike or DefectSpike()
 
     @activity.defn
     @translate_domain_errors
@@ -411,7 +429,7 @@ class ProductionActivities:
                 defective=defective,
                 factory_id=wo.factory_id,
             )
-            _hold_on_defect_spike(session, wo)
+            _hold_on_defect_spike(session, wo, self._spike)
             return completion_of(wo)
 
     @activity.defn
@@ -1059,18 +1077,7 @@ def _make_up_centres(session: Session, wo: WorkOrder) -> list[WorkCentre]:
     return [wc for wc in in_use if wo.operation_kind in wc.operation_kinds] or [own]
 
 
-def defect_spike(latest: list[tuple[int, int]]) -> float | None:
-    """The defect share of a work centre's ``latest`` completions (good, defective), if it
-    is a spike: ``DEFECT_SPIKE_COMPLETIONS`` of them at least, with ``DEFECT_SPIKE_SHARE``
-    or more of their pieces defective."""
-    if len(latest) < DEFECT_SPIKE_COMPLETIONS:
-        return None
-    good, defective = sum(g for g, _ in latest), sum(d for _, d in latest)
-    share = defective / (good + defective) if good + defective else 0.0
-    return share if share >= DEFECT_SPIKE_SHARE else None
-
-
-def _hold_on_defect_spike(session: Session, wo: WorkOrder) -> None:
+def _hold_on_defect_spike(session: Session, wo: WorkOrder, rule: DefectSpike) -> None:
     """After a completion: a defect spike at its work centre puts the centre on a quality
     hold (``WorkCentre.on_hold``), with a ``defect_spike`` event. The API then tells the
     orders with unclaimed work there to move it (``api.routers.planning``)."""
@@ -1087,9 +1094,9 @@ def _hold_on_defect_spike(session: Session, wo: WorkOrder) -> None:
             col(WorkOrder.status) == WorkOrderStatus.COMPLETED,
         )
         .order_by(col(WorkOrder.completed_at).desc(), col(WorkOrder.id).desc())
-        .limit(DEFECT_SPIKE_COMPLETIONS)
+        .limit(rule.completions)
     ).all()
-    share = defect_spike([(good or 0, bad or 0) for _, good, bad in latest])
+    share = rule.of([(good or 0, bad or 0) for _, good, bad in latest])
     if share is None:
         return
     centre.on_hold = True

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Invalid tokens one client address may present per minute before it gets 429s.
     auth_failures_per_minute: int = Field(default=30, gt=0, alias="C2B_AUTH_FAILURES_PER_MINUTE")
     lease_minutes: float = Field(default=15.0, gt=0, alias="C2B_LEASE_MINUTES")
+    # A defect spike holds a work centre: its latest N completions with this share or more
+    # of their pieces defective (activities.production.DefectSpike).
+    defect_spike_completions: int = Field(default=5, ge=1, alias="C2B_DEFECT_SPIKE_COMPLETIONS")
+    defect_spike_share: float = Field(default=0.2, gt=0, le=1, alias="C2B_DEFECT_SPIKE_SHARE")
     observation_days: float = Field(default=14.0, gt=0, alias="C2B_OBSERVATION_DAYS")
     decision_hours: float = Field(default=72.0, gt=0, alias="C2B_DECISION_HOURS")
     design_escalate_hours: float = Field(default=24.0, gt=0, alias="C2B_DESIGN_ESCALATE_HOURS")

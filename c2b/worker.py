@@ -29,7 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.demand import DemandActivities
 from activities.leases import LeaseActivities
 from activities.lifecycle import LifecycleActivities
-from activities.production import ProductionActivities
+from activities.production import DefectSpike, ProductionActivities
 from activities.scenarios import ScenarioActivities, SolverActivities
 from c2b.db import SessionFactory, make_engine, make_session_factory
 from c2b.logs import configure_logging
@@ -238,7 +238,13 @@ async def run_worker(settings: Settings) -> None:
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
         sessions = make_session_factory(engine)
         queue = settings.orchestration_task_queue
+        spike = DefectSpike(settings.defect_spike_completions, settings.defect_spike_share)
         worker = build_worker(
-            client, sessions, queue, executor, sandboxed=settings.workflow_sandbox
+            client,
+            sessions,
+            queue,
+            executor,
+            ProductionActivities(sessions, spike),
+            sandboxed=settings.workflow_sandbox,
         )
         await _serve(worker, engine, tracing)

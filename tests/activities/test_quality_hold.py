@@ -6,11 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from activities.production import (
-    DEFECT_SPIKE_COMPLETIONS,
-    ProductionActivities,
-    defect_spike,
-)
+from activities.production import DefectSpike, ProductionActivities
 from c2b.db import SessionFactory
 from models.schemas import (
     CompleteWorkOrderInput,
@@ -37,7 +33,12 @@ from tests.factories import make_order, make_work_order
 def test_a_spike_is_five_completions_with_a_fifth_of_their_pieces_defective(
     latest: list[tuple[int, int]], spike: float | None
 ) -> None:
-    assert defect_spike(latest) == spike
+    assert DefectSpike().of(latest) == spike
+
+
+def test_the_rule_is_the_operators_to_set() -> None:
+    assert DefectSpike(completions=3, share=0.1).of([(90, 10)] * 3) == 0.1
+    assert DefectSpike(completions=3, share=0.1).of([(90, 10)] * 2) is None
 
 
 def complete_at(
@@ -69,9 +70,10 @@ def test_a_defect_spike_holds_the_work_centre_and_work_goes_elsewhere(
     session_factory: SessionFactory, session: Session, team_id: int
 ) -> None:
     acts = ProductionActivities(session_factory)
-    for _ in range(DEFECT_SPIKE_COMPLETIONS):
+    completions = DefectSpike().completions
+    for _ in range(completions):
         complete_at(acts, session, team_id, "NB-CUT-1", defective=1)  # 1 in 61: fine
-    for n in range(DEFECT_SPIKE_COMPLETIONS):
+    for n in range(completions):
         session.expire_all()
         held = session.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
         assert held.on_hold is False, f"held after {n} bad completions"
@@ -81,7 +83,7 @@ def test_a_defect_spike_holds_the_work_centre_and_work_goes_elsewhere(
     assert centres["GZ-CUT-1"].on_hold and not centres["NB-CUT-1"].on_hold
     spike = session.exec(select(Event).where(Event.kind == "defect_spike")).one()
     assert (spike.entity_id, spike.data["share"]) == (centres["GZ-CUT-1"].id, 0.333)
-    assert len(spike.data["work_orders"]) == DEFECT_SPIKE_COMPLETIONS
+    assert len(spike.data["work_orders"]) == completions
     # The recut of the lot that showed the spike is cut elsewhere.
     recut = acts.plan_make_up(MakeUpInput(work_order_id=last.id or 0))
     assert recut.kind == "recut" and recut.work_order_id is not None

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from activities.production import DEFECT_SPIKE_COMPLETIONS
+from activities.production import DefectSpike
 from models.schemas import WorkOrderStatus
 from models.tables import Event, Factory, WorkCentre, WorkOrder
 from tests.api.conftest import Platform
@@ -103,7 +103,7 @@ async def test_a_defect_spike_holds_a_work_centre_and_its_waiting_work_moves_awa
     knit = platform.auth("GZ-KNIT")
     done: list[int] = []  # cuts (GZ-KNIT's one cutting table) completed a quarter defective
     for _ in range(20):
-        if len(done) == DEFECT_SPIKE_COMPLETIONS:
+        if len(done) == DefectSpike().completions:
             break
         wo = await claim(platform, knit)
         assert wo["production_order_id"] in orders, wo
@@ -118,7 +118,7 @@ async def test_a_defect_spike_holds_a_work_centre_and_its_waiting_work_moves_awa
         assert r.status_code == 200, r.text
         if wo["operation_kind"] == "cut":
             done.append(wo["id"])
-    assert len(done) == DEFECT_SPIKE_COMPLETIONS
+    assert len(done) == DefectSpike().completions
 
     with platform.session_factory() as s:
         centre = s.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
