@@ -27,7 +27,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
-from api.routers.planning import move_held_work
+from api.routers.planning import hold_reason, move_held_work
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
 from models.failpoints import failpoint
 from models.outcomes import completion_of, rejection_of
@@ -424,18 +424,7 @@ def _on_hold(session: Session, centre_id: int) -> tuple[WorkCentre, str] | None:
         centre = session.get(WorkCentre, centre_id)
         if centre is None or not centre.on_hold:
             return None
-        why = session.exec(
-            select(Event)
-            .where(
-                Event.entity == "work_centre",
-                Event.entity_id == centre_id,
-                col(Event.kind).in_(["defect_spike", "hold"]),
-            )
-            .order_by(col(Event.id).desc())
-        ).first()
-        if why is not None and why.kind == "defect_spike":
-            return centre, f"defect spike: {why.data['share']:.0%} of its latest pieces defective"
-        return centre, str(why.data.get("reason", "")) if why is not None else "held"
+        return centre, hold_reason(session, centre_id)
 
 
 class RejectionIn(BaseModel):

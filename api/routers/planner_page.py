@@ -35,6 +35,7 @@ from api.routers.planning import (
     WithdrawIn,
     factory_calendar,
     factory_up,
+    hold_reason,
     release_work_centre,
     withdraw_period,
 )
@@ -306,13 +307,12 @@ def render(
         "message": message,
         "factories": factories,
         "down_factories": [c.code for c in calendars if c.is_down],
-        "held_centres": list(
-            session.exec(
-                select(WorkCentre.code)
-                .where(col(WorkCentre.on_hold))
-                .order_by(col(WorkCentre.code))
+        "held_centres": [
+            (wc.code, hold_reason(session, wc.id or 0))
+            for wc in session.exec(
+                select(WorkCentre).where(col(WorkCentre.on_hold)).order_by(col(WorkCentre.code))
             ).all()
-        ),
+        ],
         "applied_periods": [
             (c.code, kind, centre, p)
             for c in calendars

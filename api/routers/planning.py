@@ -341,6 +341,24 @@ async def move_held_work(
     )
 
 
+def hold_reason(session: Session, centre_id: int) -> str:
+    """Why a work centre is on hold: its latest defect spike or planner's hold."""
+    why = session.exec(
+        select(Event)
+        .where(
+            Event.entity == "work_centre",
+            Event.entity_id == centre_id,
+            col(Event.kind).in_(["defect_spike", "hold"]),
+        )
+        .order_by(col(Event.id).desc())
+    ).first()
+    if why is None:
+        return "held"
+    if why.kind == "defect_spike":
+        return f"defect spike: {why.data['share']:.0%} of its latest pieces defective"
+    return f"{why.actor}: {why.data.get('reason', '')}"
+
+
 def _centre(session: Session, code: str) -> WorkCentre:
     centre = session.exec(select(WorkCentre).where(WorkCentre.code == code)).one_or_none()
     if centre is None:

@@ -86,6 +86,7 @@ async def test_the_page_shows_what_is_out_of_use_and_brings_it_back(platform: Pl
     await http.post("/planner/sign-in", data={"token": platform.tokens["planner"]})
     page = (await http.get("/planner")).text
     assert "Out of use (1)" in page and "work centre GZ-SEW-1" in page
+    assert "quality hold (demo:planner: broken needles)" in page
     wrong = await http.post("/planner/out-of-use/robot/GZ-SEW-1")
     assert wrong.status_code == 422 and "neither factory nor work-centre" in wrong.text
     unknown = await http.post("/planner/out-of-use/work-centre/NOPE")
