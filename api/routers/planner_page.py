@@ -399,7 +399,7 @@ async def run(
 ) -> Response:
     principal = await _planner(request, runtime, session, token)
     if principal is None:
-        return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
+        return _to_page()
     edits: list[dict[str, Any]] = []
     try:
         for kind, what, factory, start, end in (
@@ -432,7 +432,7 @@ async def run(
         return _invalid(request, session, principal, err)
     except DomainError as err:
         return render(request, session, principal, None, None, *_refusal(err))
-    return RedirectResponse(f"/planner?scenario={view.id}", status_code=status.HTTP_303_SEE_OTHER)
+    return _to_page(scenario=view.id)
 
 
 @router.post("/scenarios/{scenario_id}/apply")
@@ -446,7 +446,7 @@ async def apply(
 ) -> Response:
     principal = await _planner(request, runtime, session, token)
     if principal is None:
-        return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
+        return _to_page()
     try:
         result = await apply_scenario(scenario_id, principal, session, client)
     except (DomainError, HTTPException) as err:
@@ -457,17 +457,15 @@ async def apply(
         f"{result.operations_kept} operations placed or changed since kept, "
         f"orders placed again around it: {result.orders_placed_again or 'none'}"
     )
-    return RedirectResponse(
-        f"/planner?scenario={scenario_id}&message={quote(said)}",
-        status_code=status.HTTP_303_SEE_OTHER,
-    )
+    return _to_page(said, scenario_id)
 
 
-def _told(said: str) -> Response:
-    """Back to the page, saying what was done."""
-    return RedirectResponse(
-        f"/planner?message={quote(said)}", status_code=status.HTTP_303_SEE_OTHER
-    )
+def _to_page(message: str | None = None, scenario: int | None = None) -> Response:
+    """Back to the planning page (303), showing ``scenario`` and saying ``message``."""
+    query = [f"scenario={scenario}"] if scenario is not None else []
+    query += [f"message={quote(message)}"] if message else []
+    target = "/planner" + (f"?{'&'.join(query)}" if query else "")
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
 def _invalid(
@@ -498,14 +496,12 @@ async def cancel(
 ) -> Response:
     principal = await _planner(request, runtime, session, token)
     if principal is None:
-        return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
+        return _to_page()
     try:
         await cancel_scenario(scenario_id, principal, session, client)
     except (DomainError, HTTPException) as err:
         return render(request, session, principal, scenario_id, None, *_refusal(err))
-    return RedirectResponse(
-        f"/planner?scenario={scenario_id}", status_code=status.HTTP_303_SEE_OTHER
-    )
+    return _to_page(scenario=scenario_id)
 
 
 @router.post("/calendar/withdraw")
@@ -523,7 +519,7 @@ async def withdraw(
     """Take back an overtime or down period a scenario applied (the calendar's table)."""
     principal = await _planner(request, runtime, session, token)
     if principal is None:
-        return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
+        return _to_page()
     try:
         body = WithdrawIn.model_validate(
             {"kind": kind, "start": start, "end": end, "work_centre": work_centre or None}
@@ -538,7 +534,7 @@ async def withdraw(
         f"withdrawn: {kind} of {work_centre or factory} from "
         f"{body.start.astimezone(UTC).strftime(when)} to {body.end.astimezone(UTC).strftime(when)}"
     )
-    return _told(said)
+    return _to_page(said)
 
 
 @router.post("/out-of-use/{kind}/{code}")
@@ -553,7 +549,7 @@ async def back_in_use(
     """Bring a factory marked down back up, or release a work centre's quality hold."""
     principal = await _planner(request, runtime, session, token)
     if principal is None:
-        return RedirectResponse("/planner", status_code=status.HTTP_303_SEE_OTHER)
+        return _to_page()
     try:
         if kind == "factory":
             factory_up(code, principal, session)
@@ -564,4 +560,4 @@ async def back_in_use(
     except DomainError as err:
         return render(request, session, principal, None, None, *_refusal(err))
     said = f"{code} is back in use: new work may be placed there"
-    return _told(said)
+    return _to_page(said)
