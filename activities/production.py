@@ -503,8 +503,8 @@ class ProductionActivities:
                 for wc in session.exec(select(WorkCentre).order_by(col(WorkCentre.id))).all()
                 if wo.operation_kind in wc.operation_kinds
             ]
-            down = set(session.exec(select(Factory.id).where(col(Factory.is_down))).all())
-            centres = [wc for wc in all_centres if wc.factory_id not in down and not wc.on_hold]
+            in_use = {wc.id for wc in centres_in_use(session)}
+            centres = [wc for wc in all_centres if wc.id in in_use]
             others = [wc for wc in centres if wc.id not in failed and wc.id != wo.work_centre_id]
             same = not others
             pool = others or [wc for wc in centres if wc.id == wo.work_centre_id]
