@@ -40,7 +40,7 @@ from activities.production import (
     place_into_plan,
     routing_of,
 )
-from activities.rebase import Key, Rebased, Slot, rebase
+from activities.rebase import Key, Slot, rebase
 from models.errors import Conflict, DomainError, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.scenarios import (
@@ -313,12 +313,12 @@ def _keep_period(
 
 
 def down_periods(
-    session: Session, scenario: Scenario, centres: list[WorkCentre]
+    session: Session, edits: list[Any], centres: list[WorkCentre]
 ) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Per work centre id, the periods the scenario's edits take it down."""
+    """Per work centre id, the periods the ``edits`` (models.scenarios.Edit) take it down."""
     factory_ids = {f.code: f.id for f in session.exec(select(Factory)).all()}
     down: dict[int, list[tuple[datetime, datetime]]] = {}
-    for edit in EDITS.validate_python(scenario.edits):
+    for edit in edits:
         if isinstance(edit, FactoryDownEdit):
             hit = [wc for wc in centres if wc.factory_id == factory_ids[edit.factory]]
         elif isinstance(edit, WorkCentreDownEdit):
@@ -924,12 +924,21 @@ class ScenarioActivities:
             # A scenario from before base slots were kept cannot rebase.
             if plan.version != then[0] or (not scenario.base_slots and now != then):
                 raise Conflict(plan_moved(scenario.id or 0, then, now))
-            self._keep_edits(session, scenario, inp.actor)  # before anything is placed
+            edits = EDITS.validate_python(scenario.edits)
+            self._keep_edits(session, scenario, edits, inp.actor)  # before anything is placed
             centres = {wc.id or 0: wc for wc in session.exec(select(WorkCentre)).all()}
             centre_ids = {wc.code: wc for wc in centres.values()}
-            live = live_slots(session, plan)
+            live, base = live_slots(session, plan), base_of(scenario)
             try:
-                rebased = self._rebase(session, scenario, live, centres)
+                rebased = rebase(
+                    base,
+                    live,
+                    planned_of(scenario, centre_ids),
+                    centres,
+                    timedelta(minutes=TRANSFER_MINUTES),
+                    movable=_unheld_orders_placed_since(session, base, live),
+                    down=down_periods(session, edits, list(centres.values())),
+                )
             except Conflict as collision:
                 raise Conflict(
                     plan_collides(scenario.id or 0, then, now, collision.message)
@@ -987,22 +996,6 @@ class ScenarioActivities:
             )
 
     @staticmethod
-    def _rebase(
-        session: Session, scenario: Scenario, live: dict[Key, Slot], centres: dict[int, WorkCentre]
-    ) -> Rebased:
-        """The scenario's slots over the ``live`` plan's (``activities.rebase.rebase``)."""
-        base = base_of(scenario)
-        return rebase(
-            base,
-            live,
-            planned_of(scenario, {wc.code: wc for wc in centres.values()}),
-            centres,
-            timedelta(minutes=TRANSFER_MINUTES),
-            movable=_unheld_orders_placed_since(session, base, live),
-            down=down_periods(session, scenario, list(centres.values())),
-        )
-
-    @staticmethod
     def _place_again(
         session: Session, plan: Plan, order_ids: list[int], inp: ApplyInput
     ) -> dict[Key, Slot]:
@@ -1029,13 +1022,13 @@ class ScenarioActivities:
         return slots
 
     @staticmethod
-    def _keep_edits(session: Session, scenario: Scenario, actor: str) -> None:
+    def _keep_edits(session: Session, scenario: Scenario, edits: list[Any], actor: str) -> None:
         """What the scenario's edits say about the factories goes into their master data,
         so the placements after the apply (the apply's own included) plan as the applied
         plan does: overtime and down periods into the calendars, a capacity or efficiency
         into the work centre, each with an event naming the planner. Due dates, fabric
         delays and rush orders stay what-ifs."""
-        for edit in EDITS.validate_python(scenario.edits):
+        for edit in edits:
             if isinstance(edit, OvertimeEdit | FactoryDownEdit):
                 factory = session.exec(select(Factory).where(Factory.code == edit.factory)).one()
                 kind = "overtime" if isinstance(edit, OvertimeEdit) else "downtime"
