@@ -65,6 +65,7 @@ from models.scenarios import (
     WorkCentreDownEdit,
     plan_collides,
     plan_moved,
+    stored_period,
 )
 from models.schemas import PlanStatus, ProductionOrderStatus, WorkOrderStatus
 from models.tables import (
@@ -294,7 +295,7 @@ def _keep_period(
 ) -> None:
     """The edit's period added to the row's ``overtime`` or ``downtime`` (ISO, UTC); the
     periods already over leave the list (their events keep them)."""
-    period = [edit.start.astimezone(UTC).isoformat(), edit.end.astimezone(UTC).isoformat()]
+    period = stored_period(edit.start, edit.end)
     periods: list[list[str]] = getattr(row, kind)
     if period in periods:
         return

@@ -7,7 +7,7 @@ Value objects only: ``activities.scenarios`` turns the live plan plus these edit
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -143,6 +143,12 @@ class ScenarioRequest(BaseModel):
 
 # Why a scenario stopped by a planner before its solve began has no plan.
 STOPPED = "stopped before it had a plan"
+
+
+def stored_period(start: datetime, end: datetime) -> list[str]:
+    """A period as ``Factory.overtime`` and ``downtime`` and ``WorkCentre.downtime`` keep it:
+    [start, end] in ISO 8601, UTC. Applying one and withdrawing it must spell it alike."""
+    return [start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()]
 
 
 def plan_moved(scenario_id: int, then: tuple[int, int], now: tuple[int, int]) -> str:

@@ -21,6 +21,7 @@ from api.deps import PlannerDep, SessionDep, TemporalDep
 from api.errors import temporal_unavailable, temporal_unreachable
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
+from models.scenarios import stored_period
 from models.schemas import FactoryDown, PlanStatus, WorkCentreHeld, WorkOrderStatus
 from models.tables import (
     Event,
@@ -186,7 +187,7 @@ def withdraw_period(
                 f"work centre {body.work_centre!r} is not one of {code}'s", field="work_centre"
             )
         owner = centre
-    period = [body.start.astimezone(UTC).isoformat(), body.end.astimezone(UTC).isoformat()]
+    period = stored_period(body.start, body.end)
     periods: list[list[str]] = getattr(owner, body.kind)
     if period not in periods:
         whose = body.work_centre or code
