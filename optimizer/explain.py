@@ -92,14 +92,7 @@ def _chain(problem: Problem, last: Assignment, index: _Index) -> list[str]:
         if current.seq == 0 and current.start == order.release:
             steps.append(f"{what} starts at {current.start}: the order's release")
             break
-        blocker = next(
-            (
-                a
-                for a in index.by_centre[current.work_centre]
-                if a.end == current.start and a is not current
-            ),
-            None,
-        )
+        blocker = _ending_at(index, current, current.start)
         if blocker is not None:
             steps.append(
                 f"{what} starts at {current.start}, when {current.work_centre} is free of "
@@ -133,7 +126,7 @@ def _chain(problem: Problem, last: Assignment, index: _Index) -> list[str]:
                 f"{what} starts at {current.start}, when {current.work_centre} opens "
                 f"(closed from {opened}: its factory's calendar)"
             )
-            behind = _behind_the_closing(problem, current, previous, opened, index)
+            behind = _behind_the_closing(current, previous, travel, opened, index)
             if behind is None:
                 break
             steps.append(behind[0])
@@ -150,33 +143,33 @@ def _chain(problem: Problem, last: Assignment, index: _Index) -> list[str]:
     return steps
 
 
+def _ending_at(index: _Index, current: Assignment, minute: int) -> Assignment | None:
+    """Another operation on ``current``'s work centre that ends at ``minute``."""
+    return next(
+        (a for a in index.by_centre[current.work_centre] if a.end == minute and a is not current),
+        None,
+    )
+
+
 def _behind_the_closing(
-    problem: Problem,
     current: Assignment,
     previous: Assignment | None,
+    travel: int,
     closed_at: int,
     index: _Index,
 ) -> tuple[str, Assignment] | None:
     """What kept ``current`` from starting before its work centre closed at ``closed_at``
     (it starts when it opens again): the step that says so and the assignment to follow,
-    or None if it had open time before the closing that it did not take."""
-    if previous is not None:
-        travel = problem.transfer(index.factories, previous.work_centre, current.work_centre)
-        if closed_at <= previous.end + travel <= current.start:
-            moved = f" and {travel} min of transfer" if travel else ""
-            return (
-                f"operation {previous.seq} ended at {previous.end} on {previous.work_centre}"
-                f"{moved}, after {current.work_centre} closed at {closed_at}",
-                previous,
-            )
-    busy = next(
-        (
-            a
-            for a in index.by_centre[current.work_centre]
-            if a.end == closed_at and a is not current
-        ),
-        None,
-    )
+    or None if it had open time before the closing that it did not take. ``travel`` is the
+    transfer from ``previous``."""
+    if previous is not None and closed_at <= previous.end + travel <= current.start:
+        moved = f" and {travel} min of transfer" if travel else ""
+        return (
+            f"operation {previous.seq} ended at {previous.end} on {previous.work_centre}"
+            f"{moved}, after {current.work_centre} closed at {closed_at}",
+            previous,
+        )
+    busy = _ending_at(index, current, closed_at)
     if busy is None:
         return None
     return (
