@@ -128,21 +128,9 @@ async def buyer(
             await asyncio.sleep(0.5)
         pick = {"picks": [{"style": "TS-CREW", "colour": "white"}], "close_window": True}
         picks = f"{batch}/picks"
-        # The batch reads "picking" the moment its aggregation commits; its workflow may
-        # take the pick a moment later. That 409 says "retry", and a client does.
-        while not stop.is_set():
-            r = await load.call(
-                "POST /v1/demand-batches/{id}/picks",
-                http,
-                "POST",
-                picks,
-                expected=(200, 409),
-                json=pick,
-                headers=headers,
-            )
-            if r is None or r.status_code == 200:
-                break
-            await asyncio.sleep(0.2)
+        await load.call(
+            "POST /v1/demand-batches/{id}/picks", http, "POST", picks, json=pick, headers=headers
+        )
         while not stop.is_set():
             await asyncio.sleep(2.0)
             r = await load.call("GET /v1/demand-batches/{id}", http, "GET", batch, headers=headers)

@@ -96,17 +96,19 @@ def build_worker(
     executor: ThreadPoolExecutor,
     production: ProductionActivities | None = None,
     *,
+    demand: DemandActivities | None = None,
     sandboxed: bool = True,
 ) -> Worker:
-    """The worker of the orchestration queue. ``production`` replaces the production
-    activities (a test may slow one down); by default they run on ``session_factory``.
+    """The worker of the orchestration queue. ``production`` and ``demand`` replace the
+    production and demand activities (a test may slow one down); by default they run on
+    ``session_factory``.
     Tests keep the sandbox; ``c2b worker`` follows ``C2B_WORKFLOW_SANDBOX`` (off)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activity_methods(
-            DemandActivities(session_factory),
+            demand or DemandActivities(session_factory),
             production or ProductionActivities(session_factory),
             LeaseActivities(session_factory),
             LifecycleActivities(session_factory),

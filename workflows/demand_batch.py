@@ -178,8 +178,16 @@ class DemandBatchWorkflow:
         return picks, default_keys, declined
 
     @workflow.update
-    def submit_picks(self, inp: SubmitPicksInput) -> SubmitPicksResult:
-        """Add or amend picks (the last word per style-colour counts); optionally close."""
+    async def submit_picks(self, inp: SubmitPicksInput) -> SubmitPicksResult:
+        """Add or amend picks (the last word per style-colour counts); optionally close.
+
+        A pick can arrive before the workflow has seen its aggregation step end: the step
+        commits the batch's "picking" status, and when it outlasts a workflow task, the
+        worker completes the task with the step still open and the next task brings the
+        update. Such a pick waits for the aggregate and is checked against it then."""
+        if self._aggregate is None:
+            await workflow.wait_condition(lambda: self._aggregate is not None)
+            self._validate_picks(inp)
         for pick in inp.picks:
             self._picks[pick.key] = pick
         if inp.close_window:
@@ -192,10 +200,13 @@ class DemandBatchWorkflow:
     def _validate_picks(self, inp: SubmitPicksInput) -> None:
         if self._window_closed:
             raise ApplicationError("the pick window is closed", type="Conflict")
-        if self._aggregate is None:
-            raise ApplicationError(
-                "the batch is still being aggregated; try again in a moment", type="Conflict"
-            )
+        if self._aggregate is not None:  # else the handler checks once it is there
+            self._check_picks(inp)
+
+    def _check_picks(self, inp: SubmitPicksInput) -> None:
+        """Every pick names open demand of this batch, with a quantity and due date it can
+        be made to."""
+        assert self._aggregate is not None
         in_batch = {d.key: d for d in self._aggregate.by_style_colour}
         today = workflow.now().date()
         for i, pick in enumerate(inp.picks):

@@ -3,7 +3,6 @@ real database: the 48-hour pick window passes in well under a second."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -25,7 +24,6 @@ from models.schemas import (
     LifecycleSettings,
     PickItem,
     SubmitPicksInput,
-    SubmitPicksResult,
 )
 from models.tables import DemandLine, Pick, ProductionOrder, StyleLifecycle
 from tests.factories import make_batch
@@ -52,21 +50,6 @@ async def start_batch(
         id=f"demand-batch-{batch_id}-{uuid.uuid4()}",
         task_queue=task_queue,
     )
-
-
-async def submit_when_aggregated(
-    handle: WorkflowHandle,
-    picks: SubmitPicksInput,  # type: ignore[type-arg]
-) -> SubmitPicksResult:
-    """Picks are refused until the batch is aggregated (a second or so): retry like a client."""
-    for _ in range(100):
-        try:
-            return await handle.execute_update(DemandBatchWorkflow.submit_picks, picks)
-        except WorkflowUpdateFailedError as err:
-            if "aggregated" not in str(err.cause):
-                raise
-            await asyncio.sleep(0.05)
-    raise AssertionError("the batch was never aggregated")
 
 
 def replayer() -> Replayer:
@@ -159,7 +142,8 @@ async def test_a_test_batch_pick_is_honoured_and_a_no_go_declines_its_lines(
         ],
         close_window=True,
     )
-    result = await submit_when_aggregated(handle, picks)
+    # Sent at once: the pick waits in the workflow until the batch is aggregated.
+    result = await handle.execute_update(DemandBatchWorkflow.submit_picks, picks)
     assert result.window_open is False
 
     with pytest.raises(WorkflowUpdateFailedError) as closed:

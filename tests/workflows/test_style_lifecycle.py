@@ -30,8 +30,8 @@ from tests.workflows.test_demand_batch_workflow import (
     mixed_batch,
     replayer,
     start_batch,
-    submit_when_aggregated,
 )
+from workflows.demand_batch import DemandBatchWorkflow
 from workflows.style_lifecycle import StyleLifecycleWorkflow
 
 TEST_BATCH = SubmitPicksInput(
@@ -62,7 +62,7 @@ async def lifecycle(
     batch = await start_batch(
         time_skipping_env.client, worker_queue, batch_id, team_id, lifecycle=settings
     )
-    await submit_when_aggregated(batch, TEST_BATCH)
+    await batch.execute_update(DemandBatchWorkflow.submit_picks, TEST_BATCH)
     row = None
     for _ in range(200):
         session.expire_all()
