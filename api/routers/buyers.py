@@ -457,25 +457,36 @@ async def get_aggregate(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"the batch's workflow did not answer ({err})"
         ) from err
     if aggregate is None:
-        return JSONResponse(
-            {"detail": f"batch {batch_id} is still being aggregated; retry in a moment"},
-            status_code=status.HTTP_409_CONFLICT,
-            headers={"Retry-After": "1"},
-        )
+        return still_aggregating(batch_id)
     return aggregate
 
 
-@router.post("/{batch_id}/picks", response_model=SubmitPicksResult)
+def still_aggregating(batch_id: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"batch {batch_id} is still being aggregated; retry in a moment"},
+        status_code=status.HTTP_409_CONFLICT,
+        headers={"Retry-After": "1"},
+    )
+
+
+@router.post(
+    "/{batch_id}/picks",
+    response_model=SubmitPicksResult,
+    responses={409: {"description": "Still being aggregated (retry), or the window is closed"}},
+)
 async def submit_picks(
     batch_id: RowId,
     picks: SubmitPicksInput,
     principal: BuyerDep,
     session: SessionDep,
     client: TemporalDep,
-) -> SubmitPicksResult:
+) -> SubmitPicksResult | JSONResponse:
     """Pick or amend what to make from the batch while its pick window is open. The verdict
-    (accepted, or why not) comes back synchronously."""
+    (accepted, or why not) comes back synchronously. Until the batch reads "picking", 409
+    with Retry-After; from then on the pick is taken (its workflow may take a moment)."""
     batch = _own_batch(session, batch_id, principal.scope_id)
+    if batch.status == BatchStatus.RECEIVED:
+        return still_aggregating(batch_id)
     handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
     with update_errors(f"batch {batch_id} is no longer taking picks"):
         return await handle.execute_update(

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 
 import api.errors as api_errors
 from models.tables import DemandBatch, DemandLine
 from tests.api.conftest import Platform
-from tests.factories import need_by
+from tests.factories import make_batch, need_by
 
 HEADER = "customer_ref,style,colour,size,quantity,personalisation,need_by,channel,region\n"
 
@@ -389,3 +389,20 @@ async def test_no_worker_to_answer_a_query_costs_a_read_seconds_not_half_a_minut
     r = await platform.http.get(f"/v1/demand-batches/{batch_id}/aggregate", headers=headers)
     assert time.monotonic() - started < 10
     assert r.status_code == 503 and "did not answer" in r.json()["detail"], r.text
+
+
+async def test_a_pick_before_the_batch_reads_picking_is_told_to_retry(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    """Answered from the batch's status, without waiting on a workflow that is still
+    aggregating (for a large batch, seconds): 409 with Retry-After. From "picking" on, the
+    workflow takes the pick (tests/workflows/test_pick_after_aggregation_commits.py)."""
+    batch = make_batch(session, team_id)  # received; no workflow aggregates it
+    session.commit()
+    r = await platform.http.post(
+        f"/v1/demand-batches/{batch.id}/picks",
+        json={"picks": [{"style": "TS-CREW", "colour": "white"}]},
+        headers=platform.auth("team-nova"),
+    )
+    assert r.status_code == 409 and r.headers["Retry-After"] == "1"
+    assert r.json()["detail"] == f"batch {batch.id} is still being aggregated; retry in a moment"
