@@ -4,6 +4,7 @@ it speaks HTTP with the team's token and never touches the database)."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,8 @@ demand_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
+# A batch is aggregated within seconds (100,000 lines in about 2 s: bench/results/intake-*).
+PICK_WAIT_S = 60.0
 CHUNK = 64 * 1024
 
 ApiUrl = Annotated[
@@ -68,10 +71,22 @@ def refusal(resp: httpx.Response) -> typer.Exit:
     return typer.Exit(1)
 
 
-def call_api(api_url: str | None, token: str, method: str, path: str, **kwargs: Any) -> Any:
-    """One request; its JSON answer, or the API's refusal printed and exit 1."""
-    with api_client(api_url, token) as http:
-        resp = http.request(method, path, **kwargs)
+def call_api(
+    api_url: str | None, token: str, method: str, path: str, wait_s: float = 0, **kwargs: Any
+) -> Any:
+    """One request; its JSON answer, or the API's refusal printed and exit 1. With
+    ``wait_s``, a 409 that says Retry-After (a batch still being aggregated) is sent again
+    when it says, for up to ``wait_s`` seconds, showing why it waits."""
+    deadline = time.monotonic() + wait_s
+    with api_client(api_url, token) as http, console.status("") as waiting:
+        while True:
+            resp = http.request(method, path, **kwargs)
+            retry_after = resp.headers.get("Retry-After", "")
+            again = resp.status_code == 409 and retry_after.isdigit()
+            if not again or time.monotonic() + int(retry_after) > deadline:
+                break
+            waiting.update(f"{resp.json().get('detail', '')} (waiting up to {wait_s:.0f} s)")
+            time.sleep(int(retry_after))
     if resp.status_code != 200:
         raise refusal(resp)
     return resp.json()
@@ -223,7 +238,8 @@ def pick(
     close: Annotated[bool, typer.Option(help="Close the pick window now.")] = False,
     api_url: ApiUrl = None,
 ) -> None:
-    """Pick (or decline) a style-colour of a batch while its pick window is open."""
+    """Pick (or decline) a style-colour of a batch while its pick window is open (a batch
+    just submitted is waited for until it is aggregated, up to a minute)."""
     item: dict[str, Any] = {"style": style, "colour": colour, "test_batch": test_batch}
     item["decision"] = "no_go" if no_go else "go"
     if quantity is not None:
@@ -231,7 +247,8 @@ def pick(
     if due_date is not None:
         item["due_date"] = due_date
     body = {"picks": [item], "close_window": close}
-    result = call_api(api_url, token, "POST", f"/v1/demand-batches/{batch_id}/picks", json=body)
+    path = f"/v1/demand-batches/{batch_id}/picks"
+    result = call_api(api_url, token, "POST", path, wait_s=PICK_WAIT_S, json=body)
     window = "open" if result["window_open"] else "closed"
     console.print(f"picked {', '.join(result['accepted'])}; the pick window is {window}")
 
