@@ -967,6 +967,8 @@ class ScenarioActivities:
             )
             slots = dict(rebased.slots) | self._place_again(session, new, rebased.again, inp)
             changed = {key: s for key, s in slots.items() if live.get(key) != s}
+            # As the diff counts: another work centre or start (not only another end).
+            moved_ops = sum(1 for key, s in changed.items() if live.get(key, s)[:2] != s[:2])
             moved, to_replace = self._move_work_orders(session, changed, centre_ids, new.version)
             scenario.status = ScenarioStatus.APPLIED
             scenario.applied_at = datetime.now(UTC)
@@ -979,7 +981,7 @@ class ScenarioActivities:
                 scenario_id=scenario.id,
                 version=new.version,
                 replaces_version=plan.version,
-                operations_moved=len(changed),
+                operations_moved=moved_ops,
                 operations_kept=len(rebased.kept),
                 orders_placed_again=rebased.again,
                 work_orders_moved=moved,
@@ -989,6 +991,7 @@ class ScenarioActivities:
             return ApplyResult(
                 scenario_id=scenario.id or 0,
                 plan_version=new.version,
+                operations_moved=moved_ops,
                 work_orders_moved=moved,
                 work_orders_replaced=sum(len(ids) for ids in to_replace.values()),
                 operations_kept=len(rebased.kept),
@@ -1123,6 +1126,7 @@ class ScenarioActivities:
         return ApplyResult(
             scenario_id=scenario.id or 0,
             plan_version=plan.version,
+            operations_moved=int(event.data.get("operations_moved", 0)),
             work_orders_moved=int(event.data["work_orders_moved"]),
             work_orders_replaced=int(event.data["work_orders_replaced"]),
             operations_kept=int(event.data.get("operations_kept", 0)),

@@ -31,6 +31,7 @@ from bench.stack import Stack, running_platform
 from c2b.db import make_engine
 from c2b.simulator import SimulatedFactory, SimulationConfig, run_factory
 from c2b.tokens import create_token
+from models.scenarios import ApplyResult
 from models.schemas import Role
 from models.tables import BuyerTeam, Factory
 
@@ -150,14 +151,7 @@ class Demo:
             )
             r = self.http.post(f"{path}/apply", headers=self.auth("planner"))
             if r.status_code == 200:
-                applied = r.json()
-                self.say(
-                    f"  applied: live plan version {applied['plan_version']}, "
-                    f"{applied['work_orders_moved']} work orders moved, "
-                    f"{applied['work_orders_replaced']} released ones replaced, "
-                    f"{applied['operations_kept']} operations placed since kept, "
-                    f"{len(applied['orders_placed_again'])} orders placed again around it"
-                )
+                self.say(f"  applied: {ApplyResult.model_validate(r.json()).summary()}")
                 return
             self.say(f"  apply {attempt}: {r.json().get('detail')}")
         self.say("  [yellow]the plan kept moving; the factory-down re-plan stands on its own[/]")

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from c2b.demand_cli import ApiUrl, api_client, call_api, refusal
+from models.scenarios import ApplyResult
 
 scenario_app = typer.Typer(
     help="Planners: what-if scenarios on the live plan, compared and applied (uses the API).",
@@ -338,15 +339,9 @@ def apply(scenario_id: int, token: Token, api_url: ApiUrl = None) -> None:
         r = http.post(f"/v1/scenarios/{scenario_id}/apply")
     if r.status_code != 200:
         raise refusal(r)
-    result = r.json()
-    console.print(
-        f"[green]applied[/]: live plan version {result['plan_version']}; "
-        f"{result['work_orders_moved']} work orders moved, "
-        f"{result['work_orders_replaced']} released ones replaced, "
-        f"{result['operations_kept']} operations placed or changed since kept, "
-        f"orders placed again around it: {result['orders_placed_again'] or 'none'}, "
-        f"orders told: {result['orders_notified'] or 'none'}"
-    )
+    result = ApplyResult.model_validate(r.json())
+    told = ", ".join(map(str, result.orders_notified)) or "none"
+    console.print(f"[green]applied[/]: {result.summary()}; orders told: {told}")
 
 
 @scenario_app.command("cancel")

@@ -289,6 +289,8 @@ class PlanChanged(BaseModel):
 class ApplyResult(BaseModel):
     scenario_id: int
     plan_version: int
+    # to another work centre or start time, counted as the scenario's diff counts them
+    operations_moved: int = 0
     work_orders_moved: int  # not yet released: moved in place
     work_orders_replaced: int  # released, not claimed: withdrawn, a new one placed
     # placed or changed in the live plan since the scenario's snapshot: kept where they are
@@ -299,3 +301,14 @@ class ApplyResult(BaseModel):
     changes: list[tuple[str, list[int]]] = Field(
         default_factory=list, description="(workflow id, work order ids) told to move."
     )
+
+    def summary(self) -> str:
+        """What the apply did, in the words the planning page, the CLI and the demo say."""
+        again = ", ".join(map(str, self.orders_placed_again)) or "none"
+        return (
+            f"live plan version {self.plan_version}; {self.operations_moved} operations "
+            f"moved ({self.operations_kept} placed or changed since kept where they were), "
+            f"{self.work_orders_moved} unreleased work orders moved with them, "
+            f"{self.work_orders_replaced} released ones replaced; orders placed again "
+            f"around it: {again}"
+        )

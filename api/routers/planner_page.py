@@ -451,13 +451,7 @@ async def apply(
         result = await apply_scenario(scenario_id, principal, session, client)
     except (DomainError, HTTPException) as err:
         return render(request, session, principal, scenario_id, None, *_refusal(err))
-    said = (
-        f"applied: live plan version {result.plan_version}; {result.work_orders_moved} work "
-        f"orders moved, {result.work_orders_replaced} released ones replaced, "
-        f"{result.operations_kept} operations placed or changed since kept, "
-        f"orders placed again around it: {result.orders_placed_again or 'none'}"
-    )
-    return _to_page(said, scenario_id)
+    return _to_page(f"applied: {result.summary()}", scenario_id)
 
 
 def _to_page(message: str | None = None, scenario: int | None = None) -> Response:

@@ -141,6 +141,9 @@ async def test_a_scenario_runs_compares_and_applies_and_work_follows_the_plan(
     result = applied.json()
     assert result["work_orders_replaced"] == 1
     assert result["orders_notified"] == [order_id]
+    # Nothing changed since the solve: the apply moves what the diff said it would.
+    assert (result["operations_kept"], result["orders_placed_again"]) == (0, [])
+    assert result["operations_moved"] == body["diff"]["operations_moved"]
     with platform.session_factory() as s:
         live = s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
         assert (live.version, live.source) == (result["plan_version"], f"scenario {scenario_id}")
