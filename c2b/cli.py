@@ -46,6 +46,8 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(demand_app, name="demand")
 app.add_typer(scenario_app, name="scenario")
 console = Console()
+# Seconds an idle keep-alive connection stays open on the API (see `api` below).
+KEEP_ALIVE_S = 75
 
 # Options every benchmark over real processes takes.
 BenchDatabaseUrl = Annotated[
@@ -130,6 +132,11 @@ def api(
         port=port or settings.api_port,
         log_level="warning",
         log_config=None,  # uvicorn's loggers go through ours (configure_logging)
+        # An idle connection is closed by the client first: httpx and most HTTP clients
+        # drop theirs after 5 s, uvicorn's default too, and a request sent on a connection
+        # the server is closing that instant fails with a read error (seen in
+        # bench/claims.py's load). Behind a proxy, keep the proxy's idle timeout below this.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 
