@@ -1,1 +1,2 @@
-"""Benchmarks: each writes its results to bench/results/ and is summarised in the README."""
+"""Benchmarks: each writes its results to bench/results/; the README summarises them and
+docs/performance.md keeps every run's record."""

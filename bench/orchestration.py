@@ -26,7 +26,7 @@ shipments beyond one per customer line. It must be 0.
                             [--database-url URL] [--json]
 
 Six buyer clients is where the orders per second stop rising on this 2-core machine
-(README, Benchmarks: 7.2-9.0 orders/s from 4 clients to 20, at 1,000 orders); more
+(docs/performance.md: 7.2-9.0 orders/s from 4 clients to 20, at 1,000 orders); more
 clients only make the picks queue, so the latency is measured at the load where
 throughput is full.
 """
