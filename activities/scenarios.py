@@ -43,6 +43,7 @@ from activities.production import (
 from activities.rebase import Key, Slot, rebase
 from models.errors import Conflict, DomainError, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
+from models.rules import due_end
 from models.scenarios import (
     STOPPED,
     ApplyInput,
@@ -243,12 +244,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
             steps.append(Step(seq, kind, setup, standard, planned.get((oid, seq)), state, quantity))
         if not any(s.planned for s in steps):
             continue  # not placed yet: its own workflow will place it
-        due = (
-            datetime(o.due_date.year, o.due_date.month, o.due_date.day, tzinfo=UTC)
-            + timedelta(days=1)
-            if o.due_date
-            else None
-        )
+        due = due_end(o.due_date) if o.due_date else None
         result.append(
             OpenOrder(oid, o.style_code, o.colour, o.quantity, due, float(o.priority), steps)
         )

@@ -12,12 +12,13 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from c2b.settings import get_settings
-from models.schemas import OnError, ReorderDecision
+from models.schemas import BatchStatus, OnError, ProductionOrderStatus, ReorderDecision
 
 demand_app = typer.Typer(
     help="Buyer teams: submit demand, follow batches, report test-batch sales, reorder "
@@ -179,6 +180,75 @@ def status(
     console.print(batch_summary(batch))
     if aggregate.status_code == 200:
         console.print(aggregate_table(aggregate.json()))
+
+
+@demand_app.command("batches")
+def batches(
+    token: Token,
+    state: Annotated[
+        list[BatchStatus] | None, typer.Option("--status", help="Only these (repeatable).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    api_url: ApiUrl = None,
+) -> None:
+    """The team's demand batches, newest first."""
+    params = {"status": [s.value for s in state or []], "limit": limit}
+    page = call_api(api_url, token, "GET", "/v1/demand-batches", params=params)
+    table = Table(title=f"{len(page['batches'])} of {page['total']} demand batches")
+    for column in ("batch", "status", "lines", "rejected", "created"):
+        table.add_column(column)
+    for b in page["batches"]:
+        table.add_row(
+            str(b["batch_id"]),
+            b["status"],
+            str(b["accepted_lines"]),
+            str(len({r["line"] for r in b["rejected_lines"]})),
+            b["created_at"][:16].replace("T", " "),
+        )
+    console.print(table)
+
+
+@demand_app.command("orders")
+def orders(
+    token: Token,
+    state: Annotated[
+        list[ProductionOrderStatus] | None,
+        typer.Option("--status", help="Only these (repeatable)."),
+    ] = None,
+    batch: Annotated[int | None, typer.Option(min=1, help="Only this batch's.")] = None,
+    late: Annotated[
+        bool, typer.Option(help="Only orders the live plan finishes after their due date.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    api_url: ApiUrl = None,
+) -> None:
+    """Production orders, newest first (with --late, the latest first): the team's own,
+    or with a planner's token every team's."""
+    params: dict[str, Any] = {"status": [s.value for s in state or []], "limit": limit}
+    if batch is not None:
+        params["batch_id"] = batch
+    if late:
+        params["late"] = "true"
+    page = call_api(api_url, token, "GET", "/v1/production-orders", params=params)
+    table = Table(
+        title=f"{len(page['orders'])} of {page['total']} production orders",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+    )  # fits 80 columns; an order's batch is in `c2b demand batches` and the order itself
+    for column in ("order", "style/colour", "pcs", "status", "due", "finishes UTC", "late"):
+        table.add_column(column, no_wrap=True)
+    for o in page["orders"]:
+        finish = o["planned_finish"] or o["completed_at"] or ""
+        table.add_row(
+            str(o["id"]),
+            f"{o['style_code']}/{o['colour']}" + (" (reorder)" if o["reorder_round"] else ""),
+            str(o["quantity"]),
+            o["status"],
+            o["due_date"] or "-",
+            finish[:16].replace("T", " ") or "-",
+            f"{o['hours_late']:g} h" if o["hours_late"] else "",
+        )
+    console.print(table)
 
 
 def batch_summary(batch: dict[str, Any]) -> Table:

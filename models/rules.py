@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from models.schemas import LifecycleSettings, ReorderProposal, SizeQuantity
 
@@ -158,3 +158,15 @@ def propose_reorder(
         why += f"; capped at {settings.max_reorder_factor:g} times the {received} received"
         quantity = cap if cap >= min_order_qty else 0
     return proposal(quantity, why)
+
+
+def due_end(due_date: date) -> datetime:
+    """When an order due on ``due_date`` becomes late: the end of that day, UTC."""
+    return datetime.combine(due_date, time(), UTC) + timedelta(days=1)
+
+
+def hours_late(finish: datetime, due_date: date | None) -> float:
+    """Hours ``finish`` lies past the end of the due date (0.0 on time or without one)."""
+    if due_date is None or finish <= due_end(due_date):
+        return 0.0
+    return round((finish - due_end(due_date)).total_seconds() / 3600, 1)

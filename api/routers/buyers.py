@@ -364,6 +364,36 @@ def _own_batch(session: Session, batch_id: int, team_id: int | None) -> DemandBa
     return batch
 
 
+class DemandBatchPage(BaseModel):
+    total: int = Field(description="Batches matching the filter, over all pages.")
+    batches: list[DemandBatchPublic]
+
+
+@router.get("", response_model=DemandBatchPage)
+def list_demand_batches(
+    principal: BuyerDep,
+    session: SessionDep,
+    status_: Annotated[list[BatchStatus] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+) -> DemandBatchPage:
+    """The team's batches, newest first (an admin's token: every team's)."""
+    where = []
+    if principal.scope_id is not None:
+        where.append(col(DemandBatch.team_id) == principal.scope_id)
+    if status_:
+        where.append(col(DemandBatch.status).in_(status_))
+    total = session.exec(select(func.count()).select_from(DemandBatch).where(*where)).one()
+    rows = session.exec(
+        select(DemandBatch)
+        .where(*where)
+        .order_by(col(DemandBatch.id).desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return DemandBatchPage(total=total, batches=[_public(b) for b in rows])
+
+
 @router.get("/{batch_id}", response_model=DemandBatchDetail)
 async def get_demand_batch(
     batch_id: RowId, principal: BuyerDep, session: SessionDep, client: TemporalDep

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from api.deps import AnyPrincipalDep, Principal, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from models.errors import Conflict, NotFound
 from models.queues import production_order_workflow_id
+from models.rules import hours_late
 from models.schemas import (
+    MAX_INT,
     CancelOrderInput,
     CancelOrderResult,
+    PlanStatus,
     ProductionOrderStatus,
     PurchaseOrderStatus,
     ReservationStatus,
@@ -31,6 +34,8 @@ from models.tables import (
     Fabric,
     FabricPurchaseOrder,
     FabricReservation,
+    Plan,
+    PlanAssignment,
     ProductionOrder,
     Shipment,
     WorkOrder,
@@ -133,6 +138,108 @@ def _visible_order(session: Session, order_id: int, principal: Principal) -> Pro
     if order is None or not visible:
         raise NotFound(f"production order {order_id} not found")
     return order
+
+
+class ProductionOrderSummary(BaseModel):
+    id: int
+    batch_id: int
+    team_id: int
+    style_code: str
+    colour: str
+    quantity: int
+    reorder_round: int
+    status: ProductionOrderStatus
+    due_date: date | None
+    planned_finish: datetime | None = Field(
+        description="The end of its last operation in the live plan; None before it is "
+        "placed and once it is done or cancelled."
+    )
+    hours_late: float = Field(
+        description="How far the planned finish lies past the end of the due date (0: on time)."
+    )
+    good_quantity: int
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class ProductionOrderPage(BaseModel):
+    total: int = Field(description="Orders matching the filters, over all pages.")
+    orders: list[ProductionOrderSummary]
+
+
+@router.get("", response_model=ProductionOrderPage)
+def list_production_orders(
+    principal: AnyPrincipalDep,
+    session: SessionDep,
+    status_: Annotated[list[ProductionOrderStatus] | None, Query(alias="status")] = None,
+    batch_id: RowId | None = None,
+    style: Annotated[str | None, Query(max_length=50, description="A style code")] = None,
+    late: Annotated[
+        bool, Query(description="Only orders the live plan finishes after their due date")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+) -> ProductionOrderPage:
+    """Production orders, newest first; with ``late``, the latest-finishing first. A buyer
+    team sees its own, planners and admins every team's."""
+    if principal.role not in (Role.BUYER, Role.PLANNER, Role.ADMIN):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "production orders are listed for buyer teams, planners and admins",
+        )
+    where = []
+    if principal.role == Role.BUYER:
+        where.append(col(ProductionOrder.team_id) == principal.scope_id)
+    if status_:
+        where.append(col(ProductionOrder.status).in_(status_))
+    if batch_id is not None:
+        where.append(col(ProductionOrder.batch_id) == batch_id)
+    if style is not None:
+        where.append(col(ProductionOrder.style_code) == style)
+    finishes = planned_finishes(session)
+    query = select(ProductionOrder).where(*where)
+    if late:
+        # Lateness compares a timestamp with the end of a date: in Python, over the open
+        # orders, rather than in each database's own date arithmetic.
+        open_orders = session.exec(query.where(col(ProductionOrder.status).not_in(TERMINAL)))
+        rows = sorted(
+            (o for o in open_orders if _hours_late(o, finishes) > 0),
+            key=lambda o: (-_hours_late(o, finishes), o.id or 0),
+        )
+        return ProductionOrderPage(
+            total=len(rows),
+            orders=[_summary(o, finishes) for o in rows[offset : offset + limit]],
+        )
+    total = session.exec(select(func.count()).select_from(ProductionOrder).where(*where)).one()
+    page = session.exec(
+        query.order_by(col(ProductionOrder.id).desc()).limit(limit).offset(offset)
+    ).all()
+    return ProductionOrderPage(total=total, orders=[_summary(o, finishes) for o in page])
+
+
+def planned_finishes(session: Session) -> dict[int, datetime]:
+    """The live plan's finish of every open order it holds: its last operation's end."""
+    rows = session.exec(
+        select(PlanAssignment.production_order_id, func.max(col(PlanAssignment.end)))
+        .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
+        .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
+        .where(Plan.status == PlanStatus.LIVE, col(ProductionOrder.status).not_in(TERMINAL))
+        .group_by(col(PlanAssignment.production_order_id))
+    ).all()
+    return dict(rows)
+
+
+def _hours_late(order: ProductionOrder, finishes: dict[int, datetime]) -> float:
+    finish = finishes.get(order.id or 0)
+    return hours_late(finish, order.due_date) if finish is not None else 0.0
+
+
+def _summary(order: ProductionOrder, finishes: dict[int, datetime]) -> ProductionOrderSummary:
+    return ProductionOrderSummary(
+        **order.model_dump(exclude={"size_breakdown", "pick_id", "priority", "workflow_id"}),
+        planned_finish=finishes.get(order.id or 0),
+        hours_late=_hours_late(order, finishes),
+    )
 
 
 class CancelIn(BaseModel):

@@ -47,6 +47,7 @@ from api.routers.scenarios import (
     view_of,
 )
 from models.errors import DomainError, InvalidInput
+from models.rules import due_end
 from models.scenarios import ScenarioRequest
 from models.schemas import PlanStatus, ProductionOrderStatus, Role, RowId
 from models.tables import (
@@ -138,7 +139,7 @@ def live_plan(session: Session) -> tuple[Plan | None, list[str], list[LiveOrder]
     ).all()
     orders: dict[int, LiveOrder] = {}
     for a, o in rows:
-        due = datetime.combine(o.due_date, time(), UTC) + timedelta(days=1) if o.due_date else None
+        due = due_end(o.due_date) if o.due_date else None
         live = orders.setdefault(
             o.id or 0, LiveOrder(o.id or 0, f"#{o.id} {o.style_code} {o.colour} ×{o.quantity}", due)
         )

@@ -81,6 +81,16 @@ def test_a_csv_goes_from_upload_through_the_default_rule_to_production(
     missing = demand(processes, engine, "status", "999999")
     assert missing.returncode == 1 and "demand batch 999999 not found" in missing.stdout
 
+    # The team finds its batches and their orders without remembering their ids.
+    listed = demand(processes, engine, "batches", "--status", "picked", "--status", "done")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert f"│ {batch_id} " in listed.stdout
+    made = demand(processes, engine, "orders", "--batch", batch_id)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "1 of 1 production orders" in made.stdout and "TS-CREW/white" in made.stdout
+    wrong = demand(processes, engine, "orders", "--status", "sewn")
+    assert wrong.returncode == 2 and "sewn" in wrong.stdout + wrong.stderr
+
 
 def test_a_test_batch_is_picked_and_its_sales_reported_from_the_command_line(
     processes: str, engine: sa.Engine, tmp_path: Path
