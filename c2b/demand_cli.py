@@ -269,6 +269,12 @@ def batch_summary(batch: dict[str, Any]) -> Table:
     orders = [
         f"{o['id']} {o['style_code']}/{o['colour']} {o['quantity']} pcs {o['status']}"
         + (" (reorder)" if o["reorder_round"] else "")
+        + (
+            f", finishes {o['planned_finish'][:16].replace('T', ' ')} UTC"
+            if o["planned_finish"]
+            else ""
+        )
+        + (f", {o['hours_late']:g} h late" if o["hours_late"] else "")
         for o in batch["production_orders"]
     ]
     table.add_row("production orders", "\n".join(orders) or "-")

@@ -26,6 +26,7 @@ from api.intake import (
     parse_csv,
     validate_lines,
 )
+from api.planned import ProductionOrderBrief, planned_finishes, with_finish
 from models.bulk import insert_rows
 from models.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from models.schemas import (
@@ -36,7 +37,6 @@ from models.schemas import (
     DemandBatchInput,
     DemandLineStatus,
     OnError,
-    ProductionOrderStatus,
     RowId,
     SubmitPicksInput,
     SubmitPicksResult,
@@ -70,17 +70,6 @@ class BatchQuantities(BaseModel):
     declined: int
     open: int
     shipped: int
-
-
-class ProductionOrderBrief(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    style_code: str
-    colour: str
-    quantity: int
-    status: ProductionOrderStatus
-    reorder_round: int
 
 
 class DemandBatchDetail(DemandBatchPublic):
@@ -429,11 +418,12 @@ async def get_demand_batch(
         .where(ProductionOrder.batch_id == batch_id)
         .order_by(col(ProductionOrder.id))
     ).all()
+    finishes = planned_finishes(session, [o.id or 0 for o in orders])
     return DemandBatchDetail(
         **_public(batch).model_dump(),
         lines_by_status=by_status,
         quantities=quantities,
-        production_orders=[ProductionOrderBrief.model_validate(o) for o in orders],
+        production_orders=[with_finish(ProductionOrderBrief, o, finishes) for o in orders],
         progress=progress,
     )
 

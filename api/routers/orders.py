@@ -4,7 +4,7 @@ planners and admins."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -13,14 +13,19 @@ from sqlmodel import Session, col, func, select
 
 from api.deps import AnyPrincipalDep, Principal, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
+from api.planned import (
+    CLOSED,
+    ProductionOrderBrief,
+    hours_late_of,
+    planned_finishes,
+    with_finish,
+)
 from models.errors import Conflict, NotFound
 from models.queues import production_order_workflow_id
-from models.rules import hours_late
 from models.schemas import (
     MAX_INT,
     CancelOrderInput,
     CancelOrderResult,
-    PlanStatus,
     ProductionOrderStatus,
     PurchaseOrderStatus,
     ReservationStatus,
@@ -34,8 +39,6 @@ from models.tables import (
     Fabric,
     FabricPurchaseOrder,
     FabricReservation,
-    Plan,
-    PlanAssignment,
     ProductionOrder,
     Shipment,
     WorkOrder,
@@ -106,19 +109,16 @@ class ShipmentPublic(BaseModel):
     shipped_at: datetime
 
 
-class ProductionOrderDetail(BaseModel):
-    id: int
+class ProductionOrderSummary(ProductionOrderBrief):
     batch_id: int
-    style_code: str
-    colour: str
-    quantity: int
-    size_breakdown: dict[str, int]
-    due_date: date | None
-    reorder_round: int = Field(description="0: the batch's pick; 1: the test batch's reorder.")
-    status: ProductionOrderStatus
+    team_id: int
     good_quantity: int
     created_at: datetime
     completed_at: datetime | None
+
+
+class ProductionOrderDetail(ProductionOrderSummary):
+    size_breakdown: dict[str, int]
     lead_time_hours: float = Field(description="From creation to shipping (or to now).")
     stages: list[StagePublic]
     work_orders: list[WorkOrderSummary]
@@ -138,28 +138,6 @@ def _visible_order(session: Session, order_id: int, principal: Principal) -> Pro
     if order is None or not visible:
         raise NotFound(f"production order {order_id} not found")
     return order
-
-
-class ProductionOrderSummary(BaseModel):
-    id: int
-    batch_id: int
-    team_id: int
-    style_code: str
-    colour: str
-    quantity: int
-    reorder_round: int
-    status: ProductionOrderStatus
-    due_date: date | None
-    planned_finish: datetime | None = Field(
-        description="The end of its last operation in the live plan; None before it is "
-        "placed and once it is done or cancelled."
-    )
-    hours_late: float = Field(
-        description="How far the planned finish lies past the end of the due date (0: on time)."
-    )
-    good_quantity: int
-    created_at: datetime
-    completed_at: datetime | None
 
 
 class ProductionOrderPage(BaseModel):
@@ -201,44 +179,24 @@ def list_production_orders(
     if late:
         # Lateness compares a timestamp with the end of a date: in Python, over the open
         # orders, rather than in each database's own date arithmetic.
-        open_orders = session.exec(query.where(col(ProductionOrder.status).not_in(TERMINAL)))
+        open_orders = session.exec(query.where(col(ProductionOrder.status).not_in(CLOSED)))
         rows = sorted(
-            (o for o in open_orders if _hours_late(o, finishes) > 0),
-            key=lambda o: (-_hours_late(o, finishes), o.id or 0),
+            (o for o in open_orders if hours_late_of(o, finishes) > 0),
+            key=lambda o: (-hours_late_of(o, finishes), o.id or 0),
         )
         return ProductionOrderPage(
             total=len(rows),
-            orders=[_summary(o, finishes) for o in rows[offset : offset + limit]],
+            orders=[
+                with_finish(ProductionOrderSummary, o, finishes)
+                for o in rows[offset : offset + limit]
+            ],
         )
     total = session.exec(select(func.count()).select_from(ProductionOrder).where(*where)).one()
     page = session.exec(
         query.order_by(col(ProductionOrder.id).desc()).limit(limit).offset(offset)
     ).all()
-    return ProductionOrderPage(total=total, orders=[_summary(o, finishes) for o in page])
-
-
-def planned_finishes(session: Session) -> dict[int, datetime]:
-    """The live plan's finish of every open order it holds: its last operation's end."""
-    rows = session.exec(
-        select(PlanAssignment.production_order_id, func.max(col(PlanAssignment.end)))
-        .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
-        .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
-        .where(Plan.status == PlanStatus.LIVE, col(ProductionOrder.status).not_in(TERMINAL))
-        .group_by(col(PlanAssignment.production_order_id))
-    ).all()
-    return dict(rows)
-
-
-def _hours_late(order: ProductionOrder, finishes: dict[int, datetime]) -> float:
-    finish = finishes.get(order.id or 0)
-    return hours_late(finish, order.due_date) if finish is not None else 0.0
-
-
-def _summary(order: ProductionOrder, finishes: dict[int, datetime]) -> ProductionOrderSummary:
-    return ProductionOrderSummary(
-        **order.model_dump(exclude={"size_breakdown", "pick_id", "priority", "workflow_id"}),
-        planned_finish=finishes.get(order.id or 0),
-        hours_late=_hours_late(order, finishes),
+    return ProductionOrderPage(
+        total=total, orders=[with_finish(ProductionOrderSummary, o, finishes) for o in page]
     )
 
 
@@ -268,7 +226,7 @@ async def cancel_production_order(
     are cancelled, and its customers' lines are declined with the reason. Follow it with
     ``GET /v1/production-orders/{id}``."""
     order = _visible_order(session, order_id, principal)
-    if order.status in TERMINAL:
+    if order.status in CLOSED:
         raise Conflict(
             f"production order {order_id} is {order.status.value}; it can no longer be cancelled"
         )
@@ -320,9 +278,12 @@ def get_production_order(
     ).all()
     stages = stages_of(order.created_at, events, datetime.now(UTC))
     end = order.completed_at or datetime.now(UTC)
+    finishes = planned_finishes(session, [order_id])
     return ProductionOrderDetail(
         **order.model_dump(exclude={"work_orders", "events"}),
         lead_time_hours=round((end - order.created_at).total_seconds() / 3600, 3),
+        planned_finish=finishes.get(order_id),
+        hours_late=hours_late_of(order, finishes),
         stages=stages,
         work_orders=[WorkOrderSummary.model_validate(w, from_attributes=True) for w in work_orders],
         reservations=[
@@ -350,9 +311,6 @@ def get_production_order(
     )
 
 
-TERMINAL = (ProductionOrderStatus.DONE, ProductionOrderStatus.CANCELLED)
-
-
 def stages_of(created_at: datetime, events: Sequence[Event], now: datetime) -> list[StagePublic]:
     """The order's status history, from its ``status:…`` events: how long each stage took.
     The order starts ``created``; a terminal status (done, cancelled) is the last stage and
@@ -365,7 +323,7 @@ def stages_of(created_at: datetime, events: Sequence[Event], now: datetime) -> l
     stages: list[StagePublic] = []
     entered, current = created_at, ProductionOrderStatus.CREATED
     for at, next_status in [*changes, (None, None)]:
-        left = at if at is not None else (entered if current in TERMINAL else None)
+        left = at if at is not None else (entered if current in CLOSED else None)
         hours = ((left or now) - entered).total_seconds() / 3600
         stages.append(
             StagePublic(status=current, entered_at=entered, left_at=left, hours=round(hours, 3))

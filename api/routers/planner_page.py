@@ -30,6 +30,7 @@ from api.deps import (
     client_of,
     principal_of,
 )
+from api.planned import CLOSED
 from api.routers.analytics import chain_lead_time
 from api.routers.planning import (
     WithdrawIn,
@@ -49,7 +50,7 @@ from api.routers.scenarios import (
 from models.errors import DomainError, InvalidInput
 from models.rules import due_end
 from models.scenarios import ScenarioRequest
-from models.schemas import PlanStatus, ProductionOrderStatus, Role, RowId
+from models.schemas import PlanStatus, Role, RowId
 from models.tables import (
     Factory,
     Plan,
@@ -75,7 +76,6 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "tem
 COOKIE = "c2b_planner"
 GANTT_DAYS = 21  # how far ahead the chart reaches
 ORDER_ROWS = 40  # orders shown in the chart by order
-CLOSED = (ProductionOrderStatus.DONE, ProductionOrderStatus.CANCELLED)
 Token = Annotated[str | None, Cookie(alias=COOKIE)]
 
 

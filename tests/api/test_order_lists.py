@@ -131,6 +131,18 @@ async def test_late_lists_the_open_orders_the_live_plan_finishes_after_their_due
     finish = datetime.fromisoformat(body["orders"][0]["planned_finish"])
     assert finish == (end_of_due + timedelta(hours=30)).astimezone(UTC)
 
+    # The order itself and its batch say the same.
+    nova = platform.auth("team-nova")
+    detail = (await platform.http.get(f"/v1/production-orders/{later.id}", headers=nova)).json()
+    assert (detail["planned_finish"], detail["hours_late"]) == (
+        body["orders"][0]["planned_finish"],
+        30.0,
+    )
+    batch = await platform.http.get(f"/v1/demand-batches/{later.batch_id}", headers=nova)
+    assert batch.status_code == 200, batch.text
+    [brief] = batch.json()["production_orders"]
+    assert (brief["id"], brief["hours_late"], brief["due_date"]) == (later.id, 30.0, str(due))
+
     every = (
         await platform.http.get("/v1/production-orders", headers=platform.auth("team-nova"))
     ).json()
