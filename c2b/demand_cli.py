@@ -182,6 +182,26 @@ def status(
         console.print(aggregate_table(aggregate.json()))
 
 
+@demand_app.command("styles")
+def styles(token: Token, api_url: ApiUrl = None) -> None:
+    """The catalogue: what a demand line may name (style, colour, size) and each style's
+    minimum order quantity."""
+    catalogue = call_api(api_url, token, "GET", "/v1/styles")
+    table = Table(title=f"{len(catalogue)} styles", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+    for column in ("style", "name", "sizes", "colours", "MOQ", "tech pack"):
+        table.add_column(column, overflow="fold")
+    for st in catalogue:
+        table.add_row(
+            st["code"],
+            st["name"],
+            " ".join(st["size_run"]),
+            ", ".join(st["colours"]),
+            str(st["min_order_qty"]),
+            st["tech_pack_status"],
+        )
+    console.print(table)
+
+
 @demand_app.command("batches")
 def batches(
     token: Token,

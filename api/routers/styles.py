@@ -1,14 +1,15 @@
-"""Styles: designers approve a style's tech pack (the design gate of its production
-orders); buyer teams report a test batch's daily sales, answer the reorder proposal and
-follow the style's lifecycle (workflows/style_lifecycle.py)."""
+"""Styles: the catalogue every principal reads; designers approve a style's tech pack
+(the design gate of its production orders); buyer teams report a test batch's daily
+sales, answer the reorder proposal and follow the style's lifecycle
+(workflows/style_lifecycle.py)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 from temporalio.client import (
@@ -16,7 +17,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import BuyerDep, DesignerDep, SessionDep, TemporalDep
+from api.deps import AnyPrincipalDep, BuyerDep, DesignerDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, WorkflowDidNotAnswer, answer_of, update_errors
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
@@ -37,6 +38,7 @@ from models.schemas import (
 from models.tables import (
     BomLine,
     Event,
+    Fabric,
     ProductionOrder,
     RoutingStep,
     SalesReport,
@@ -234,6 +236,123 @@ async def _progress(client: Client, row: StyleLifecycle) -> LifecycleProgress | 
         return None
 
 
+class StylePublic(BaseModel):
+    """A style as buyer teams order it: what a demand line may name."""
+
+    code: str
+    name: str
+    garment: str
+    size_run: list[str]
+    colours: list[str]
+    min_order_qty: int = Field(description="Pieces per colour below which a pick is declined.")
+    tech_pack_status: TechPackStatus = Field(
+        description="Its orders wait at the design gate until a designer approves it."
+    )
+    minutes_per_piece: float = Field(description="Standard minutes of its whole routing.")
+
+
+class BomLinePublic(BaseModel):
+    fabric_code: str
+    fabric_name: str
+    consumption_by_size: dict[str, float] = Field(description="Metres per piece, by size.")
+    wastage_pct: float
+    metres_on_hand: float
+    lead_time_days: int = Field(description="The supplier's, when stock runs short.")
+
+
+class RoutingStepPublic(BaseModel):
+    seq: int
+    operation_kind: str
+    setup_minutes: float
+    standard_minutes: float = Field(description="Per piece.")
+
+
+class StyleDetail(StylePublic):
+    """The style's tech pack, for designers and planners, and what waits on it."""
+
+    bill_of_materials: list[BomLinePublic]
+    routing: list[RoutingStepPublic]
+    orders_at_design_gate: list[int] = Field(
+        description="Production orders waiting for the tech pack's approval."
+    )
+
+
+AT_DESIGN_GATE = (ProductionOrderStatus.CREATED, ProductionOrderStatus.AWAITING_DESIGN)
+
+
+def _routings(session: Session, style_ids: list[int]) -> dict[int, list[RoutingStep]]:
+    by_style: dict[int, list[RoutingStep]] = {i: [] for i in style_ids}
+    for step in session.exec(
+        select(RoutingStep)
+        .where(col(RoutingStep.style_id).in_(style_ids))
+        .order_by(col(RoutingStep.style_id), col(RoutingStep.seq))
+    ):
+        by_style[step.style_id].append(step)
+    return by_style
+
+
+def _public(style: Style, routing: list[RoutingStep]) -> StylePublic:
+    return StylePublic(
+        **style.model_dump(),
+        minutes_per_piece=round(sum(step.standard_minutes for step in routing), 2),
+    )
+
+
+@router.get("", response_model=list[StylePublic], tags=["designers"])
+def list_styles(
+    principal: AnyPrincipalDep,
+    session: SessionDep,
+    tech_pack: Annotated[
+        TechPackStatus | None, Query(description="Only styles whose tech pack is this.")
+    ] = None,
+) -> list[StylePublic]:
+    """The catalogue: every style with its sizes, colours and minimum order quantity, in
+    code order; with ``tech_pack=draft``, the styles a designer still has to approve."""
+    query = select(Style).order_by(col(Style.code))
+    if tech_pack is not None:
+        query = query.where(Style.tech_pack_status == tech_pack)
+    styles = session.exec(query).all()
+    routings = _routings(session, [s.id or 0 for s in styles])
+    return [_public(s, routings[s.id or 0]) for s in styles]
+
+
+@router.get("/{code}", response_model=StyleDetail, tags=["designers"])
+def get_style(code: str, principal: AnyPrincipalDep, session: SessionDep) -> StyleDetail:
+    """One style with its tech pack (bill of materials with the fabric's stock and lead
+    time, and routing) and the production orders waiting at its design gate."""
+    style = session.exec(select(Style).where(Style.code == code)).one_or_none()
+    if style is None:
+        raise NotFound(f"style {code} not found", field="code")
+    routing = _routings(session, [style.id or 0])[style.id or 0]
+    bom = session.exec(
+        select(BomLine, Fabric)
+        .join(Fabric, col(Fabric.id) == col(BomLine.fabric_id))
+        .where(BomLine.style_id == style.id)
+        .order_by(col(Fabric.code))
+    ).all()
+    waiting = session.exec(
+        select(ProductionOrder.id)
+        .where(ProductionOrder.style_code == code, col(ProductionOrder.status).in_(AT_DESIGN_GATE))
+        .order_by(col(ProductionOrder.id))
+    ).all()
+    return StyleDetail(
+        **_public(style, routing).model_dump(),
+        bill_of_materials=[
+            BomLinePublic(
+                fabric_code=fabric.code,
+                fabric_name=fabric.name,
+                consumption_by_size=line.consumption_by_size,
+                wastage_pct=line.wastage_pct,
+                metres_on_hand=fabric.metres_on_hand,
+                lead_time_days=fabric.lead_time_days,
+            )
+            for line, fabric in bom
+        ],
+        routing=[RoutingStepPublic.model_validate(step, from_attributes=True) for step in routing],
+        orders_at_design_gate=[i for i in waiting if i is not None],
+    )
+
+
 @router.post(
     "/{code}/tech-pack/approve",
     response_model=TechPackApproval,
@@ -274,9 +393,7 @@ async def approve_tech_pack(
     waiting = session.exec(
         select(ProductionOrder.id, ProductionOrder.workflow_id).where(
             ProductionOrder.style_code == code,
-            col(ProductionOrder.status).in_(
-                [ProductionOrderStatus.CREATED, ProductionOrderStatus.AWAITING_DESIGN]
-            ),
+            col(ProductionOrder.status).in_(AT_DESIGN_GATE),
         )
     ).all()
     session.close()  # the signals below wait on Temporal: hold no connection meanwhile

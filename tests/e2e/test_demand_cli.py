@@ -81,7 +81,11 @@ def test_a_csv_goes_from_upload_through_the_default_rule_to_production(
     missing = demand(processes, engine, "status", "999999")
     assert missing.returncode == 1 and "demand batch 999999 not found" in missing.stdout
 
-    # The team finds its batches and their orders without remembering their ids.
+    # The team finds what it may order, its batches and their orders without remembering
+    # their ids.
+    catalogue = demand(processes, engine, "styles")
+    assert catalogue.returncode == 0, catalogue.stdout + catalogue.stderr
+    assert "TS-CREW" in catalogue.stdout and "XS S M L XL" in catalogue.stdout
     listed = demand(processes, engine, "batches", "--status", "picked", "--status", "done")
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert f"│ {batch_id} " in listed.stdout
