@@ -11,7 +11,7 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -111,6 +111,23 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def read_and_release(
+    session: Session, read: Callable[Concatenate[Session, P], T], *args: P.args, **kw: P.kwargs
+) -> T:
+    """``read(session, ...)`` in a worker thread, the session closed after: for a request
+    that then waits on Temporal (a query or an Update can take seconds on a loaded
+    machine) and must hold no pooled connection meanwhile."""
+
+    def closing() -> T:
+        with contextlib.closing(session):
+            return read(session, *args, **kw)
+
+    return await run_in_threadpool(closing)
 
 
 async def get_temporal(runtime: RuntimeDep) -> Client:

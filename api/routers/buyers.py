@@ -16,7 +16,14 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.deps import ApiConfig, BuyerDep, RuntimeDep, SessionDep, TemporalDep
+from api.deps import (
+    ApiConfig,
+    BuyerDep,
+    RuntimeDep,
+    SessionDep,
+    TemporalDep,
+    read_and_release,
+)
 from api.errors import UPDATE_RPC_TIMEOUT, WorkflowDidNotAnswer, answer_of, update_errors
 from api.intake import (
     DemandLineIn,
@@ -284,6 +291,7 @@ async def submit_demand_batch(
         raise InvalidInput("this token has no buyer team scope", field="authorization")
     if idempotency_key:
         earlier = _batch_by_key(session, team_id, idempotency_key)
+        session.close()  # reading the upload or starting a workflow waits: no connection held
         if earlier is not None:
             await _ensure_workflow(client, earlier, runtime.config)
             return _public(earlier)
@@ -388,12 +396,29 @@ async def get_demand_batch(
     batch_id: RowId, principal: BuyerDep, session: SessionDep, client: TemporalDep
 ) -> DemandBatchDetail:
     """The batch, its lines counted by state, and its workflow's progress."""
-    batch = _own_batch(session, batch_id, principal.scope_id)
+    detail = await read_and_release(session, _batch_detail, batch_id, principal.scope_id)
+    try:
+        handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, detail.workflow_id)
+        progress = await answer_of(handle.query(DemandBatchWorkflow.progress))
+    except WorkflowDidNotAnswer:
+        return detail
+    return detail.model_copy(update={"progress": progress})
+
+
+def _batch_detail(session: Session, batch_id: int, team_id: int | None) -> DemandBatchDetail:
+    """Everything of the batch the database holds (its workflow's progress aside)."""
+    batch = _own_batch(session, batch_id, team_id)
     counts = session.exec(
         select(DemandLine.status, func.count(), func.coalesce(func.sum(DemandLine.quantity), 0))
         .where(DemandLine.batch_id == batch_id)
         .group_by(col(DemandLine.status))
     ).all()
+    orders = session.exec(
+        select(ProductionOrder)
+        .where(ProductionOrder.batch_id == batch_id)
+        .order_by(col(ProductionOrder.id))
+    ).all()
+    finishes = planned_finishes(session, [o.id or 0 for o in orders])
     by_status = {s.value: 0 for s in DemandLineStatus}
     pieces = dict.fromkeys(DemandLineStatus, 0)
     for line_status, n, quantity in counts:
@@ -407,24 +432,12 @@ async def get_demand_batch(
         open=pieces[DemandLineStatus.OPEN],
         shipped=pieces[DemandLineStatus.SHIPPED],
     )
-    progress: BatchProgress | None = None
-    try:
-        handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
-        progress = await answer_of(handle.query(DemandBatchWorkflow.progress))
-    except WorkflowDidNotAnswer:
-        progress = None
-    orders = session.exec(
-        select(ProductionOrder)
-        .where(ProductionOrder.batch_id == batch_id)
-        .order_by(col(ProductionOrder.id))
-    ).all()
-    finishes = planned_finishes(session, [o.id or 0 for o in orders])
     return DemandBatchDetail(
         **_public(batch).model_dump(),
         lines_by_status=by_status,
         quantities=quantities,
         production_orders=[with_finish(ProductionOrderBrief, o, finishes) for o in orders],
-        progress=progress,
+        progress=None,
     )
 
 
@@ -468,7 +481,7 @@ async def get_aggregate(
     """The aggregated demand the team picks against: totals per style × colour × size,
     personalised units apart, need-by distribution, minimum order quantity and the
     earliest feasible due date per style-colour. 409 with Retry-After until it is ready."""
-    batch = _own_batch(session, batch_id, principal.scope_id)
+    batch = await read_and_release(session, _own_batch, batch_id, principal.scope_id)
     handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")
     try:
         aggregate = await answer_of(handle.query(DemandBatchWorkflow.aggregate))
@@ -504,7 +517,7 @@ async def submit_picks(
     """Pick or amend what to make from the batch while its pick window is open. The verdict
     (accepted, or why not) comes back synchronously. Until the batch reads "picking", 409
     with Retry-After; from then on the pick is taken (its workflow may take a moment)."""
-    batch = _own_batch(session, batch_id, principal.scope_id)
+    batch = await read_and_release(session, _own_batch, batch_id, principal.scope_id)
     if batch.status == BatchStatus.RECEIVED:
         return still_aggregating(batch_id)
     handle = client.get_workflow_handle_for(DemandBatchWorkflow.run, batch.workflow_id or "")

@@ -17,7 +17,14 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import AnyPrincipalDep, BuyerDep, DesignerDep, SessionDep, TemporalDep
+from api.deps import (
+    AnyPrincipalDep,
+    BuyerDep,
+    DesignerDep,
+    SessionDep,
+    TemporalDep,
+    read_and_release,
+)
 from api.errors import UPDATE_RPC_TIMEOUT, WorkflowDidNotAnswer, answer_of, update_errors
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
@@ -140,7 +147,9 @@ async def report_sales(
     """One day's units sold of the team's test batch, by size. The first report opens the
     observation window; a report for a day and size already reported replaces it, so a
     re-sent report counts once. 409 once the window has closed."""
-    lifecycle = _active_lifecycle(session, principal.scope_id, code, report.colour)
+    lifecycle = await read_and_release(
+        session, _active_lifecycle, principal.scope_id, code, report.colour
+    )
     result: SalesReportResult = await _update(
         client,
         lifecycle,
@@ -162,7 +171,9 @@ async def decide_reorder(
     ``quantity``), or decline it. An accepted or changed reorder becomes a production order."""
     if answer.decision == ReorderDecision.CHANGE and answer.quantity is None:
         raise InvalidInput("quantity is required to change the proposal", field="quantity")
-    lifecycle = _active_lifecycle(session, principal.scope_id, code, answer.colour)
+    lifecycle = await read_and_release(
+        session, _active_lifecycle, principal.scope_id, code, answer.colour
+    )
     result: ReorderDecisionResult = await _update(
         client,
         lifecycle,
@@ -202,6 +213,7 @@ async def list_lifecycles(
     ).all():
         sold.setdefault(lifecycle_id, {})[size] = int(units)
         days[lifecycle_id] = max(days.get(lifecycle_id, 0), int(n_days))
+    session.close()  # the queries below wait on Temporal: hold no connection meanwhile
     out = []
     for row in rows:
         progress = await _progress(client, row)

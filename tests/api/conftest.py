@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from activities.demand import DemandActivities
 from activities.production import ProductionActivities
 from api.deps import ApiConfig, Runtime
 from api.main import create_app
@@ -44,9 +45,10 @@ async def running_platform(
     db_url: str,
     production: ProductionActivities | None = None,
     lifecycle: LifecycleSettings | None = None,
+    demand: DemandActivities | None = None,
 ) -> AsyncIterator[Platform]:
-    """The app in-process with its own worker on its own task queue; ``production``
-    replaces the production activities (see ``build_worker``), ``lifecycle`` the way test
+    """The app in-process with its own worker on its own task queue; ``production`` and
+    ``demand`` replace those activities (see ``build_worker``), ``lifecycle`` the way test
     batches are judged (a test cannot wait 14 days)."""
     task_queue = f"test-{uuid.uuid4()}"
     tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
@@ -68,7 +70,9 @@ async def running_platform(
     await runtime.notifier.start()  # ASGITransport runs no lifespan
     app = create_app(runtime)
     with ThreadPoolExecutor(max_workers=8) as executor:
-        worker = build_worker(env.client, session_factory, task_queue, executor, production)
+        worker = build_worker(
+            env.client, session_factory, task_queue, executor, production, demand=demand
+        )
         solver = build_solver_worker(env.client, session_factory, f"{task_queue}-solver")
         async with worker, solver:
             transport = httpx.ASGITransport(app=app)

@@ -9,13 +9,16 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.deps import ApiConfig, Runtime
 from api.main import create_app
 from api.notifier import notifier_for
-from c2b.db import make_session_factory
+from c2b.db import SessionFactory, make_session_factory
 from c2b.tokens import issue_demo_tokens
-from tests.factories import make_order, make_work_order
+from tests.api.conftest import running_platform
+from tests.factories import make_order, make_work_order, need_by
+from tests.held import HELD_FOR, HeldAggregation
 
 
 async def no_temporal() -> Client:
@@ -83,3 +86,50 @@ async def test_an_exhausted_pool_is_a_503_to_retry_not_a_500(db_url: str, sessio
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "1"
     assert "busy" in answer.json()["detail"]
+
+
+async def test_buyer_requests_waiting_on_the_batch_workflow_hold_no_connection(
+    dev_server_env: WorkflowEnvironment,
+    session_factory: SessionFactory,
+    session: Session,
+    db_url: str,
+    engine: sa.Engine,
+) -> None:
+    """A batch's status, its aggregate and a pick ask its workflow, which can take seconds
+    on a loaded machine (here: its aggregation step is held open). Meanwhile none of the
+    three may hold a pooled connection: 30 buyers doing so once exhausted the pool under
+    200 polling factories (bench/claims.py), and every claim got 503 'database busy'."""
+    demand = HeldAggregation(session_factory)
+    async with running_platform(
+        dev_server_env, session_factory, session, db_url, demand=demand
+    ) as platform:
+        buyer = platform.auth("team-nova")
+        line = {"customer_ref": "C-1", "style": "TS-CREW", "colour": "white", "size": "M"}
+        line |= {
+            "quantity": 120,
+            "need_by": need_by().isoformat(),
+            "channel": "web",
+            "region": "EU",
+        }
+        submitted = await platform.http.post(
+            "/v1/demand-batches", json={"lines": [line]}, headers=buyer
+        )
+        assert submitted.status_code == 201, submitted.text
+        batch = f"/v1/demand-batches/{submitted.json()['batch_id']}"
+        assert await asyncio.to_thread(demand.committed.wait, HELD_FOR)
+        pick = {"picks": [{"style": "TS-CREW", "colour": "white"}]}
+        waiting = [
+            asyncio.create_task(platform.http.get(batch, headers=buyer)),
+            asyncio.create_task(platform.http.get(f"{batch}/aggregate", headers=buyer)),
+            asyncio.create_task(platform.http.post(f"{batch}/picks", json=pick, headers=buyer)),
+        ]
+        held = []
+        for _ in range(10):
+            await asyncio.sleep(0.1)
+            held.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+        still_waiting = [not task.done() for task in waiting]
+        demand.release.set()
+        answers = await asyncio.gather(*waiting)
+    assert still_waiting == [True, True, True]
+    assert min(held) == 0, held
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,6 @@ from datetime import timedelta
 
 import pytest
 from sqlmodel import Session
-from temporalio import activity
 from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -29,12 +27,9 @@ from temporalio.client import (
 )
 from temporalio.testing import WorkflowEnvironment
 
-from activities.demand import DemandActivities
 from c2b.db import SessionFactory
 from c2b.worker import build_worker
 from models.schemas import (
-    AggregateDemandInput,
-    AggregateDemandResult,
     BatchStatus,
     DemandBatchInput,
     LifecycleSettings,
@@ -44,27 +39,9 @@ from models.schemas import (
 )
 from models.tables import DemandBatch
 from tests.factories import make_batch
+from tests.held import HELD_FOR, HeldAggregation
 from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
 from workflows.demand_batch import DemandBatchWorkflow
-
-HELD_FOR = 10.0  # at most; the test lets the step go as soon as it has what it needs
-
-
-class HeldAggregation(DemandActivities):
-    """The real aggregation, held open after it has committed until the test lets go."""
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        super().__init__(session_factory)
-        self.committed = threading.Event()
-        self.release = threading.Event()
-
-    @activity.defn(name="aggregate_demand")
-    def aggregate_demand(self, inp: AggregateDemandInput) -> AggregateDemandResult:
-        result = super().aggregate_demand(inp)
-        self.committed.set()
-        self.release.wait(HELD_FOR)
-        return result
-
 
 Held = tuple[WorkflowHandle, HeldAggregation, int]  # type: ignore[type-arg]
 
