@@ -174,11 +174,11 @@ def list_production_orders(
         where.append(col(ProductionOrder.batch_id) == batch_id)
     if style is not None:
         where.append(col(ProductionOrder.style_code) == style)
-    finishes = planned_finishes(session)
     query = select(ProductionOrder).where(*where)
     if late:
         # Lateness compares a timestamp with the end of a date: in Python, over the open
         # orders, rather than in each database's own date arithmetic.
+        finishes = planned_finishes(session)
         open_orders = session.exec(query.where(col(ProductionOrder.status).not_in(CLOSED)))
         rows = sorted(
             (o for o in open_orders if hours_late_of(o, finishes) > 0),
@@ -195,6 +195,7 @@ def list_production_orders(
     page = session.exec(
         query.order_by(col(ProductionOrder.id).desc()).limit(limit).offset(offset)
     ).all()
+    finishes = planned_finishes(session, [o.id or 0 for o in page])
     return ProductionOrderPage(
         total=total, orders=[with_finish(ProductionOrderSummary, o, finishes) for o in page]
     )
