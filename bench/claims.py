@@ -58,6 +58,7 @@ from models.tables import (
     BuyerTeam,
     DemandBatch,
     Event,
+    Fabric,
     Factory,
     ProductionOrder,
     WorkCentre,
@@ -83,6 +84,13 @@ class BenchFactory:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+def stock_fabrics(session: Session, metres: float = 1_000_000.0) -> None:
+    """Every fabric stocked with ``metres``: no benchmark order waits for a purchase."""
+    for fabric in session.exec(select(Fabric)).all():
+        fabric.metres_on_hand = metres
+    session.commit()
 
 
 def prepare_factories(session: Session, count: int) -> list[BenchFactory]:
@@ -524,6 +532,7 @@ async def run(
         engine = make_engine(database_url)
         with Session(engine) as s:
             factories = prepare_factories(s, n_factories)
+            stock_fabrics(s)  # the seed's stock covers about 50 orders; more would wait
             team = s.exec(select(BuyerTeam).where(BuyerTeam.code == "team-nova")).one()
             buyer_token = create_token(s, Role.BUYER, team.id, "bench:team-nova").token
             say(f"releasing {work_orders} work orders over {len(factories)} factories ...")

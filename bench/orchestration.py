@@ -53,7 +53,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session, col, func, select
 from temporalio.worker import Worker
 
-from bench.claims import httpx_client, submit_and_pick, with_retries
+from bench.claims import httpx_client, stock_fabrics, submit_and_pick, with_retries
 from bench.stack import (
     RESULTS,
     cpu_by_process,
@@ -74,7 +74,6 @@ from models.tables import (
     BuyerTeam,
     DemandLine,
     Event,
-    Fabric,
     FabricReservation,
     Factory,
     ProductionOrder,
@@ -244,10 +243,9 @@ class Clients:
 
 
 def stock_and_sign_in(session: Session, name: str, metres: float = 1_000_000.0) -> Clients:
-    """Every fabric stocked with ``metres`` (no order waits for a purchase) and tokens
-    named ``name:...`` for the benchmark's clients."""
-    for fabric in session.exec(select(Fabric)).all():
-        fabric.metres_on_hand = metres
+    """Every fabric stocked (``stock_fabrics``) and tokens named ``name:...`` for the
+    benchmark's clients."""
+    stock_fabrics(session, metres)
     team = session.exec(select(BuyerTeam).where(BuyerTeam.code == "team-nova")).one()
     clients = Clients(
         buyer=bearer(create_token(session, Role.BUYER, team.id, f"{name}:team-nova").token),

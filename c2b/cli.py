@@ -383,8 +383,13 @@ def bench_claims(
     work_orders: Annotated[int, typer.Option(min=1, help="Work orders to claim.")] = 10_000,
     factories: Annotated[int, typer.Option(min=1, help="Factories sharing the pollers.")] = 20,
     orders: Annotated[
-        int, typer.Option(min=1, help="Production orders completed through their workflows.")
-    ] = 30,
+        int,
+        typer.Option(
+            min=1,
+            help="Production orders completed through their workflows, each with a buyer "
+            "client of its own: more of them than the API's 40 pooled connections.",
+        ),
+    ] = 120,
     database_url: BenchDatabaseUrl = None,
     as_json: AsJson = False,
     out: BenchOut = None,
