@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -290,8 +291,7 @@ async def submit_demand_batch(
     if team_id is None:
         raise InvalidInput("this token has no buyer team scope", field="authorization")
     if idempotency_key:
-        earlier = _batch_by_key(session, team_id, idempotency_key)
-        session.close()  # reading the upload or starting a workflow waits: no connection held
+        earlier = await read_and_release(session, _batch_by_key, team_id, idempotency_key)
         if earlier is not None:
             await _ensure_workflow(client, earlier, runtime.config)
             return _public(earlier)
@@ -301,40 +301,70 @@ async def submit_demand_batch(
         rows, window_hours = await _rows_from_request(request, raw)
     except IntakeError as err:
         raise InvalidInput(err.message, field=err.field) from err
-    valid, errors = validate_lines(rows, _styles(session), datetime.now(UTC).date())
-    if errors and (on_error == OnError.REJECT_BATCH or not valid):
+    batch = await read_and_release(
+        session,
+        _save_batch,
+        NewBatch(
+            team_id=team_id,
+            actor=principal.name,
+            rows=rows,
+            on_error=on_error,
+            idempotency_key=idempotency_key,
+            pick_window_hours=window_hours or pick_window_hours or runtime.config.pick_window_hours,
+        ),
+    )
+    await _ensure_workflow(client, batch, runtime.config)
+    return _public(batch)
+
+
+@dataclass(frozen=True)
+class NewBatch:
+    team_id: int
+    actor: str
+    rows: list[tuple[int, dict[str, Any]]]  # (line number, fields)
+    on_error: OnError
+    idempotency_key: str | None
+    pick_window_hours: float
+
+
+def _save_batch(session: Session, new: NewBatch) -> DemandBatch:
+    """Validate every line and save the batch with its good lines in one transaction (in a
+    worker thread: 100,000 lines take seconds to validate, which the event loop must not
+    wait for). A bad line refuses it whole unless ``accept_valid``; a concurrent request
+    with the same key that saved first is answered with its batch."""
+    valid, errors = validate_lines(new.rows, _styles(session), datetime.now(UTC).date())
+    if errors and (new.on_error == OnError.REJECT_BATCH or not valid):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             {
-                "message": f"{len({e.line for e in errors})} of {len(rows)} lines were "
+                "message": f"{len({e.line for e in errors})} of {len(new.rows)} lines were "
                 "rejected; nothing was saved",
-                "on_error": on_error.value,
+                "on_error": new.on_error.value,
                 "rejected_lines": [e.model_dump() for e in errors],
             },
         )
     batch = DemandBatch(
-        team_id=team_id,
-        idempotency_key=idempotency_key,
+        team_id=new.team_id,
+        idempotency_key=new.idempotency_key,
         line_count=len(valid),
         rejected_lines=[e.model_dump() for e in errors],
-        pick_window_hours=window_hours or pick_window_hours or runtime.config.pick_window_hours,
+        pick_window_hours=new.pick_window_hours,
     )
     session.add(batch)
     try:
         session.flush()
     except IntegrityError:
-        # A concurrent request with the same key won the race: answer with its batch.
         session.rollback()
-        earlier = _batch_by_key(session, team_id, idempotency_key or "")
+        earlier = _batch_by_key(session, new.team_id, new.idempotency_key or "")
         assert earlier is not None
-        return _public(earlier)
+        return earlier
     assert batch.id is not None
     batch.workflow_id = f"demand-batch-{batch.id}"
     # One bulk insert (COPY on PostgreSQL), not an ORM object per line: they are validated.
     insert_rows(session, DemandLine, [line.row(batch.id) for line in valid])
     session.add(
         Event(
-            actor=principal.name,
+            actor=new.actor,
             entity="demand_batch",
             entity_id=batch.id,
             kind="received",
@@ -342,8 +372,7 @@ async def submit_demand_batch(
         )
     )
     session.commit()
-    await _ensure_workflow(client, batch, runtime.config)
-    return _public(batch)
+    return batch
 
 
 def _batch_by_key(session: Session, team_id: int, key: str) -> DemandBatch | None:
@@ -442,7 +471,7 @@ def _batch_detail(session: Session, batch_id: int, team_id: int | None) -> Deman
 
 
 @router.get("/{batch_id}/lines", response_model=DemandLinePage)
-async def list_demand_lines(
+def list_demand_lines(
     batch_id: RowId,
     principal: BuyerDep,
     session: SessionDep,

@@ -149,6 +149,23 @@ async def test_a_retry_with_the_same_idempotency_key_creates_nothing(platform: P
     assert count_batches(platform) == 1
 
 
+async def test_concurrent_retries_with_one_idempotency_key_make_one_batch(
+    platform: Platform,
+) -> None:
+    """Sent at once (a client that timed out and retried), each saved in its own thread:
+    the database's unique key picks one, and every answer is that batch."""
+    headers = {**platform.auth("team-nova"), "Idempotency-Key": "batch-2026-11-30-race"}
+    answers = await asyncio.gather(
+        *(
+            platform.http.post("/v1/demand-batches", json={"lines": [line()]}, headers=headers)
+            for _ in range(6)
+        )
+    )
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+    assert len({a.json()["batch_id"] for a in answers}) == 1
+    assert count_batches(platform) == 1
+
+
 async def test_csv_arrives_as_a_body_or_as_an_upload(platform: Platform) -> None:
     csv_text = HEADER + f"C-9,TS-CREW,black,S,12,,{need_by().isoformat()},web,EU\n"
     as_body = await platform.http.post(
