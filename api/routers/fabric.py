@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.service import RPCError
 
-from api.deps import PlannerDep, SessionDep, TemporalDep
+from api.deps import PlannerDep, SessionDep, TemporalDep, read_and_release
 from api.errors import temporal_unavailable, temporal_unreachable
 from models.errors import Conflict, NotFound
 from models.queues import production_order_workflow_id
@@ -98,16 +98,11 @@ def list_purchase_orders(
     return [_public(po, fabric) for po, fabric in rows]
 
 
-@router.post(
-    "/v1/fabric-deliveries",
-    response_model=DeliveryResult,
-    responses={409: {"description": "The purchase was delivered under another note, or cancelled"}},
-)
-async def record_delivery(
-    delivery: DeliveryIn, principal: PlannerDep, session: SessionDep, client: TemporalDep
-) -> DeliveryResult:
-    """A supplier's delivery for a purchase: the metres go into stock and the production
-    order waiting for them tries its reservation again."""
+def _record(
+    session: Session, delivery: DeliveryIn, actor: str
+) -> tuple[PurchaseOrderPublic, float, str]:
+    """The delivery recorded (its metres into stock once); the purchase as it stands, the
+    fabric's stock and the waiting order's workflow id."""
     # Only the delivery that wins the purchase adds its metres: the stock grows once.
     try:
         won = _deliver(session, delivery)
@@ -126,7 +121,7 @@ async def record_delivery(
         )
         session.add(
             Event(
-                actor=principal.name,
+                actor=actor,
                 entity="production_order",
                 entity_id=order_id,
                 kind="fabric_delivered",
@@ -155,7 +150,22 @@ async def record_delivery(
     workflow_id = (order.workflow_id if order else None) or production_order_workflow_id(
         po.production_order_id
     )
-    session.close()  # the signal below waits on Temporal: hold no connection meanwhile
+    return result, on_hand, workflow_id
+
+
+@router.post(
+    "/v1/fabric-deliveries",
+    response_model=DeliveryResult,
+    responses={409: {"description": "The purchase was delivered under another note, or cancelled"}},
+)
+async def record_delivery(
+    delivery: DeliveryIn, principal: PlannerDep, session: SessionDep, client: TemporalDep
+) -> DeliveryResult:
+    """A supplier's delivery for a purchase: the metres go into stock and the production
+    order waiting for them tries its reservation again."""
+    result, on_hand, workflow_id = await read_and_release(
+        session, _record, delivery, principal.name
+    )
     handle = client.get_workflow_handle_for(ProductionOrderWorkflow.run, workflow_id)
     try:
         await handle.signal(ProductionOrderWorkflow.fabric_delivered)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
-from sqlmodel import text
+from sqlmodel import Session, text
 
-from api.deps import RuntimeDep, SessionDep
+from api.deps import RuntimeDep, SessionDep, read_and_release
 
 router = APIRouter(tags=["health"])
 
@@ -25,11 +25,7 @@ class Health(BaseModel):
 @router.get("/health", response_model=Health)
 async def health(session: SessionDep, runtime: RuntimeDep, response: Response) -> Health:
     """200 when the database and Temporal both answer, 503 otherwise (with which failed)."""
-    try:
-        session.execute(text("SELECT 1")).scalar_one()
-        database = Check(ok=True, detail=session.get_bind().dialect.name)
-    except Exception as err:  # any failure here is the answer, not an error of ours
-        database = Check(ok=False, detail=str(err).splitlines()[0])
+    database = await read_and_release(session, _database_check)
     try:
         if runtime.temporal is None:
             runtime.temporal = await runtime.connect_temporal()
@@ -41,3 +37,11 @@ async def health(session: SessionDep, runtime: RuntimeDep, response: Response) -
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Health(status="ok" if healthy else "degraded", database=database, temporal=temporal)
+
+
+def _database_check(session: Session) -> Check:
+    try:
+        session.execute(text("SELECT 1")).scalar_one()
+        return Check(ok=True, detail=session.get_bind().dialect.name)
+    except Exception as err:  # any failure here is the answer, not an error of ours
+        return Check(ok=False, detail=str(err).splitlines()[0])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
-from api.deps import AnyPrincipalDep, Principal, SessionDep, TemporalDep
+from api.deps import AnyPrincipalDep, Principal, SessionDep, TemporalDep, read_and_release
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from api.planned import (
     CLOSED,
@@ -226,13 +226,12 @@ async def cancel_production_order(
     to stock (or counts as consumed once the cutting is done), purchases not delivered
     are cancelled, and its customers' lines are declined with the reason. Follow it with
     ``GET /v1/production-orders/{id}``."""
-    order = _visible_order(session, order_id, principal)
+    order = await read_and_release(session, _visible_order, order_id, principal)
     if order.status in CLOSED:
         raise Conflict(
             f"production order {order_id} is {order.status.value}; it can no longer be cancelled"
         )
     workflow_id = order.workflow_id or production_order_workflow_id(order_id)
-    session.close()  # the update below waits on Temporal: hold no connection meanwhile
     handle = client.get_workflow_handle_for(ProductionOrderWorkflow.run, workflow_id)
     with update_errors(f"production order {order_id} is not running"):
         return await handle.execute_update(

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Cookie, Form, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -29,6 +30,7 @@ from api.deps import (
     TemporalDep,
     client_of,
     principal_of,
+    read_and_release,
 )
 from api.planned import CLOSED
 from api.routers.analytics import chain_lead_time
@@ -255,10 +257,10 @@ async def page(
             {"error": "" if not token else "that token is not a planner's"},
             headers=SECURITY_HEADERS,
         )
-    return render(request, session, principal, scenario, compare, message)
+    return await render(request, session, principal, scenario, compare, message)
 
 
-def render(
+async def render(
     request: Request,
     session: Session,
     principal: Principal,
@@ -266,6 +268,22 @@ def render(
     compare: str | None,
     message: str | None,
     status_code: int = 200,
+) -> Response:
+    """The planning page, read and rendered in a worker thread (it reads the whole live
+    plan), the session closed after."""
+    return await read_and_release(
+        session, _render, request, principal, scenario_id, compare, message, status_code
+    )
+
+
+def _render(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    scenario_id: int | None,
+    compare: str | None,
+    message: str | None,
+    status_code: int,
 ) -> Response:
     now = datetime.now(UTC)
     plan, names, orders = live_plan(session)
@@ -430,9 +448,9 @@ async def run(
         )
         view = await create_scenario(session, client, runtime, body, principal.name)
     except ValidationError as err:
-        return _invalid(request, session, principal, err)
+        return await _invalid(request, session, principal, err)
     except DomainError as err:
-        return render(request, session, principal, None, None, *_refusal(err))
+        return await render(request, session, principal, None, None, *_refusal(err))
     return _to_page(scenario=view.id)
 
 
@@ -451,7 +469,7 @@ async def apply(
     try:
         result = await apply_scenario(scenario_id, principal, session, client)
     except (DomainError, HTTPException) as err:
-        return render(request, session, principal, scenario_id, None, *_refusal(err))
+        return await render(request, session, principal, scenario_id, None, *_refusal(err))
     return _to_page(f"applied: {result.summary()}", scenario_id)
 
 
@@ -463,12 +481,12 @@ def _to_page(message: str | None = None, scenario: int | None = None) -> Respons
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _invalid(
+async def _invalid(
     request: Request, session: Session, principal: Principal, err: ValidationError
 ) -> Response:
     """The page again, with each field's problem: 422."""
     problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-    return render(
+    return await render(
         request, session, principal, None, None, problems, status.HTTP_422_UNPROCESSABLE_CONTENT
     )
 
@@ -495,7 +513,7 @@ async def cancel(
     try:
         await cancel_scenario(scenario_id, principal, session, client)
     except (DomainError, HTTPException) as err:
-        return render(request, session, principal, scenario_id, None, *_refusal(err))
+        return await render(request, session, principal, scenario_id, None, *_refusal(err))
     return _to_page(scenario=scenario_id)
 
 
@@ -519,11 +537,11 @@ async def withdraw(
         body = WithdrawIn.model_validate(
             {"kind": kind, "start": start, "end": end, "work_centre": work_centre or None}
         )
-        withdraw_period(factory, body, principal, session)
+        await run_in_threadpool(withdraw_period, factory, body, principal, session)
     except ValidationError as err:
-        return _invalid(request, session, principal, err)
+        return await _invalid(request, session, principal, err)
     except DomainError as err:
-        return render(request, session, principal, None, None, *_refusal(err))
+        return await render(request, session, principal, None, None, *_refusal(err))
     when = "%a %d %b %H:%M UTC"
     said = (
         f"withdrawn: {kind} of {work_centre or factory} from "
@@ -547,12 +565,12 @@ async def back_in_use(
         return _to_page()
     try:
         if kind == "factory":
-            factory_up(code, principal, session)
+            await run_in_threadpool(factory_up, code, principal, session)
         elif kind == "work-centre":
-            release_work_centre(code, principal, session)
+            await run_in_threadpool(release_work_centre, code, principal, session)
         else:
             raise InvalidInput(f"{kind!r} is neither factory nor work-centre", field="kind")
     except DomainError as err:
-        return render(request, session, principal, None, None, *_refusal(err))
+        return await render(request, session, principal, None, None, *_refusal(err))
     said = f"{code} is back in use: new work may be placed there"
     return _to_page(said)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from api.deps import PlannerDep, SessionDep, TemporalDep
+from api.deps import PlannerDep, SessionDep, TemporalDep, read_and_release
 from api.errors import temporal_unavailable, temporal_unreachable
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
@@ -61,8 +61,9 @@ async def factory_down(
     """Mark a factory down. New placements avoid it; each production order with work there
     that nobody has claimed yet re-plans it at another factory (work already claimed
     stays: the factory is finishing it). Marking it down again re-sends the notices."""
-    factory = _factory(session, code)
-    _switch(session, factory, "is_down", True, principal.name, "down", reason=body.reason)
+    factory = await read_and_release(
+        session, _switched, _factory, code, "is_down", True, principal.name, "down", body.reason
+    )
     moved, notified = await tell_orders(
         session,
         client,
@@ -88,16 +89,7 @@ async def tell_orders(
     closed first (no connection held while Temporal answers). Returns (work orders to
     move, orders told); an order whose workflow has ended is skipped. Asking again sends
     the notices again: the workflows note each once."""
-    open_work = session.exec(
-        select(WorkOrder.id, WorkOrder.production_order_id, ProductionOrder.workflow_id)
-        .join(ProductionOrder, col(ProductionOrder.id) == col(WorkOrder.production_order_id))
-        .where(
-            where,
-            col(WorkOrder.status).in_([WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED]),
-        )
-        .order_by(col(WorkOrder.id))
-    ).all()
-    session.close()
+    open_work = await read_and_release(session, _open_work, where)
     by_order: dict[tuple[int, str], list[int]] = defaultdict(list)
     for wo_id, order_id, workflow_id in open_work:
         key = (order_id, workflow_id or production_order_workflow_id(order_id))
@@ -113,6 +105,19 @@ async def tell_orders(
             continue  # the order is not running any more
         notified.append(order_id)
     return [wo for ids in by_order.values() for wo in ids], notified
+
+
+def _open_work(session: Session, where: Any) -> list[tuple[int | None, int, str | None]]:
+    rows = session.exec(
+        select(WorkOrder.id, WorkOrder.production_order_id, ProductionOrder.workflow_id)
+        .join(ProductionOrder, col(ProductionOrder.id) == col(WorkOrder.production_order_id))
+        .where(
+            where,
+            col(WorkOrder.status).in_([WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED]),
+        )
+        .order_by(col(WorkOrder.id))
+    ).all()
+    return list(rows)
 
 
 @router.post("/{code}/up", response_model=FactoryState)
@@ -230,6 +235,25 @@ def _switch(
     session.commit()
 
 
+R = TypeVar("R", Factory, WorkCentre)
+
+
+def _switched(
+    session: Session,
+    find: Callable[[Session, str], R],
+    code: str,
+    flag: str,
+    value: bool,
+    actor: str,
+    kind: str,
+    reason: str,
+) -> R:
+    """The factory or work centre ``find`` finds by ``code``, its ``flag`` switched."""
+    row = find(session, code)
+    _switch(session, row, flag, value, actor, kind, reason=reason)
+    return row
+
+
 def _factory(session: Session, code: str) -> Factory:
     factory = session.exec(select(Factory).where(Factory.code == code)).one_or_none()
     if factory is None:
@@ -310,8 +334,9 @@ async def hold_work_centre(
     is placed there, and each production order with unclaimed work there re-plans it
     elsewhere (claimed work stays: the line is finishing it). Asking again re-sends the
     notices."""
-    centre = _centre(session, code)
-    _switch(session, centre, "on_hold", True, principal.name, "hold", reason=body.reason)
+    centre = await read_and_release(
+        session, _switched, _centre, code, "on_hold", True, principal.name, "hold", body.reason
+    )
     return await move_held_work(session, client, centre, body.reason)
 
 

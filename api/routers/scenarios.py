@@ -15,7 +15,14 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 
-from api.deps import PlannerDep, Runtime, RuntimeDep, SessionDep, TemporalDep
+from api.deps import (
+    PlannerDep,
+    Runtime,
+    RuntimeDep,
+    SessionDep,
+    TemporalDep,
+    read_and_release,
+)
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from models.errors import Conflict, InvalidInput, NotFound
 from models.scenarios import (
@@ -141,6 +148,12 @@ async def create_scenario(
     session: Session, client: Client, runtime: Runtime, body: ScenarioRequest, actor: str
 ) -> ScenarioView:
     """Check the edits, keep the scenario and start its workflow (the API and the page)."""
+    view = await read_and_release(session, _save_scenario, body, actor)
+    await start_workflow(client, runtime, view.id, body.time_limit_s)
+    return view
+
+
+def _save_scenario(session: Session, body: ScenarioRequest, actor: str) -> ScenarioView:
     check_edits(session, body)
     live = live_plan(session)
     scenario = Scenario(
@@ -155,13 +168,9 @@ async def create_scenario(
     session.add(scenario)
     session.commit()
     session.refresh(scenario)
-    scenario_id = scenario.id or 0
-    scenario.workflow_id = scenario_workflow_id(scenario_id)
+    scenario.workflow_id = scenario_workflow_id(scenario.id or 0)
     session.commit()
-    view = view_of(scenario)
-    session.close()  # starting the workflow waits on Temporal: hold no connection meanwhile
-    await start_workflow(client, runtime, scenario_id, body.time_limit_s)
-    return view
+    return view_of(scenario)
 
 
 async def start_workflow(
@@ -258,12 +267,18 @@ async def cancel_scenario(
     scenario_id: RowId, principal: PlannerDep, session: SessionDep, client: TemporalDep
 ) -> ScenarioView:
     """While it solves: stop and keep the best plan so far. Once solved: drop it."""
-    scenario = _scenario(session, scenario_id)
-    workflow_id = scenario.workflow_id or scenario_workflow_id(scenario_id)
-    session.close()
+    workflow_id = await read_and_release(session, _workflow_id, scenario_id)
     handle = client.get_workflow_handle_for(ScenarioWorkflow.run, workflow_id)
     with update_errors(f"scenario {scenario_id} has ended"):
         await handle.execute_update(ScenarioWorkflow.cancel, rpc_timeout=UPDATE_RPC_TIMEOUT)
+    return await read_and_release(session, _view, scenario_id)
+
+
+def _workflow_id(session: Session, scenario_id: int) -> str:
+    return _scenario(session, scenario_id).workflow_id or scenario_workflow_id(scenario_id)
+
+
+def _view(session: Session, scenario_id: int) -> ScenarioView:
     return view_of(_scenario(session, scenario_id))
 
 
@@ -275,21 +290,7 @@ async def apply_scenario(
     plan since the scenario's snapshot (kept where it is). 409 if that collides with the
     scenario's plan, if another plan was applied since, or if the scenario has no plan or
     was applied already."""
-    scenario = _scenario(session, scenario_id)
-    if scenario.status != ScenarioStatus.DONE:
-        raise Conflict(
-            f"scenario {scenario_id} is {scenario.status.value}; only a finished scenario "
-            "can be applied"
-        )
-    # Another plan applied since is seen here without a workflow round trip; the apply
-    # activity checks again under the plan's lock, and rebases over the changes since.
-    live = live_plan(session)
-    now = (live.version, live.revision) if live else (0, 0)
-    if now[0] != scenario.base_plan_version:
-        then = (scenario.base_plan_version, scenario.base_revision)
-        raise Conflict(plan_moved(scenario_id, then, now))
-    workflow_id = scenario.workflow_id or scenario_workflow_id(scenario_id)
-    session.close()
+    workflow_id = await read_and_release(session, _applicable, scenario_id)
     handle = client.get_workflow_handle_for(ScenarioWorkflow.run, workflow_id)
     with update_errors(f"scenario {scenario_id} has ended; run it again"):
         return await handle.execute_update(
@@ -297,3 +298,21 @@ async def apply_scenario(
             ApplyInput(scenario_id=scenario_id, actor=principal.name),
             rpc_timeout=UPDATE_RPC_TIMEOUT,
         )
+
+
+def _applicable(session: Session, scenario_id: int) -> str:
+    """The scenario's workflow id, if it can be applied: finished, and based on the live
+    plan's version (seen here without a workflow round trip; the apply activity checks
+    again under the plan's lock, and rebases over the changes since)."""
+    scenario = _scenario(session, scenario_id)
+    if scenario.status != ScenarioStatus.DONE:
+        raise Conflict(
+            f"scenario {scenario_id} is {scenario.status.value}; only a finished scenario "
+            "can be applied"
+        )
+    live = live_plan(session)
+    now = (live.version, live.revision) if live else (0, 0)
+    if now[0] != scenario.base_plan_version:
+        then = (scenario.base_plan_version, scenario.base_revision)
+        raise Conflict(plan_moved(scenario_id, then, now))
+    return scenario.workflow_id or scenario_workflow_id(scenario_id)

@@ -194,26 +194,7 @@ async def list_lifecycles(
 ) -> list[LifecyclePublic]:
     """The team's test batches of the style, newest first: sales so far, the proposal and
     its reasoning, the decision, and the reorder's production order."""
-    query = select(StyleLifecycle).where(StyleLifecycle.style_code == code)
-    if principal.scope_id is not None:
-        query = query.where(StyleLifecycle.team_id == principal.scope_id)
-    rows = session.exec(query.order_by(col(StyleLifecycle.id).desc())).all()
-    ids = [r.id for r in rows]
-    sold: dict[int, dict[str, int]] = {}
-    days: dict[int, int] = {}
-    for lifecycle_id, size, units, n_days in session.execute(
-        sa.select(
-            col(SalesReport.lifecycle_id),
-            col(SalesReport.size),
-            sa.func.sum(col(SalesReport.units)),
-            sa.func.count(sa.distinct(col(SalesReport.day))),
-        )
-        .where(col(SalesReport.lifecycle_id).in_(ids))
-        .group_by(col(SalesReport.lifecycle_id), col(SalesReport.size))
-    ).all():
-        sold.setdefault(lifecycle_id, {})[size] = int(units)
-        days[lifecycle_id] = max(days.get(lifecycle_id, 0), int(n_days))
-    session.close()  # the queries below wait on Temporal: hold no connection meanwhile
+    rows, sold, days = await read_and_release(session, _lifecycles, code, principal.scope_id)
     out = []
     for row in rows:
         progress = await _progress(client, row)
@@ -235,6 +216,33 @@ async def list_lifecycles(
             )
         )
     return out
+
+
+def _lifecycles(
+    session: Session, code: str, team_id: int | None
+) -> tuple[list[StyleLifecycle], dict[int, dict[str, int]], dict[int, int]]:
+    """The team's lifecycles of the style, newest first, with units sold by size and the
+    days reported, by lifecycle."""
+    query = select(StyleLifecycle).where(StyleLifecycle.style_code == code)
+    if team_id is not None:
+        query = query.where(StyleLifecycle.team_id == team_id)
+    rows = session.exec(query.order_by(col(StyleLifecycle.id).desc())).all()
+    ids = [r.id for r in rows]
+    sold: dict[int, dict[str, int]] = {}
+    days: dict[int, int] = {}
+    for lifecycle_id, size, units, n_days in session.execute(
+        sa.select(
+            col(SalesReport.lifecycle_id),
+            col(SalesReport.size),
+            sa.func.sum(col(SalesReport.units)),
+            sa.func.count(sa.distinct(col(SalesReport.day))),
+        )
+        .where(col(SalesReport.lifecycle_id).in_(ids))
+        .group_by(col(SalesReport.lifecycle_id), col(SalesReport.size))
+    ).all():
+        sold.setdefault(lifecycle_id, {})[size] = int(units)
+        days[lifecycle_id] = max(days.get(lifecycle_id, 0), int(n_days))
+    return list(rows), sold, days
 
 
 async def _progress(client: Client, row: StyleLifecycle) -> LifecycleProgress | None:
@@ -365,18 +373,9 @@ def get_style(code: str, principal: AnyPrincipalDep, session: SessionDep) -> Sty
     )
 
 
-@router.post(
-    "/{code}/tech-pack/approve",
-    response_model=TechPackApproval,
-    tags=["designers"],
-    responses={409: {"description": "The tech pack has no routing or bill of materials"}},
-)
-async def approve_tech_pack(
-    code: str, principal: DesignerDep, session: SessionDep, client: TemporalDep
-) -> TechPackApproval:
-    """Approve the style's tech pack (its bill of materials and routing). Production orders
-    waiting at the design gate go on to fabric and scheduling. Approving again changes
-    nothing and tells any order still waiting once more."""
+def _approve(session: Session, code: str, actor: str) -> list[tuple[int | None, str | None]]:
+    """Approve the style's tech pack (once: again changes nothing); the orders waiting at
+    its design gate."""
     style = session.exec(select(Style).where(Style.code == code)).one_or_none()
     if style is None:
         raise NotFound(f"style {code} not found", field="code")
@@ -394,7 +393,7 @@ async def approve_tech_pack(
         style.tech_pack_status = TechPackStatus.APPROVED
         session.add(
             Event(
-                actor=principal.name,
+                actor=actor,
                 entity="style",
                 entity_id=style.id or 0,
                 kind="tech_pack_approved",
@@ -408,7 +407,22 @@ async def approve_tech_pack(
             col(ProductionOrder.status).in_(AT_DESIGN_GATE),
         )
     ).all()
-    session.close()  # the signals below wait on Temporal: hold no connection meanwhile
+    return list(waiting)
+
+
+@router.post(
+    "/{code}/tech-pack/approve",
+    response_model=TechPackApproval,
+    tags=["designers"],
+    responses={409: {"description": "The tech pack has no routing or bill of materials"}},
+)
+async def approve_tech_pack(
+    code: str, principal: DesignerDep, session: SessionDep, client: TemporalDep
+) -> TechPackApproval:
+    """Approve the style's tech pack (its bill of materials and routing). Production orders
+    waiting at the design gate go on to fabric and scheduling. Approving again changes
+    nothing and tells any order still waiting once more."""
+    waiting = await read_and_release(session, _approve, code, principal.name)
     released = []
     for order_id, workflow_id in waiting:
         handle = client.get_workflow_handle_for(

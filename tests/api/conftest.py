@@ -3,17 +3,23 @@ database. Faster than the e2e tests and still without fakes of any part."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import traceback
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+import api
 from activities.demand import DemandActivities
 from activities.production import ProductionActivities
 from api.deps import ApiConfig, Runtime
@@ -90,3 +96,38 @@ async def platform(
 ) -> AsyncIterator[Platform]:
     async with running_platform(dev_server_env, session_factory, session, db_url) as p:
         yield p
+
+
+API_CODE = str(Path(api.__file__).parent) + os.sep
+
+
+@pytest.fixture(autouse=True)
+def no_connection_waits_on_the_event_loop(engine: sa.Engine) -> Iterator[None]:
+    """Fails a test in which the API took a pooled connection on the event loop's thread.
+    Such a checkout blocks every request while the pool is empty, and the requests holding
+    the connections may need that very loop to give them back: a deadlock, broken only by
+    the pool's timeout (found by bench/claims.py with 120 buyers). Routes read in a worker
+    thread (``api.deps.read_and_release``, ``run_in_threadpool``, or a plain ``def``)."""
+    found: list[str] = []
+
+    def on_checkout(*_: object) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a worker thread
+        frames = [f for f in traceback.extract_stack() if f.filename.startswith(API_CODE)]
+        if frames:
+            found.append(
+                " <- ".join(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames)
+                )
+            )
+
+    sa.event.listen(engine, "checkout", on_checkout)
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, "checkout", on_checkout)
+    assert not found, "pooled connections taken on the event loop:\n" + "\n".join(
+        sorted(set(found))
+    )
