@@ -7,14 +7,17 @@ these dependencies, so tests can swap any of them with ``app.dependency_override
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -98,22 +101,49 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
     """The request's session. Routes do their database work in worker threads; making the
-    session does no I/O, so this runs on the event loop. Closing does I/O only when the
-    session still holds a connection, and then it goes to a thread too."""
+    session does no I/O, so this runs on the event loop. So does closing it: a session
+    still holding a connection (a plain ``def`` route that only read) gives it back with
+    a rollback, well under a millisecond, and must not wait for a worker thread to do so.
+    The threads may all be waiting for that very connection, and it would come back only
+    at the pool's timeout (tests/api/test_connections.py)."""
     session = runtime.session_factory()
     try:
         yield session
     finally:
-        if session.in_transaction():
-            await run_in_threadpool(session.close)
-        else:
-            session.close()
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
+
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class ReleasingRoute(APIRoute):
+    """Every router's route class: a plain ``def`` route closes its sessions in its own
+    worker thread as it returns. FastAPI validates the answer of such a route in another
+    worker thread and tears its dependencies down later still; a session that held its
+    connection until then would wait for a free thread while every thread may be waiting
+    for that connection (tests/api/test_connections.py)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _releasing(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def _releasing(endpoint: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(endpoint)
+    def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return endpoint(*args, **kwargs)
+        finally:
+            for value in kwargs.values():
+                if isinstance(value, Session):
+                    value.close()
+
+    return call
 
 
 async def read_and_release(

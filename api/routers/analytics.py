@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from api.deps import Principal, SessionDep, require
+from api.deps import Principal, ReleasingRoute, SessionDep, require
 from models.lead_time import MILESTONES, TRADITIONAL_CHAIN, TrailEvent, lead_time
 from models.schemas import ProductionOrderStatus, Role
 from models.stats import percentile
 from models.tables import DemandBatch, Event, ProductionOrder, WorkOrder
 
-router = APIRouter(prefix="/v1/analytics", tags=["planners"])
+router = APIRouter(prefix="/v1/analytics", tags=["planners"], route_class=ReleasingRoute)
 
 
 class OrderLeadTimePublic(BaseModel):

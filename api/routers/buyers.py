@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from api.deps import (
     ApiConfig,
     BuyerDep,
+    ReleasingRoute,
     RuntimeDep,
     SessionDep,
     TemporalDep,
@@ -52,7 +53,7 @@ from models.schemas import (
 from models.tables import DemandBatch, DemandLine, Event, ProductionOrder, Style
 from workflows.demand_batch import DemandBatchWorkflow
 
-router = APIRouter(prefix="/v1/demand-batches", tags=["buyer teams"])
+router = APIRouter(prefix="/v1/demand-batches", tags=["buyer teams"], route_class=ReleasingRoute)
 
 
 class DemandBatchCreate(BaseModel):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.service import RPCError
 
-from api.deps import PlannerDep, SessionDep, TemporalDep, read_and_release
+from api.deps import PlannerDep, ReleasingRoute, SessionDep, TemporalDep, read_and_release
 from api.errors import temporal_unavailable, temporal_unreachable
 from models.errors import Conflict, NotFound
 from models.queues import production_order_workflow_id
@@ -22,7 +22,7 @@ from models.schemas import PurchaseOrderStatus, RowId
 from models.tables import Event, Fabric, FabricPurchaseOrder, ProductionOrder
 from workflows.production_order import ProductionOrderWorkflow
 
-router = APIRouter(tags=["fabric"])
+router = APIRouter(tags=["fabric"], route_class=ReleasingRoute)
 
 
 class PurchaseOrderPublic(BaseModel):

@@ -25,7 +25,7 @@ from temporalio.client import (
 )
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.deps import FactoryDep, Principal, RuntimeDep, SessionDep, TemporalDep
+from api.deps import FactoryDep, Principal, ReleasingRoute, RuntimeDep, SessionDep, TemporalDep
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from api.routers.planning import hold_reason, move_held_work
 from models.errors import Conflict, InvalidInput, LeaseNotHeld, NotFound
@@ -49,7 +49,7 @@ from workflows.production_order import ProductionOrderWorkflow
 A = TypeVar("A")
 R = TypeVar("R")
 
-router = APIRouter(prefix="/v1/factory/work-orders", tags=["factories"])
+router = APIRouter(prefix="/v1/factory/work-orders", tags=["factories"], route_class=ReleasingRoute)
 
 # What a factory sees of its own work orders (planned and withdrawn ones are not its yet).
 VISIBLE = (

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 from sqlmodel import Session, text
 
-from api.deps import RuntimeDep, SessionDep, read_and_release
+from api.deps import ReleasingRoute, RuntimeDep, SessionDep, read_and_release
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ReleasingRoute)
 
 
 class Check(BaseModel):

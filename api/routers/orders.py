@@ -11,7 +11,14 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
-from api.deps import AnyPrincipalDep, Principal, SessionDep, TemporalDep, read_and_release
+from api.deps import (
+    AnyPrincipalDep,
+    Principal,
+    ReleasingRoute,
+    SessionDep,
+    TemporalDep,
+    read_and_release,
+)
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from api.planned import (
     CLOSED,
@@ -45,7 +52,9 @@ from models.tables import (
 )
 from workflows.production_order import ProductionOrderWorkflow
 
-router = APIRouter(prefix="/v1/production-orders", tags=["production orders"])
+router = APIRouter(
+    prefix="/v1/production-orders", tags=["production orders"], route_class=ReleasingRoute
+)
 
 
 class EventPublic(BaseModel):

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import (
     Principal,
+    ReleasingRoute,
     RuntimeDep,
     SessionDep,
     TemporalDep,
@@ -63,7 +64,7 @@ from models.tables import (
     WorkCentre,
 )
 
-router = APIRouter(prefix="/planner", include_in_schema=False)
+router = APIRouter(prefix="/planner", include_in_schema=False, route_class=ReleasingRoute)
 # The page loads nothing from elsewhere and runs no script; its styles are inline.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

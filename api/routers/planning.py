@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from api.deps import PlannerDep, SessionDep, TemporalDep, read_and_release
+from api.deps import PlannerDep, ReleasingRoute, SessionDep, TemporalDep, read_and_release
 from api.errors import temporal_unavailable, temporal_unreachable
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
@@ -34,7 +34,7 @@ from models.tables import (
 )
 from workflows.production_order import ProductionOrderWorkflow
 
-router = APIRouter(prefix="/v1/factories", tags=["planners"])
+router = APIRouter(prefix="/v1/factories", tags=["planners"], route_class=ReleasingRoute)
 
 
 class DownIn(BaseModel):
@@ -318,7 +318,7 @@ def _calendar(session: Session, factory: Factory) -> FactoryCalendar:
 
 # ------------------------------------------------------------------ quality holds
 
-centres = APIRouter(prefix="/v1/work-centres", tags=["planners"])
+centres = APIRouter(prefix="/v1/work-centres", tags=["planners"], route_class=ReleasingRoute)
 
 
 class WorkCentreState(WorkMoved):

@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDReusePolicy
 
 from api.deps import (
     PlannerDep,
+    ReleasingRoute,
     Runtime,
     RuntimeDep,
     SessionDep,
@@ -46,7 +47,7 @@ from models.schemas import MAX_INT, PlanStatus, ProductionOrderStatus, RowId
 from models.tables import Factory, Plan, ProductionOrder, Scenario, Style, WorkCentre
 from workflows.scenario import ScenarioWorkflow
 
-router = APIRouter(prefix="/v1/scenarios", tags=["planners"])
+router = APIRouter(prefix="/v1/scenarios", tags=["planners"], route_class=ReleasingRoute)
 
 
 def scenario_workflow_id(scenario_id: int) -> str:

@@ -21,6 +21,7 @@ from api.deps import (
     AnyPrincipalDep,
     BuyerDep,
     DesignerDep,
+    ReleasingRoute,
     SessionDep,
     TemporalDep,
     read_and_release,
@@ -55,7 +56,7 @@ from models.tables import (
 from workflows.production_order import ProductionOrderWorkflow
 from workflows.style_lifecycle import StyleLifecycleWorkflow
 
-router = APIRouter(prefix="/v1/styles", tags=["buyer teams"])
+router = APIRouter(prefix="/v1/styles", tags=["buyer teams"], route_class=ReleasingRoute)
 
 
 class SalesReportIn(BaseModel):

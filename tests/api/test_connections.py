@@ -68,6 +68,36 @@ async def test_many_concurrent_claims_share_a_small_pool(
     assert len({a.json()["id"] for a in answers}) == 60
 
 
+async def test_many_concurrent_reads_share_a_small_pool(
+    db_url: str, session: Session, team_id: int
+) -> None:
+    """More reads at once than FastAPI has threads, on a pool of two connections, by a
+    plain ``def`` route that keeps its connection until the session dependency's teardown.
+    If the teardown needed a thread to give the connection back, it would queue behind the
+    routes whose threads all wait for a connection: none would come back until the pool's
+    timeout, and those requests would fail."""
+    tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
+    order = make_order(session, team_id)
+    make_work_order(session, order)
+    engine = sa.create_engine(db_url, pool_size=2, max_overflow=0, pool_timeout=3)
+    runtime = runtime_on(engine, db_url)
+    try:
+        transport = httpx.ASGITransport(app=create_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            answers = await asyncio.gather(
+                *(
+                    http.get(
+                        "/v1/factory/work-orders",
+                        headers={"Authorization": f"Bearer {tokens['GZ-KNIT']}"},
+                    )
+                    for _ in range(60)
+                )
+            )
+    finally:
+        engine.dispose()
+    assert [a.status_code for a in answers] == [200] * 60, {a.status_code for a in answers}
+
+
 async def test_an_exhausted_pool_is_a_503_to_retry_not_a_500(db_url: str, session: Session) -> None:
     tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
     engine = sa.create_engine(db_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
