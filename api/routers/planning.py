@@ -62,7 +62,10 @@ async def factory_down(
     that nobody has claimed yet re-plans it at another factory (work already claimed
     stays: the factory is finishing it). Marking it down again re-sends the notices."""
     factory = await read_and_release(
-        session, _switched, _factory, code, "is_down", True, principal.name, "down", body.reason
+        session,
+        lambda s: _switch(
+            s, _factory(s, code), "is_down", True, principal.name, "down", reason=body.reason
+        ),
     )
     moved, notified = await tell_orders(
         session,
@@ -216,41 +219,20 @@ def withdraw_period(
     return _calendar(session, factory)
 
 
+R = TypeVar("R", Factory, WorkCentre)
+
+
 def _switch(
-    session: Session,
-    row: Factory | WorkCentre,
-    flag: str,
-    value: bool,
-    actor: str,
-    kind: str,
-    **data: str,
-) -> None:
+    session: Session, row: R, flag: str, value: bool, actor: str, kind: str, **data: str
+) -> R:
     """Set a factory's or a work centre's ``flag`` with an event, once: asking again
-    changes nothing."""
+    changes nothing. Returns ``row``."""
     if getattr(row, flag) == value:
-        return
+        return row
     setattr(row, flag, value)
     entity = "factory" if isinstance(row, Factory) else "work_centre"
     session.add(Event(actor=actor, entity=entity, entity_id=row.id or 0, kind=kind, data=data))
     session.commit()
-
-
-R = TypeVar("R", Factory, WorkCentre)
-
-
-def _switched(
-    session: Session,
-    find: Callable[[Session, str], R],
-    code: str,
-    flag: str,
-    value: bool,
-    actor: str,
-    kind: str,
-    reason: str,
-) -> R:
-    """The factory or work centre ``find`` finds by ``code``, its ``flag`` switched."""
-    row = find(session, code)
-    _switch(session, row, flag, value, actor, kind, reason=reason)
     return row
 
 
@@ -335,7 +317,10 @@ async def hold_work_centre(
     elsewhere (claimed work stays: the line is finishing it). Asking again re-sends the
     notices."""
     centre = await read_and_release(
-        session, _switched, _centre, code, "on_hold", True, principal.name, "hold", body.reason
+        session,
+        lambda s: _switch(
+            s, _centre(s, code), "on_hold", True, principal.name, "hold", reason=body.reason
+        ),
     )
     return await move_held_work(session, client, centre, body.reason)
 
