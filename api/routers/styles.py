@@ -301,6 +301,24 @@ class StyleDetail(StylePublic):
 AT_DESIGN_GATE = (ProductionOrderStatus.CREATED, ProductionOrderStatus.AWAITING_DESIGN)
 
 
+def _style(session: Session, code: str) -> Style:
+    style = session.exec(select(Style).where(Style.code == code)).one_or_none()
+    if style is None:
+        raise NotFound(f"style {code} not found", field="code")
+    return style
+
+
+def _at_design_gate(session: Session, code: str) -> list[tuple[int, str | None]]:
+    """The style's production orders waiting at the design gate, oldest first: (id,
+    workflow id)."""
+    rows = session.exec(
+        select(ProductionOrder.id, ProductionOrder.workflow_id)
+        .where(ProductionOrder.style_code == code, col(ProductionOrder.status).in_(AT_DESIGN_GATE))
+        .order_by(col(ProductionOrder.id))
+    ).all()
+    return [(order_id or 0, workflow_id) for order_id, workflow_id in rows]
+
+
 def _routings(session: Session, style_ids: list[int]) -> dict[int, list[RoutingStep]]:
     by_style: dict[int, list[RoutingStep]] = {i: [] for i in style_ids}
     for step in session.exec(
@@ -341,20 +359,13 @@ def list_styles(
 def get_style(code: str, principal: AnyPrincipalDep, session: SessionDep) -> StyleDetail:
     """One style with its tech pack (bill of materials with the fabric's stock and lead
     time, and routing) and the production orders waiting at its design gate."""
-    style = session.exec(select(Style).where(Style.code == code)).one_or_none()
-    if style is None:
-        raise NotFound(f"style {code} not found", field="code")
+    style = _style(session, code)
     routing = _routings(session, [style.id or 0])[style.id or 0]
     bom = session.exec(
         select(BomLine, Fabric)
         .join(Fabric, col(Fabric.id) == col(BomLine.fabric_id))
         .where(BomLine.style_id == style.id)
         .order_by(col(Fabric.code))
-    ).all()
-    waiting = session.exec(
-        select(ProductionOrder.id)
-        .where(ProductionOrder.style_code == code, col(ProductionOrder.status).in_(AT_DESIGN_GATE))
-        .order_by(col(ProductionOrder.id))
     ).all()
     return StyleDetail(
         **_public(style, routing).model_dump(),
@@ -370,16 +381,14 @@ def get_style(code: str, principal: AnyPrincipalDep, session: SessionDep) -> Sty
             for line, fabric in bom
         ],
         routing=[RoutingStepPublic.model_validate(step, from_attributes=True) for step in routing],
-        orders_at_design_gate=[i for i in waiting if i is not None],
+        orders_at_design_gate=[order_id for order_id, _ in _at_design_gate(session, code)],
     )
 
 
-def _approve(session: Session, code: str, actor: str) -> list[tuple[int | None, str | None]]:
+def _approve(session: Session, code: str, actor: str) -> list[tuple[int, str | None]]:
     """Approve the style's tech pack (once: again changes nothing); the orders waiting at
     its design gate."""
-    style = session.exec(select(Style).where(Style.code == code)).one_or_none()
-    if style is None:
-        raise NotFound(f"style {code} not found", field="code")
+    style = _style(session, code)
     missing = [
         what
         for what, table in (("routing", RoutingStep), ("bill of materials", BomLine))
@@ -402,13 +411,7 @@ def _approve(session: Session, code: str, actor: str) -> list[tuple[int | None, 
             )
         )
         session.commit()
-    waiting = session.exec(
-        select(ProductionOrder.id, ProductionOrder.workflow_id).where(
-            ProductionOrder.style_code == code,
-            col(ProductionOrder.status).in_(AT_DESIGN_GATE),
-        )
-    ).all()
-    return list(waiting)
+    return _at_design_gate(session, code)
 
 
 @router.post(
@@ -427,13 +430,13 @@ async def approve_tech_pack(
     released = []
     for order_id, workflow_id in waiting:
         handle = client.get_workflow_handle_for(
-            ProductionOrderWorkflow.run, workflow_id or production_order_workflow_id(order_id or 0)
+            ProductionOrderWorkflow.run, workflow_id or production_order_workflow_id(order_id)
         )
         try:
             await handle.signal(ProductionOrderWorkflow.tech_pack_approved)
         except RPCError:
             continue  # not running (yet): it reads the approval when it reaches the gate
-        released.append(order_id or 0)
+        released.append(order_id)
     return TechPackApproval(
         style_code=code, tech_pack_status=TechPackStatus.APPROVED, released_orders=released
     )
