@@ -68,7 +68,12 @@ from models.scenarios import (
     plan_moved,
     stored_period,
 )
-from models.schemas import PlanStatus, ProductionOrderStatus, WorkOrderStatus
+from models.schemas import (
+    CLOSED_ORDER_STATUSES,
+    PlanStatus,
+    ProductionOrderStatus,
+    WorkOrderStatus,
+)
 from models.tables import (
     Event,
     Factory,
@@ -202,11 +207,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
         routings.setdefault(code, []).append((seq, kind, setup, standard))
     planned = live_slots(session, plan)
     # Created orders have no place in the plan yet; done and cancelled ones none any more.
-    closed = (
-        ProductionOrderStatus.CREATED,
-        ProductionOrderStatus.DONE,
-        ProductionOrderStatus.CANCELLED,
-    )
+    closed = (ProductionOrderStatus.CREATED, *CLOSED_ORDER_STATUSES)
     open_statuses = [s for s in ProductionOrderStatus if s not in closed]
     orders = session.exec(
         select(ProductionOrder)

@@ -10,10 +10,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, select
 
 from models.rules import hours_late
-from models.schemas import PlanStatus, ProductionOrderStatus
+from models.schemas import CLOSED_ORDER_STATUSES, PlanStatus, ProductionOrderStatus
 from models.tables import Plan, PlanAssignment, ProductionOrder
-
-CLOSED = (ProductionOrderStatus.DONE, ProductionOrderStatus.CANCELLED)
 
 
 class ProductionOrderBrief(BaseModel):
@@ -47,7 +45,10 @@ def planned_finishes(
         select(PlanAssignment.production_order_id, func.max(col(PlanAssignment.end)))
         .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
-        .where(Plan.status == PlanStatus.LIVE, col(ProductionOrder.status).not_in(CLOSED))
+        .where(
+            Plan.status == PlanStatus.LIVE,
+            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
+        )
         .group_by(col(PlanAssignment.production_order_id))
     )
     if order_ids is not None:

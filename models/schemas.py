@@ -96,6 +96,10 @@ class ProductionOrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# An order in these has nothing left to plan, make or cancel.
+CLOSED_ORDER_STATUSES = (ProductionOrderStatus.DONE, ProductionOrderStatus.CANCELLED)
+
+
 class WorkOrderStatus(StrEnum):
     PLANNED = "planned"
     RELEASED = "released"

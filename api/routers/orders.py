@@ -21,7 +21,6 @@ from api.deps import (
 )
 from api.errors import UPDATE_RPC_TIMEOUT, update_errors
 from api.planned import (
-    CLOSED,
     ProductionOrderBrief,
     hours_late_of,
     planned_finishes,
@@ -30,6 +29,7 @@ from api.planned import (
 from models.errors import Conflict, NotFound
 from models.queues import production_order_workflow_id
 from models.schemas import (
+    CLOSED_ORDER_STATUSES,
     MAX_INT,
     CancelOrderInput,
     CancelOrderResult,
@@ -188,7 +188,9 @@ def list_production_orders(
         # Lateness compares a timestamp with the end of a date: in Python, over the open
         # orders, rather than in each database's own date arithmetic.
         finishes = planned_finishes(session)
-        open_orders = session.exec(query.where(col(ProductionOrder.status).not_in(CLOSED)))
+        open_orders = session.exec(
+            query.where(col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES))
+        )
         rows = sorted(
             (o for o in open_orders if hours_late_of(o, finishes) > 0),
             key=lambda o: (-hours_late_of(o, finishes), o.id or 0),
@@ -236,7 +238,7 @@ async def cancel_production_order(
     are cancelled, and its customers' lines are declined with the reason. Follow it with
     ``GET /v1/production-orders/{id}``."""
     order = await read_and_release(session, _visible_order, order_id, principal)
-    if order.status in CLOSED:
+    if order.status in CLOSED_ORDER_STATUSES:
         raise Conflict(
             f"production order {order_id} is {order.status.value}; it can no longer be cancelled"
         )
@@ -332,7 +334,7 @@ def stages_of(created_at: datetime, events: Sequence[Event], now: datetime) -> l
     stages: list[StagePublic] = []
     entered, current = created_at, ProductionOrderStatus.CREATED
     for at, next_status in [*changes, (None, None)]:
-        left = at if at is not None else (entered if current in CLOSED else None)
+        left = at if at is not None else (entered if current in CLOSED_ORDER_STATUSES else None)
         hours = ((left or now) - entered).total_seconds() / 3600
         stages.append(
             StagePublic(status=current, entered_at=entered, left_at=left, hours=round(hours, 3))

@@ -33,7 +33,6 @@ from api.deps import (
     principal_of,
     read_and_release,
 )
-from api.planned import CLOSED
 from api.routers.analytics import chain_lead_time
 from api.routers.planning import (
     WithdrawIn,
@@ -53,7 +52,7 @@ from api.routers.scenarios import (
 from models.errors import DomainError, InvalidInput
 from models.rules import due_end
 from models.scenarios import ScenarioRequest
-from models.schemas import PlanStatus, Role, RowId
+from models.schemas import CLOSED_ORDER_STATUSES, PlanStatus, Role, RowId
 from models.tables import (
     Factory,
     Plan,
@@ -137,7 +136,10 @@ def live_plan(session: Session) -> tuple[Plan | None, list[str], list[LiveOrder]
     rows = session.exec(
         select(PlanAssignment, ProductionOrder)
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
-        .where(PlanAssignment.plan_id == plan.id, col(ProductionOrder.status).not_in(CLOSED))
+        .where(
+            PlanAssignment.plan_id == plan.id,
+            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
+        )
         .order_by(col(PlanAssignment.production_order_id), col(PlanAssignment.seq))
     ).all()
     orders: dict[int, LiveOrder] = {}

@@ -43,7 +43,7 @@ from models.scenarios import (
     WorkCentreDownEdit,
     plan_moved,
 )
-from models.schemas import MAX_INT, PlanStatus, ProductionOrderStatus, RowId
+from models.schemas import CLOSED_ORDER_STATUSES, MAX_INT, PlanStatus, RowId
 from models.tables import Factory, Plan, ProductionOrder, Scenario, Style, WorkCentre
 from workflows.scenario import ScenarioWorkflow
 
@@ -80,10 +80,7 @@ def check_edits(session: Session, request: ScenarioRequest) -> None:
                 )
         if isinstance(edit, DueDateEdit | FabricDelayEdit):
             order = session.get(ProductionOrder, edit.production_order_id)
-            if order is None or order.status in (
-                ProductionOrderStatus.DONE,
-                ProductionOrderStatus.CANCELLED,
-            ):
+            if order is None or order.status in CLOSED_ORDER_STATUSES:
                 raise InvalidInput(
                     f"{where}: production order {edit.production_order_id} is not open",
                     field=where,
