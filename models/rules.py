@@ -167,6 +167,11 @@ def due_end(due_date: date) -> datetime:
 
 def hours_late(finish: datetime, due_date: date | None) -> float:
     """Hours ``finish`` lies past the end of the due date (0.0 on time or without one)."""
-    if due_date is None or finish <= due_end(due_date):
+    return hours_past(finish, due_end(due_date) if due_date is not None else None)
+
+
+def hours_past(finish: datetime, due: datetime | None) -> float:
+    """Hours ``finish`` lies past ``due``, to a tenth (0.0 on time or without one)."""
+    if due is None or finish <= due:
         return 0.0
-    return round((finish - due_end(due_date)).total_seconds() / 3600, 1)
+    return round((finish - due).total_seconds() / 3600, 1)

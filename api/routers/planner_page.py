@@ -50,7 +50,7 @@ from api.routers.scenarios import (
     view_of,
 )
 from models.errors import DomainError, InvalidInput
-from models.rules import due_end
+from models.rules import due_end, hours_past
 from models.scenarios import ScenarioRequest
 from models.schemas import CLOSED_ORDER_STATUSES, PlanStatus, Role, RowId
 from models.tables import (
@@ -118,9 +118,7 @@ class LiveOrder:
 
     @property
     def late_hours(self) -> float:
-        if self.due is None or self.finish <= self.due:
-            return 0.0
-        return round((self.finish - self.due).total_seconds() / 3600, 1)
+        return hours_past(self.finish, self.due)
 
 
 def live_plan(session: Session) -> tuple[Plan | None, list[str], list[LiveOrder]]:
