@@ -396,7 +396,8 @@ class ProductionActivities:
             good, defective = total(inp.good), total(inp.defective)
             if wo.status == WorkOrderStatus.COMPLETED:
                 if inp.idempotency_key is not None and wo.completion_key == inp.idempotency_key:
-                    return completion_of(wo)
+                    centre = session.get(WorkCentre, wo.work_centre_id)
+                    return completion_of(wo, on_hold=centre is not None and centre.on_hold)
                 raise Conflict(f"work order {wo.id} is already completed")
             _require_lease(wo, inp.lease_holder, "completing")
             for entry in [*inp.good, *inp.defective]:
@@ -429,8 +430,8 @@ class ProductionActivities:
                 defective=defective,
                 factory_id=wo.factory_id,
             )
-            _hold_on_defect_spike(session, wo, self._spike)
-            return completion_of(wo)
+            held = _hold_on_defect_spike(session, wo, self._spike)
+            return completion_of(wo, on_hold=held)
 
     @activity.defn
     @translate_domain_errors
@@ -1077,13 +1078,14 @@ def _make_up_centres(session: Session, wo: WorkOrder) -> list[WorkCentre]:
     return [wc for wc in in_use if wo.operation_kind in wc.operation_kinds] or [own]
 
 
-def _hold_on_defect_spike(session: Session, wo: WorkOrder, rule: DefectSpike) -> None:
-    """After a completion: a defect spike at its work centre puts the centre on a quality
-    hold (``WorkCentre.on_hold``), with a ``defect_spike`` event. The API then tells the
+def _hold_on_defect_spike(session: Session, wo: WorkOrder, rule: DefectSpike) -> bool:
+    """After a completion, clean or not: a defect spike at its work centre puts the centre
+    on a quality hold (``WorkCentre.on_hold``), with a ``defect_spike`` event. Whether the
+    centre is on hold now: the completion's answer says so, and the API then tells the
     orders with unclaimed work there to move it (``api.routers.planning``)."""
     centre = session.get(WorkCentre, wo.work_centre_id)
     if centre is None or centre.on_hold:
-        return
+        return centre is not None
     session.flush()
     latest = session.execute(
         sa.select(
@@ -1098,7 +1100,7 @@ def _hold_on_defect_spike(session: Session, wo: WorkOrder, rule: DefectSpike) ->
     ).all()
     share = rule.of([(good or 0, bad or 0) for _, good, bad in latest])
     if share is None:
-        return
+        return False
     centre.on_hold = True
     add_event(
         session,
@@ -1108,6 +1110,7 @@ def _hold_on_defect_spike(session: Session, wo: WorkOrder, rule: DefectSpike) ->
         share=round(share, 3),
         work_orders=[wo_id for wo_id, _, _ in latest],
     )
+    return True
 
 
 def _ship_lines(lines: list[DemandLine], last: list[WorkOrder]) -> tuple[int, int]:

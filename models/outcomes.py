@@ -7,12 +7,13 @@ from models.schemas import CompleteWorkOrderResult, RejectWorkOrderResult
 from models.tables import WorkOrder
 
 
-def completion_of(wo: WorkOrder) -> CompleteWorkOrderResult:
+def completion_of(wo: WorkOrder, *, on_hold: bool = False) -> CompleteWorkOrderResult:
     return CompleteWorkOrderResult(
         work_order_id=wo.id or 0,
         production_order_id=wo.production_order_id,
         good_quantity=wo.good_quantity or 0,
         defective_quantity=wo.defective_quantity or 0,
+        work_centre_on_hold=on_hold,
     )
 
 

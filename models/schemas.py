@@ -432,6 +432,11 @@ class CompleteWorkOrderResult(BaseModel):
     production_order_id: int
     good_quantity: int
     defective_quantity: int
+    work_centre_on_hold: bool = Field(
+        default=False,
+        description="The work centre is on a quality hold as this completion leaves it: a "
+        "defect spike among its latest completions, this one included, or a planner's hold.",
+    )
 
 
 class CancelOrderInput(BaseModel):

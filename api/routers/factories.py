@@ -409,9 +409,10 @@ async def complete_work_order(
         _require_lease(wo, principal)
     stored = completion_of(wo) if repeated else None
     result = await _once(wo_id, "completed", stored, wo.completion_key, idempotency_key, told)
-    # Only a completion with defects can start a spike: a clean one (the common case, and
-    # the whole claims benchmark) pays nothing for quality holds.
-    if completion.defective:
+    # The completion's activity says whether its work centre is on a quality hold now (a
+    # spike it completed, clean or not, or an earlier hold): a completion at a centre not
+    # held, the common case and the whole claims benchmark, pays nothing for holds.
+    if result.work_centre_on_hold:
         held = await run_in_threadpool(_on_hold, session, wo.work_centre_id)
         if held is not None:
             await move_held_work(session, client, *held)
@@ -421,9 +422,9 @@ async def complete_work_order(
 def _on_hold(session: Session, centre_id: int) -> tuple[WorkCentre, str] | None:
     """The work centre if it is on a quality hold, with why. A completion's defect spike
     puts it there (``activities.production._hold_on_defect_spike``): the completion
-    endpoint asks after each completion with defects, so each such completion at a held
-    centre tells the orders with unclaimed work there to move it (each notice is noted
-    once), and a notice lost with a crashed API goes out with the next."""
+    endpoint asks after each completion that leaves its centre held, so each completion at
+    a held centre tells the orders with unclaimed work there to move it (each notice is
+    noted once), and a notice lost with a crashed API goes out with the next."""
     with contextlib.closing(session):
         centre = session.get(WorkCentre, centre_id)
         if centre is None or not centre.on_hold:

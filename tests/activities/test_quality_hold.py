@@ -10,6 +10,7 @@ from activities.production import DefectSpike, ProductionActivities
 from c2b.db import SessionFactory
 from models.schemas import (
     CompleteWorkOrderInput,
+    CompleteWorkOrderResult,
     MakeUpInput,
     ProductionOrderInput,
     ReplanInput,
@@ -41,29 +42,31 @@ def test_the_rule_is_the_operators_to_set() -> None:
     assert DefectSpike(completions=3, share=0.1).of([(90, 10)] * 2) is None
 
 
+def completion_input(wo: WorkOrder, defective: int) -> CompleteWorkOrderInput:
+    """The completion of an 80-piece cut with ``defective`` pieces of size M defective."""
+    return CompleteWorkOrderInput(
+        work_order_id=wo.id or 0,
+        factory_id=wo.factory_id,
+        lease_holder="token-1",
+        good=[
+            SizeQuantity(size="S", quantity=20),
+            SizeQuantity(size="M", quantity=40 - defective),
+        ],
+        defective=[SizeQuantity(size="M", quantity=defective)] if defective else [],
+        idempotency_key=f"k-{wo.id}",
+    )
+
+
 def complete_at(
     acts: ProductionActivities, session: Session, team_id: int, centre: str, defective: int
-) -> WorkOrder:
+) -> tuple[WorkOrder, CompleteWorkOrderResult]:
     """A claimed cut of a new 80-piece order at ``centre``, completed with ``defective``
-    pieces of size M defective."""
+    pieces of size M defective, and the completion's answer."""
     order = make_order(session, team_id)
     wo = make_work_order(
         session, order, centre, status=WorkOrderStatus.CLAIMED, lease_holder="token-1"
     )
-    acts.record_completion(
-        CompleteWorkOrderInput(
-            work_order_id=wo.id or 0,
-            factory_id=wo.factory_id,
-            lease_holder="token-1",
-            good=[
-                SizeQuantity(size="S", quantity=20),
-                SizeQuantity(size="M", quantity=40 - defective),
-            ],
-            defective=[SizeQuantity(size="M", quantity=defective)] if defective else [],
-            idempotency_key=f"k-{wo.id}",
-        )
-    )
-    return wo
+    return wo, acts.record_completion(completion_input(wo, defective))
 
 
 def test_a_defect_spike_holds_the_work_centre_and_work_goes_elsewhere(
@@ -72,12 +75,14 @@ def test_a_defect_spike_holds_the_work_centre_and_work_goes_elsewhere(
     acts = ProductionActivities(session_factory)
     completions = DefectSpike().completions
     for _ in range(completions):
-        complete_at(acts, session, team_id, "NB-CUT-1", defective=1)  # 1 in 61: fine
+        _, fine = complete_at(acts, session, team_id, "NB-CUT-1", defective=1)  # 1 in 61
+        assert not fine.work_centre_on_hold
     for n in range(completions):
         session.expire_all()
         held = session.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
         assert held.on_hold is False, f"held after {n} bad completions"
-        last = complete_at(acts, session, team_id, "GZ-CUT-1", defective=20)  # 20 in 60
+        last, answer = complete_at(acts, session, team_id, "GZ-CUT-1", defective=20)  # 20 in 60
+    assert answer.work_centre_on_hold  # the fifth said so
     session.expire_all()
     centres = {wc.code: wc for wc in session.exec(select(WorkCentre)).all()}
     assert centres["GZ-CUT-1"].on_hold and not centres["NB-CUT-1"].on_hold
@@ -115,3 +120,22 @@ def test_a_defect_spike_holds_the_work_centre_and_work_goes_elsewhere(
     again = session.get(WorkOrder, moved.work_order_id)
     assert again is not None
     assert again.work_centre_id not in (centres["GZ-CUT-1"].id, centres["NB-CUT-1"].id)
+
+
+def test_a_clean_completion_can_complete_a_spike_and_says_so(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    """Four lots a third defective, then a clean one: the five still hold a fifth of their
+    pieces defective, so the clean completion is the one that holds the centre, and its
+    answer says so (the API then tells the orders with work there to move it)."""
+    acts = ProductionActivities(session_factory)
+    for _ in range(DefectSpike().completions - 1):
+        _, bad = complete_at(acts, session, team_id, "GZ-CUT-1", defective=20)
+        assert not bad.work_centre_on_hold
+    wo, clean = complete_at(acts, session, team_id, "GZ-CUT-1", defective=0)
+    assert clean.work_centre_on_hold and clean.defective_quantity == 0
+    session.expire_all()
+    centre = session.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
+    assert centre.on_hold
+    # Asked again (a retried activity whose first answer was lost), it answers the same.
+    assert acts.record_completion(completion_input(wo, defective=0)) == clean

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from activities.production import DefectSpike
@@ -73,13 +74,15 @@ async def test_work_waiting_at_a_factory_taken_down_moves_to_another(platform: P
     assert up.status_code == 200 and up.json()["is_down"] is False
 
 
+@pytest.mark.parametrize("fifth", ["bad", "clean"])
 async def test_a_defect_spike_holds_a_work_centre_and_its_waiting_work_moves_away(
-    platform: Platform,
+    platform: Platform, fifth: str
 ) -> None:
     """Planners hold two of the three cutting tables, so every cut goes to GZ-CUT-1; then
-    they release them, and GZ-KNIT cuts five lots with a quarter of the pieces defective:
-    the fifth completion holds GZ-CUT-1, and the recut waiting there moves to another
-    table."""
+    they release them, and GZ-KNIT cuts four lots with about a third of the pieces
+    defective, and a fifth: as bad, or clean (the five still have a fifth defective).
+    Either way the fifth completion holds GZ-CUT-1, its answer says so, and the recut
+    waiting there moves to another table."""
     from tests.api.test_completion_race import claim
     from tests.api.test_scenarios import order_in_production
 
@@ -101,14 +104,18 @@ async def test_a_defect_spike_holds_a_work_centre_and_its_waiting_work_moves_awa
         assert released.status_code == 200 and not released.json()["on_hold"]
 
     knit = platform.auth("GZ-KNIT")
-    done: list[int] = []  # cuts (GZ-KNIT's one cutting table) completed a quarter defective
+    spike = DefectSpike().completions
+    done: list[int] = []  # cuts (GZ-KNIT's one cutting table) completed
+    said_held: list[bool] = []  # what each cut's completion answered
     for _ in range(20):
-        if len(done) == DefectSpike().completions:
+        if len(done) == spike:
             break
         wo = await claim(platform, knit)
         assert wo["production_order_id"] in orders, wo
         sizes = wo["size_breakdown"]
-        bad = {s: q // 4 if wo["operation_kind"] == "cut" else 0 for s, q in sizes.items()}
+        cut = wo["operation_kind"] == "cut"
+        clean = not cut or (fifth == "clean" and len(done) == spike - 1)
+        bad = {s: 0 if clean else q // 3 for s, q in sizes.items()}
         body = {
             "good": [{"size": s, "quantity": q - bad[s]} for s, q in sizes.items()],
             "defective": [{"size": s, "quantity": q} for s, q in bad.items() if q],
@@ -116,9 +123,11 @@ async def test_a_defect_spike_holds_a_work_centre_and_its_waiting_work_moves_awa
         url = f"/v1/factory/work-orders/{wo['id']}/complete"
         r = await http.post(url, json=body, headers=knit)
         assert r.status_code == 200, r.text
-        if wo["operation_kind"] == "cut":
+        if cut:
             done.append(wo["id"])
-    assert len(done) == DefectSpike().completions
+            said_held.append(r.json()["work_centre_on_hold"])
+    assert len(done) == spike
+    assert said_held == [False] * (spike - 1) + [True]
 
     with platform.session_factory() as s:
         centre = s.exec(select(WorkCentre).where(WorkCentre.code == "GZ-CUT-1")).one()
