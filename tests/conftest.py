@@ -5,6 +5,7 @@ the packaged binaries (nothing is downloaded)."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -35,19 +36,53 @@ def in_one_pass(db_url: str, database: str, why: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The database under test: ``DATABASE_URL`` if set (CI's PostgreSQL run), else a
-    SQLite file. Rebuilt from nothing with the migrations, so they are tested too."""
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database under test: a SQLite file, or with ``DATABASE_URL`` set (CI's
+    PostgreSQL pass) a database of this run's own on that server, dropped at the end, so
+    two runs against one server do not drop each other's tables. Built from nothing with
+    the migrations, so they are tested too."""
     url = os.environ.get("DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'c2b-test.db'}"
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'c2b-test.db'}"
+        return
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    server = sa.engine.make_url(url)
+    own = f"{server.database}_run_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        _drop_stale_runs(conn, f"{server.database}_run_")
+        conn.execute(sa.text(f'CREATE DATABASE "{own}"'))
+    try:
+        yield server.set(database=own).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _drop_stale_runs(conn: sa.Connection, prefix: str) -> None:
+    """Drop the databases of earlier runs on this machine that died before their end (a
+    killed pytest): those whose process is gone. A live run's database is left alone."""
+    names = conn.execute(
+        sa.text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
+        {"prefix": prefix},
+    ).scalars()
+    for name in list(names):
+        pid = name.removeprefix(prefix).split("_")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
