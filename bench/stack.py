@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from c2b.db import database_beside
 from c2b.devstack import die_with_parent, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -40,16 +41,8 @@ def fresh_database(url: str | None, tmp: Path, name: str) -> Iterator[str]:
             raise SystemExit(f"{url}: a benchmark needs a new database file, not an existing one")
         yield url
         return
-    admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with database_beside(url, name) as own:
+        yield own
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,21 @@ def make_session_factory(engine: sa.Engine) -> SessionFactory:
         return Session(engine, expire_on_commit=False)
 
     return factory
+
+
+@contextlib.contextmanager
+def database_beside(url: str, name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database ``name`` on the server of ``url`` (one left over
+    under that name is dropped first), for a benchmark's or a test run's own use: its URL,
+    and the database is dropped afterwards. The database in ``url`` is left alone."""
+    server = sa.engine.make_url(url)
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import models.tables  # noqa: F401  (registers the tables)
 from c2b import migrate
-from c2b.db import SessionFactory, make_engine, make_session_factory
+from c2b.db import SessionFactory, database_beside, make_engine, make_session_factory
 from c2b.devstack import free_port
 from c2b.seed import seed_demo_data
 from c2b.worker import ensure_search_attributes
@@ -48,18 +48,13 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not url.startswith("postgresql"):
         yield url
         return
-    server = sa.engine.make_url(url)
-    own = f"{server.database}_run_{os.getpid()}_{secrets.token_hex(3)}"
+    prefix = f"{sa.engine.make_url(url).database}_run_"
     admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        _drop_stale_runs(conn, f"{server.database}_run_")
-        conn.execute(sa.text(f'CREATE DATABASE "{own}"'))
-    try:
-        yield server.set(database=own).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_stale_runs(conn, prefix)
+    admin.dispose()
+    with database_beside(url, f"{prefix}{os.getpid()}_{secrets.token_hex(3)}") as own:
+        yield own
 
 
 def _drop_stale_runs(conn: sa.Connection, prefix: str) -> None:
