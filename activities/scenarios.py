@@ -257,11 +257,27 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
 
 
 def live_slots(session: Session, plan: Plan) -> dict[Key, Slot]:
-    """Every slot of ``plan``, by (production order id, routing seq)."""
-    return {
-        (a.production_order_id, a.seq): Slot(a.work_centre_id, a.start, a.end)
-        for a in session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id))
-    }
+    """The slots of ``plan``'s orders not closed, by (production order id, routing seq).
+
+    A done order's slots ended when its work did, and a cancelled one's were freed: they
+    are history, which neither a scenario's snapshot nor the plan it applies carries (the
+    superseded plan keeps them). Read whole, they grew with every order ever shipped, and
+    so did every scenario's snapshot, its stored base and its apply."""
+    rows = session.execute(
+        sa.select(
+            col(PlanAssignment.production_order_id),
+            col(PlanAssignment.seq),
+            col(PlanAssignment.work_centre_id),
+            col(PlanAssignment.start),
+            col(PlanAssignment.end),
+        )
+        .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
+        .where(
+            col(PlanAssignment.plan_id) == plan.id,
+            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
+        )
+    ).all()
+    return {(order_id, seq): Slot(wc, start, end) for order_id, seq, wc, start, end in rows}
 
 
 def _unheld_orders_placed_since(
