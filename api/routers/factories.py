@@ -183,6 +183,7 @@ def _try_claim(
 _WORK_ORDER = SQLModel.metadata.tables[WorkOrder.__tablename__]
 _EVENT = SQLModel.metadata.tables[Event.__tablename__]
 _FACTORY = SQLModel.metadata.tables[Factory.__tablename__]
+_WORK_CENTRE = SQLModel.metadata.tables[WorkCentre.__tablename__]
 
 
 def _claim(
@@ -191,16 +192,19 @@ def _claim(
     # Core statements on the tables, not the ORM: the claim is the hottest path under
     # hundreds of pollers, and the ORM's bulk-update and unit-of-work machinery cost more
     # CPU than the database round trips (measured with py-spy in bench/claims.py's load).
-    wo = _WORK_ORDER.c
-    # A factory a planner took down claims nothing, even work its orders' re-plans have
-    # not moved away yet (one primary-key lookup more).
+    wo, wc = _WORK_ORDER.c, _WORK_CENTRE.c
+    # A factory a planner took down claims nothing, and a work centre on a quality hold
+    # nothing of its own, even work its orders' re-plans have not moved away yet (a
+    # primary-key lookup each).
     up = sa.select(_FACTORY.c.id).where(_FACTORY.c.id == factory_id, _FACTORY.c.is_down.is_(False))
+    held = sa.select(wc.id).where(wc.id == wo.work_centre_id, wc.on_hold.is_(True))
     candidate = (
         sa.select(wo.id)
         .where(
             wo.factory_id == factory_id,
             wo.status == WorkOrderStatus.RELEASED,
             sa.exists(up),
+            ~sa.exists(held),
         )
         .order_by(wo.planned_start, wo.id)
         .limit(1)

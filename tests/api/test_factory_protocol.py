@@ -13,7 +13,7 @@ from api.routers.factories import _try_claim
 from c2b.db import SessionFactory
 from c2b.tokens import create_token
 from models.schemas import DisruptionKind, ExpireLeasesInput, Role, WorkOrderStatus
-from models.tables import Event, Factory, PlanAssignment, WorkOrder
+from models.tables import Event, Factory, PlanAssignment, WorkCentre, WorkOrder
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, submit_and_pick
 from tests.factories import make_order, make_work_order
@@ -67,6 +67,34 @@ def test_a_factory_marked_down_claims_nothing_until_it_is_up_again(
     with session_factory() as own:
         got = _try_claim(own, wo.factory_id, "token-1", timedelta(minutes=15))
     assert got is not None and got.id == wo.id
+
+
+def test_work_at_a_held_work_centre_is_not_handed_out_until_it_is_released(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    """A work centre on a quality hold claims nothing, though its orders may not have moved
+    the work away yet; the factory's work elsewhere is still handed out, first in plan
+    order behind the held one."""
+    now = datetime.now(UTC)
+    at_held = released_work_order(session, team_id, planned_start=now)
+    elsewhere = released_work_order(
+        session, team_id, work_centre_code="GZ-SEW-1", planned_start=now + timedelta(hours=1)
+    )
+    centre = session.get(WorkCentre, at_held.work_centre_id)
+    assert centre is not None and at_held.factory_id == elsewhere.factory_id
+    centre.on_hold = True
+    session.commit()
+
+    def claim() -> int | None:
+        with session_factory() as own:
+            got = _try_claim(own, at_held.factory_id, "token-1", timedelta(minutes=15))
+        return None if got is None else got.id
+
+    assert claim() == elsewhere.id
+    assert claim() is None
+    centre.on_hold = False
+    session.commit()
+    assert claim() == at_held.id
 
 
 async def test_a_heartbeat_extends_the_lease_and_records_progress(
