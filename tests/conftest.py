@@ -72,11 +72,11 @@ def _drop_stale_runs(conn: sa.Connection, prefix: str) -> None:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process is there
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # there, and another user's
     return True
 
 
