@@ -1299,6 +1299,20 @@ def _purchase(
     return purchases
 
 
+def plan_slot_rows(plan: Plan) -> sa.Select[int, int, int, datetime, datetime]:
+    """The select of ``plan``'s slots as rows (production order id, seq, work centre id,
+    start, end), to narrow with more conditions. Columns, not ORM objects: the plan grows
+    with every open order, and building an object per slot was most of a placement's time
+    (bench/orchestration.py)."""
+    return sa.select(
+        col(PlanAssignment.production_order_id),
+        col(PlanAssignment.seq),
+        col(PlanAssignment.work_centre_id),
+        col(PlanAssignment.start),
+        col(PlanAssignment.end),
+    ).where(col(PlanAssignment.plan_id) == plan.id)
+
+
 def _busy_minutes(
     session: Session, plan: Plan, origin: datetime, skip: Container[tuple[int, int]] = ()
 ) -> dict[int, list[tuple[int, int]]]:
@@ -1308,16 +1322,8 @@ def _busy_minutes(
     # A slot ending within the first minute is (0, 0) in whole minutes, which blocks
     # nothing: left out, so the slots just freed by completions are not read at all.
     ahead = origin + timedelta(minutes=1)
-    # Columns, not ORM objects: the plan grows with every open order, and building an
-    # object per slot was most of a placement's time (bench/orchestration.py).
     for order_id, seq, work_centre_id, start, end in session.execute(
-        sa.select(
-            col(PlanAssignment.production_order_id),
-            col(PlanAssignment.seq),
-            col(PlanAssignment.work_centre_id),
-            col(PlanAssignment.start),
-            col(PlanAssignment.end),
-        ).where(col(PlanAssignment.plan_id) == plan.id, col(PlanAssignment.end) >= ahead)
+        plan_slot_rows(plan).where(col(PlanAssignment.end) >= ahead)
     ).all():
         if (order_id, seq) in skip:
             continue

@@ -38,6 +38,7 @@ from activities.production import (
     factory_closed_time,
     live_plan_for_update,
     place_into_plan,
+    plan_slot_rows,
     routing_of,
 )
 from activities.rebase import Key, Slot, rebase
@@ -264,18 +265,9 @@ def live_slots(session: Session, plan: Plan) -> dict[Key, Slot]:
     superseded plan keeps them). Read whole, they grew with every order ever shipped, and
     so did every scenario's snapshot, its stored base and its apply."""
     rows = session.execute(
-        sa.select(
-            col(PlanAssignment.production_order_id),
-            col(PlanAssignment.seq),
-            col(PlanAssignment.work_centre_id),
-            col(PlanAssignment.start),
-            col(PlanAssignment.end),
-        )
+        plan_slot_rows(plan)
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
-        .where(
-            col(PlanAssignment.plan_id) == plan.id,
-            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
-        )
+        .where(col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES))
     ).all()
     return {(order_id, seq): Slot(wc, start, end) for order_id, seq, wc, start, end in rows}
 
