@@ -4,7 +4,10 @@ API reads the rows, this measures them.
 
 Milestones (each the first time it happened): the batch's intake, the pick (the order's
 creation), fabric ready (reserved), the first operation (a factory started work), the
-last operation (the last completion) and the shipment. Hand-offs count each time the
+last operation (the last completion) and the shipment. Starting a work order is optional
+in the factory protocol: of an order none of whose work orders was reported started, the
+first claim marks the first operation (a factory took the work), so the stages still
+add up to the total. Hand-offs count each time the
 work passes to another party: customer → buyer team (intake), buyer team → platform
 (the pick), platform → fabric supplier → platform (a purchase, two), platform → the
 first factory, factory → another factory between operations, and the last factory →
@@ -57,6 +60,7 @@ def lead_time(
     at["intake"], at["pick"] = intake_at, picked_at
     factories: list[int] = []
     purchased = False
+    first_claim: datetime | None = None
     for e in sorted(trail, key=lambda x: x.at):
         if e.entity == "production_order" and e.kind == "fabric_reserved":
             at["fabric_ready"] = at["fabric_ready"] or e.at
@@ -66,10 +70,13 @@ def lead_time(
             at["shipped"] = at["shipped"] or e.at
         elif e.entity == "work_order" and e.kind == "started":
             at["first_operation"] = at["first_operation"] or e.at
+        elif e.entity == "work_order" and e.kind == "claimed":
+            first_claim = first_claim or e.at
         elif e.entity == "work_order" and e.kind == "completed":
             at["last_operation"] = e.at
             if e.factory_id is not None and (not factories or factories[-1] != e.factory_id):
                 factories.append(e.factory_id)
+    at["first_operation"] = at["first_operation"] or first_claim
     hours: dict[str, float] = {}
     for before, after in zip(MILESTONES, MILESTONES[1:], strict=False):
         start, end = at[before], at[after]
