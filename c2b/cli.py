@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -659,3 +660,20 @@ async def _simulate(
                 for t in tasks:
                     t.cancel()
             live.update(table())
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Give every command of ``group`` (and of its sub-groups) its docstring's first
+    paragraph as one line for the command lists of ``--help``. Typer's rich help keeps a
+    paragraph's line breaks there (not on the command's own page), which cut sentences in
+    the middle of the table."""
+    for command in group.registered_commands:
+        if command.short_help is None and command.help is None and command.callback:
+            first = (inspect.getdoc(command.callback) or "").split("\n\n")[0]
+            command.short_help = " ".join(first.split()) or None
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
