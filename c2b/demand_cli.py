@@ -28,6 +28,8 @@ demand_app = typer.Typer(
 console = Console()
 # A batch is aggregated within seconds (100,000 lines in about 2 s: bench/results/intake-*).
 PICK_WAIT_S = 60.0
+# A cancellation's undoing is one transaction once the order's workflow takes it: seconds.
+CANCEL_WAIT_S = 60.0
 CHUNK = 64 * 1024
 
 ApiUrl = Annotated[
@@ -88,7 +90,7 @@ def call_api(
                 break
             waiting.update(f"{resp.json().get('detail', '')} (waiting up to {wait_s:.0f} s)")
             time.sleep(int(retry_after))
-    if resp.status_code != 200:
+    if not resp.is_success:
         raise refusal(resp)
     return resp.json()
 
@@ -269,6 +271,166 @@ def orders(
             f"{o['hours_late']:g} h" if o["hours_late"] else "",
         )
     console.print(table)
+
+
+def _when(value: str | None) -> str:
+    """An API timestamp as the tables show it: minutes, UTC."""
+    return value[:16].replace("T", " ") if value else "-"
+
+
+@demand_app.command("order")
+def order(
+    order_id: Annotated[int, typer.Argument(min=1)],
+    token: Token,
+    events: Annotated[
+        int, typer.Option(min=0, help="How many of the trail's latest events to show.")
+    ] = 12,
+    api_url: ApiUrl = None,
+) -> None:
+    """One production order: its state and stages, where each operation runs, its
+    fabric, the shipment to each customer line and the latest events of its trail."""
+    o = call_api(api_url, token, "GET", f"/v1/production-orders/{order_id}")
+    console.print(order_summary(o))
+    stages = Table(title="stages", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+    for column in ("status", "entered UTC", "hours"):
+        stages.add_column(column, no_wrap=True)
+    for st in o["stages"]:
+        now = "" if st["left_at"] else " (now)"
+        stages.add_row(st["status"] + now, _when(st["entered_at"]), f"{st['hours']:g}")
+    console.print(stages)
+    console.print(work_orders_table(o["work_orders"]))
+    if o["shipments"]:
+        shipped = Table(title="shipments", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+        for column in ("line", "customer", "size", "pcs", "shipped UTC", "work orders"):
+            shipped.add_column(column)
+        for sh in o["shipments"]:
+            shipped.add_row(
+                str(sh["line_no"]),
+                sh["customer_ref"],
+                sh["size"],
+                str(sh["quantity"]),
+                _when(sh["shipped_at"]),
+                " ".join(str(w) for w in sh["work_order_ids"]),
+            )
+        console.print(shipped)
+    if events:
+        trail = Table(
+            title=f"latest {min(events, len(o['events']))} of {len(o['events'])} events",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 1, 0, 0),
+        )
+        for column in ("at UTC", "what", "by", "details"):
+            trail.add_column(column, overflow="fold")
+        for e in o["events"][-events:]:
+            what = e["kind"] + (f" (wo {e['entity_id']})" if e["entity"] == "work_order" else "")
+            details = ", ".join(f"{k}={v}" for k, v in e["data"].items())
+            trail.add_row(_when(e["at"]), what, e["actor"], details)
+        console.print(trail)
+
+
+def order_summary(o: dict[str, Any]) -> Table:
+    table = Table(title=f"production order {o['id']}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    table.add_row(
+        "style/colour",
+        f"{o['style_code']}/{o['colour']}" + (" (reorder)" if o["reorder_round"] else ""),
+    )
+    sizes = " ".join(f"{size}:{n}" for size, n in o["size_breakdown"].items())
+    table.add_row("pieces", f"{o['quantity']} ({sizes}), {o['good_quantity']} good so far")
+    table.add_row("status", o["status"])
+    table.add_row("batch", str(o["batch_id"]))
+    table.add_row("due", o["due_date"] or "-")
+    if o["completed_at"]:
+        table.add_row("completed UTC", _when(o["completed_at"]))
+    elif o["planned_finish"]:
+        late = f", {o['hours_late']:g} h late" if o["hours_late"] else ", on time"
+        table.add_row("finishes UTC (live plan)", _when(o["planned_finish"]) + late)
+    table.add_row("lead time", f"{o['lead_time_hours']:g} h since the pick")
+    fabric = [f"{r['fabric_code']} {r['metres']:g} m {r['status']}" for r in o["reservations"]]
+    fabric += [
+        f"purchase {p['id']}: {p['fabric_code']} {p['metres']:g} m {p['status']}, "
+        f"expected {_when(p['expected_at'])}"
+        for p in o["purchase_orders"]
+    ]
+    table.add_row("fabric", "\n".join(fabric) or "-")
+    return table
+
+
+def _span(start: str, end: str) -> str:
+    """``2026-12-01 05:04 - 06:52``, or ``- 12-02 06:52`` when it ends another day (work
+    pauses over the factory's nights)."""
+    first, last = _when(start), _when(end)
+    return f"{first} - {last[11:] if last[:10] == first[:10] else last[5:]}"
+
+
+def work_orders_table(work_orders: list[dict[str, Any]]) -> Table:
+    table = Table(title="work orders", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+    for column in ("wo", "op", "operation", "work centre", "pcs", "status", "planned UTC", "good"):
+        table.add_column(column, no_wrap=True)
+    for w in work_orders:
+        op = f"{w['seq']}" + (f".{w['attempt']}" if w["attempt"] > 1 else "")
+        good = "" if w["good_quantity"] is None else f"{w['good_quantity']}"
+        if w["defective_quantity"]:
+            good += f" ({w['defective_quantity']} defective)"
+        table.add_row(
+            str(w["id"]),
+            op,
+            w["operation_kind"],
+            w["work_centre_code"],
+            str(w["quantity"]),
+            w["status"],
+            _span(w["planned_start"], w["planned_end"]),
+            good,
+        )
+    return table
+
+
+@demand_app.command("cancel")
+def cancel(
+    order_id: Annotated[int, typer.Argument(min=1)],
+    token: Token,
+    reason: Annotated[str, typer.Option(help="Why: the customers' lines are declined with it.")],
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for the undoing to finish (0: don't).")
+    ] = CANCEL_WAIT_S,
+    api_url: ApiUrl = None,
+) -> None:
+    """Cancel a production order at whatever step it is, then show what was undone: work
+    orders withdrawn (claimed ones too), plan slots freed, fabric back to stock,
+    purchases cancelled and the customers' lines declined."""
+    path = f"/v1/production-orders/{order_id}"
+    call_api(api_url, token, "POST", f"{path}/cancel", json={"reason": reason})
+    if wait == 0:
+        console.print(
+            f"cancelling production order {order_id}; follow it with: c2b demand order {order_id}"
+        )
+        return
+    deadline = time.monotonic() + wait
+    with console.status(f"undoing production order {order_id} ..."):
+        while True:
+            o = call_api(api_url, token, "GET", path)
+            if o["status"] == "cancelled" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    if o["status"] != "cancelled":
+        console.print(
+            f"production order {order_id} is still {o['status']} after {wait:g} s; "
+            f"follow it with: c2b demand order {order_id}"
+        )
+        raise typer.Exit(1)
+    undone: dict[str, Any] = next(
+        (e["data"] for e in reversed(o["events"]) if e["kind"] == "cancelled"), {}
+    )
+    console.print(f"production order {order_id} is cancelled: {reason}")
+    console.print(
+        f"  {undone.get('withdrawn_work_orders', 0)} work orders withdrawn, "
+        f"{undone.get('freed_plan_slots', 0)} plan slots freed\n"
+        f"  fabric: {undone.get('released_metres', 0):g} m back to stock, "
+        f"{undone.get('consumed_metres', 0):g} m consumed (already cut), "
+        f"{undone.get('cancelled_purchase_orders', 0)} purchases cancelled\n"
+        f"  {undone.get('declined_lines', 0)} customer lines declined"
+    )
 
 
 def batch_summary(batch: dict[str, Any]) -> Table:

@@ -46,8 +46,10 @@ from models.tables import (
     Fabric,
     FabricPurchaseOrder,
     FabricReservation,
+    Factory,
     ProductionOrder,
     Shipment,
+    WorkCentre,
     WorkOrder,
 )
 from workflows.production_order import ProductionOrderWorkflow
@@ -72,7 +74,9 @@ class WorkOrderSummary(BaseModel):
     attempt: int = Field(description="1, then 2, 3 for the make-ups (recut, rework) of seq.")
     operation_kind: str
     factory_id: int
+    factory_code: str
     work_centre_id: int
+    work_centre_code: str
     quantity: int
     status: WorkOrderStatus
     planned_start: datetime
@@ -273,6 +277,14 @@ def get_production_order(
         .order_by(col(Event.at), col(Event.id))
     ).all()
     fabric_codes = dict(session.exec(select(Fabric.id, Fabric.code)).all())
+    factory_codes = dict(session.exec(select(Factory.id, Factory.code)).all())
+    centre_codes = dict(
+        session.exec(
+            select(WorkCentre.id, WorkCentre.code).where(
+                col(WorkCentre.id).in_({w.work_centre_id for w in work_orders})
+            )
+        ).all()
+    )
     reservations = session.exec(
         select(FabricReservation).where(FabricReservation.production_order_id == order_id)
     ).all()
@@ -296,7 +308,14 @@ def get_production_order(
         planned_finish=finishes.get(order_id),
         hours_late=hours_late_of(order, finishes),
         stages=stages,
-        work_orders=[WorkOrderSummary.model_validate(w, from_attributes=True) for w in work_orders],
+        work_orders=[
+            WorkOrderSummary(
+                **w.model_dump(),
+                factory_code=factory_codes.get(w.factory_id, "?"),
+                work_centre_code=centre_codes.get(w.work_centre_id, "?"),
+            )
+            for w in work_orders
+        ],
         reservations=[
             ReservationPublic(
                 fabric_code=fabric_codes.get(r.fabric_id, "?"), metres=r.metres, status=r.status
