@@ -1299,10 +1299,10 @@ def _purchase(
     return purchases
 
 
-def plan_slot_rows(plan: Plan) -> sa.Select[int, int, int, datetime, datetime]:
-    """The select of ``plan``'s slots as rows (production order id, seq, work centre id,
-    start, end), to narrow with more conditions. Columns, not ORM objects: the plan grows
-    with every open order, and building an object per slot was most of a placement's time
+def plan_slot_rows(*where: sa.ColumnElement[bool]) -> sa.Select[int, int, int, datetime, datetime]:
+    """The select of the slots ``where`` says as rows (production order id, seq, work
+    centre id, start, end). Columns, not ORM objects: the plan grows with every open
+    order, and building an object per slot was most of a placement's time
     (bench/orchestration.py)."""
     return sa.select(
         col(PlanAssignment.production_order_id),
@@ -1310,7 +1310,7 @@ def plan_slot_rows(plan: Plan) -> sa.Select[int, int, int, datetime, datetime]:
         col(PlanAssignment.work_centre_id),
         col(PlanAssignment.start),
         col(PlanAssignment.end),
-    ).where(col(PlanAssignment.plan_id) == plan.id)
+    ).where(*where)
 
 
 def _busy_minutes(
@@ -1323,7 +1323,7 @@ def _busy_minutes(
     # nothing: left out, so the slots just freed by completions are not read at all.
     ahead = origin + timedelta(minutes=1)
     for order_id, seq, work_centre_id, start, end in session.execute(
-        plan_slot_rows(plan).where(col(PlanAssignment.end) >= ahead)
+        plan_slot_rows(col(PlanAssignment.plan_id) == plan.id, col(PlanAssignment.end) >= ahead)
     ).all():
         if (order_id, seq) in skip:
             continue

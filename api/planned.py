@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, select
 
 from models.rules import hours_late
-from models.schemas import CLOSED_ORDER_STATUSES, PlanStatus, ProductionOrderStatus
-from models.tables import Plan, PlanAssignment, ProductionOrder
+from models.schemas import PlanStatus, ProductionOrderStatus
+from models.tables import Plan, PlanAssignment, ProductionOrder, open_order_ids
 
 
 class ProductionOrderBrief(BaseModel):
@@ -44,10 +44,9 @@ def planned_finishes(
     query = (
         select(PlanAssignment.production_order_id, func.max(col(PlanAssignment.end)))
         .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
-        .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
         .where(
             Plan.status == PlanStatus.LIVE,
-            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
+            col(PlanAssignment.production_order_id).in_(open_order_ids()),
         )
         .group_by(col(PlanAssignment.production_order_id))
     )

@@ -509,6 +509,47 @@ def bench_soak(
     print_result(result, as_json)
 
 
+@bench_app.command("history")
+def bench_history(
+    closed: Annotated[
+        str, typer.Option(help="Closed orders in the live plan at each step, comma-separated.")
+    ] = "0,10000,100000",
+    open_orders: Annotated[
+        int, typer.Option("--open", min=1, help="Open orders in the live plan.")
+    ] = 300,
+    repeat: Annotated[int, typer.Option(min=1, help="Calls of each read per step.")] = 15,
+    database_url: BenchDatabaseUrl = None,
+    as_json: AsJson = False,
+    out: BenchOut = None,
+) -> None:
+    """The live plan's reads (placement, scenario snapshot, order lists, planning page) as
+    shipped orders' slots pile up in it, against a primary-key read."""
+    from bench.history import measure
+
+    try:
+        sizes = [int(x) for x in closed.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{closed!r}: whole numbers, comma-separated", param_hint="--closed"
+        ) from None
+    if not sizes or min(sizes) < 0:
+        raise typer.BadParameter("at least one size, none negative", param_hint="--closed")
+    progress = Console(stderr=True)
+    result = measure(database_url or None, sizes, open_orders, repeat, 1, progress.print, out)
+    if as_json:
+        print_result(result, as_json)
+        return
+    reads = list(result["steps"][0]["ms"])
+    table = Table(title=f"{result['benchmark']} ({result['database']}): ms (÷ primary-key read)")
+    for column in ("closed orders", *reads):
+        table.add_column(column.replace("_", " "), justify="right")
+    for step in result["steps"]:
+        cells = [f"{step['ms'][r]:.2f} ({step['ratio_to_primary_key_read'][r]:g})" for r in reads]
+        table.add_row(f"{step['closed_orders']:,}", *cells)
+    console.print(table)
+    console.print(f"growth, most history against least: {result['growth']}")
+
+
 @bench_app.command("intake")
 def bench_intake(
     lines: Annotated[int, typer.Option(min=1, max=100_000, help="Lines in the CSV.")] = 100_000,

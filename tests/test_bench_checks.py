@@ -1,13 +1,23 @@
-"""The orchestration benchmark's checks and workload: the duplicate check finds what it
-claims to find, and orders are split into batches as asked."""
+"""The benchmarks' checks and workloads: the orchestration benchmark's duplicate check finds
+what it claims to find and splits orders into batches as asked; the history benchmark's
+history is history to the reads it times."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from activities.base import add_event
+from activities.production import _busy_minutes
+from activities.scenarios import live_slots
+from api.planned import planned_finishes
+from bench.history import SLOTS_PER_ORDER, History
 from bench.orchestration import STYLE_COLOURS, batch_sizes, duplicates
+from models.schemas import ProductionOrderStatus
+from models.tables import Plan, PlanAssignment
 from tests.factories import make_order, make_work_order
 
 
@@ -36,3 +46,22 @@ def test_orders_go_into_batches_of_the_size_asked_the_last_one_the_rest() -> Non
     assert batch_sizes(4, 1) == [1, 1, 1, 1]
     with pytest.raises(ValueError, match=f"1 to {len(STYLE_COLOURS)}"):
         batch_sizes(10, len(STYLE_COLOURS) + 1)
+
+
+def test_the_history_benchmark_fills_the_live_plan_with_history_the_reads_leave_out(
+    session: Session, engine: sa.Engine
+) -> None:
+    """bench/history.py: the open orders' slots are what the reads find, whatever number
+    of shipped orders' slots lies beside them in the live plan."""
+    history = History(engine, seed=1)
+    history.add(20, ProductionOrderStatus.IN_PRODUCTION)
+    history.add(100, ProductionOrderStatus.DONE)
+    plan = session.get(Plan, history.plan_id)
+    assert plan is not None
+    in_plan = session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id)).all()
+    assert len(in_plan) == 120 * SLOTS_PER_ORDER
+
+    assert len(live_slots(session, plan)) == 20 * SLOTS_PER_ORDER
+    assert len(planned_finishes(session)) == 20
+    ahead = _busy_minutes(session, plan, datetime.now(UTC))
+    assert sum(len(slots) for slots in ahead.values()) == 20 * SLOTS_PER_ORDER
