@@ -171,18 +171,24 @@ def cache_bytecode(directory: Path) -> None:
     sys.dont_write_bytecode = False
 
 
-def build_solver_worker(client: Client, session_factory: SessionFactory, task_queue: str) -> Worker:
+def build_solver_worker(
+    client: Client,
+    session_factory: SessionFactory,
+    task_queue: str,
+    solver: SolverActivities | None = None,
+) -> Worker:
     """The worker of the solver queue: scenario solves only, one at a time (CP-SAT takes
     both cores of these machines). Its activity is async: the solve runs in a thread and
     the activity heartbeats beside it (FIELD-NOTES: CP-SAT).
 
     Its heartbeats reach the server every second: a planner's stop comes back to the
     activity as the answer to one. The SDK would otherwise send one every 0.8 x the
-    heartbeat timeout (16 s), and a stopped solve ran on for up to that long."""
+    heartbeat timeout (16 s), and a stopped solve ran on for up to that long. ``solver``
+    replaces the activity (a test's)."""
     return Worker(
         client,
         task_queue=task_queue,
-        activities=[SolverActivities(session_factory).solve_scenario],
+        activities=[(solver or SolverActivities(session_factory)).solve_scenario],
         max_concurrent_activities=1,
         max_heartbeat_throttle_interval=SOLVE_HEARTBEAT_SENT_EVERY,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

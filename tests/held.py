@@ -1,12 +1,15 @@
-"""An aggregation step held open after its commit, for tests of what happens meanwhile."""
+"""Steps held open after their commit (an aggregation, a solve), for tests of what happens
+meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 from temporalio import activity
 
 from activities.demand import DemandActivities
+from activities.scenarios import SolverActivities
 from c2b.db import SessionFactory
 from models.schemas import AggregateDemandInput, AggregateDemandResult
 
@@ -28,3 +31,20 @@ class HeldAggregation(DemandActivities):
         self.committed.set()
         self.release.wait(HELD_FOR)
         return result
+
+
+class HeldSolve(SolverActivities):
+    """The real solve, held open after it has stored its plan (the scenario reads "done")
+    until the test lets go: the moment before the scenario's workflow hears of it."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        super().__init__(session_factory)
+        self.stored = threading.Event()
+        self.release = threading.Event()
+
+    @activity.defn(name="solve_scenario")
+    async def solve_scenario(self, scenario_id: int) -> str:
+        status = await super().solve_scenario(scenario_id)
+        self.stored.set()
+        await asyncio.to_thread(self.release.wait, HELD_FOR)
+        return status

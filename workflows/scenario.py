@@ -11,6 +11,7 @@ released work moves are told by signals from here, durably.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -35,6 +36,9 @@ with workflow.unsafe.imports_passed_through():
 SOLVE_OVERHEAD = timedelta(minutes=2)
 SOLVE_HEARTBEAT = timedelta(seconds=20)
 SOLVE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=2)
+# An apply that comes while the solve is ending waits this long for it (see ``apply``).
+APPLY_WAITS_FOR_SOLVE = timedelta(seconds=30)
+APPLY_WAITS_PATCH = "apply-waits-for-the-solve-to-end"
 
 
 @workflow.defn
@@ -118,7 +122,19 @@ class ScenarioWorkflow:
     @workflow.update
     async def apply(self, inp: ApplyInput) -> ApplyResult:
         """Make the scenario's plan live (``ScenarioActivities.apply_scenario``), then tell
-        each production order whose released work moves."""
+        each production order whose released work moves.
+
+        The solve stores its plan (the scenario reads "done" in the database, where the API
+        checks it) a moment before this workflow hears that the solve ended: an apply in
+        that moment waits for it, rather than being refused as "solving"."""
+        if self._status == ScenarioStatus.SOLVING and workflow.patched(APPLY_WAITS_PATCH):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._status != ScenarioStatus.SOLVING, timeout=APPLY_WAITS_FOR_SOLVE
+                )
+            ended: ScenarioStatus = self._status  # changed by the run meanwhile
+            if ended != ScenarioStatus.DONE or self._cancel_requested:
+                raise ApplicationError(_not_finished(self._scenario_id, ended), type="Conflict")
         result = await run_db_step(ScenarioActivities.apply_scenario, inp)
         notified = []
         for workflow_id, work_order_ids in result.changes:
@@ -139,16 +155,17 @@ class ScenarioWorkflow:
     def _validate_apply(self, inp: ApplyInput) -> None:
         if self._applied is not None:
             return  # a retry: answered with the same result
-        if self._status != ScenarioStatus.DONE or self._cancel_requested:
-            raise ApplicationError(
-                f"scenario {self._scenario_id} is {self._status.value}; only a finished "
-                "scenario can be applied",
-                type="Conflict",
-            )
+        ready = (ScenarioStatus.DONE, ScenarioStatus.SOLVING)  # solving: see ``apply``
+        if self._status not in ready or self._cancel_requested:
+            raise ApplicationError(_not_finished(self._scenario_id, self._status), type="Conflict")
 
     @workflow.query
     def status(self) -> ScenarioStatus:
         return self._status
+
+
+def _not_finished(scenario_id: int, status: ScenarioStatus) -> str:
+    return f"scenario {scenario_id} is {status.value}; only a finished scenario can be applied"
 
 
 def _message(err: ActivityError) -> str:

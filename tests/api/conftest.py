@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 import api
 from activities.demand import DemandActivities
 from activities.production import ProductionActivities
+from activities.scenarios import SolverActivities
 from api.deps import ApiConfig, Runtime
 from api.main import create_app
 from api.notifier import notifier_for
@@ -52,10 +53,11 @@ async def running_platform(
     production: ProductionActivities | None = None,
     lifecycle: LifecycleSettings | None = None,
     demand: DemandActivities | None = None,
+    solver: SolverActivities | None = None,
 ) -> AsyncIterator[Platform]:
-    """The app in-process with its own worker on its own task queue; ``production`` and
-    ``demand`` replace those activities (see ``build_worker``), ``lifecycle`` the way test
-    batches are judged (a test cannot wait 14 days)."""
+    """The app in-process with its own worker on its own task queue; ``production``,
+    ``demand`` and ``solver`` replace those activities (see ``build_worker``),
+    ``lifecycle`` the way test batches are judged (a test cannot wait 14 days)."""
     task_queue = f"test-{uuid.uuid4()}"
     tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
 
@@ -79,8 +81,8 @@ async def running_platform(
         worker = build_worker(
             env.client, session_factory, task_queue, executor, production, demand=demand
         )
-        solver = build_solver_worker(env.client, session_factory, f"{task_queue}-solver")
-        async with worker, solver:
+        solving = build_solver_worker(env.client, session_factory, f"{task_queue}-solver", solver)
+        async with worker, solving:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
                 yield Platform(http, tokens, session_factory, env, runtime)

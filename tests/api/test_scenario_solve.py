@@ -5,13 +5,14 @@ while it searches, and stopped from outside it keeps its best plan."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from typing import Any
 
 import pytest
 from sqlmodel import Session, select
-from temporalio.testing import ActivityEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.scenarios import SolverActivities
 from bench.scenario import place_live_plan
@@ -19,8 +20,10 @@ from c2b.db import SessionFactory
 from models.scenarios import ScenarioStatus
 from models.schemas import PlanStatus
 from models.tables import Plan, Scenario
-from tests.api.conftest import Platform
+from tests.api.conftest import Platform, running_platform
 from tests.api.test_buyer_flow import eventually
+from tests.held import HeldSolve
+from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
 
 
 def busy_plan(session_factory: SessionFactory, orders: int) -> None:
@@ -108,3 +111,41 @@ async def test_a_planner_stops_a_long_solve_and_applies_its_best_plan(
     applied = await http.post(f"{path}/apply", headers=planner)
     assert applied.status_code == 200, applied.text
     assert applied.json()["plan_version"] == 2
+
+
+async def test_a_scenario_that_reads_done_is_applied_before_its_workflow_hears_of_it(
+    dev_server_env: WorkflowEnvironment,
+    session_factory: SessionFactory,
+    session: Session,
+    db_url: str,
+) -> None:
+    """The solve stores the plan (the scenario reads "done", and the page offers Apply)
+    a moment before its workflow hears that the solve ended. An apply in that moment
+    waits for it, instead of a 409 "is solving" (which a test run met once)."""
+    held = HeldSolve(session_factory)
+    async with running_platform(
+        dev_server_env, session_factory, session, db_url, solver=held
+    ) as platform:
+        busy_plan(platform.session_factory, 20)
+        http, planner = platform.http, platform.auth("planner")
+        r = await http.post("/v1/scenarios", json={"time_limit_s": 2}, headers=planner)
+        assert r.status_code == 202, r.text
+        path = f"/v1/scenarios/{r.json()['id']}"
+        assert await asyncio.to_thread(held.stored.wait, 60)
+        assert (await http.get(path, headers=planner)).json()["status"] == "done"
+
+        applying = asyncio.ensure_future(http.post(f"{path}/apply", headers=planner))
+        await asyncio.sleep(1.0)
+        assert not applying.done()  # waiting for the workflow to hear the solve end
+        held.release.set()
+        applied = await applying
+        assert applied.status_code == 200, applied.text
+        assert applied.json()["plan_version"] == 2
+
+        # Its history (the apply waited: a patch marker) replays on today's code.
+        handle = platform.env.client.get_workflow_handle(f"scenario-{r.json()['id']}")
+        assert await handle.result() == "applied"
+        history = await handle.fetch_history()
+        if os.environ.get("C2B_RECORD_HISTORIES"):
+            (HISTORIES / "scenario_apply_waited.json").write_text(history.to_json())
+        await replayer().replay_workflow(history)
