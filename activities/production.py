@@ -701,6 +701,7 @@ class ProductionActivities:
                 )
             ).all():
                 res.status = ReservationStatus.CONSUMED
+            _leave_the_live_plan(session, order.id or 0)
             if order.status != ProductionOrderStatus.DONE:
                 order.good_quantity = good
                 order.completed_at = datetime.now(UTC)
@@ -905,6 +906,25 @@ def _free_rest_of_slot(session: Session, wo: WorkOrder, done_at: datetime) -> No
             end=done_at,
         )
         # No PlanAssignment object is loaded in this session: nothing to synchronise.
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _leave_the_live_plan(session: Session, order_id: int) -> None:
+    """A shipped order's slots leave the live plan: they are history, which the plans it
+    superseded and its work orders (planned start and end) keep. Left in, they piled up
+    until the next scenario was applied, and every read of the live plan (placements,
+    scenarios, order lists, the planning page) grew with them (bench/history.py). Like a
+    completion's trimmed slot, it leaves the plan's revision alone: a scenario's apply
+    rebases over orders gone from the live plan since its snapshot."""
+    session.execute(
+        sa.delete(PlanAssignment)
+        .where(
+            col(PlanAssignment.plan_id).in_(
+                sa.select(col(Plan.id)).where(col(Plan.status) == PlanStatus.LIVE)
+            ),
+            col(PlanAssignment.production_order_id) == order_id,
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -1299,10 +1319,10 @@ def _purchase(
     return purchases
 
 
-def plan_slot_rows(*where: sa.ColumnElement[bool]) -> sa.Select[int, int, int, datetime, datetime]:
-    """The select of the slots ``where`` says as rows (production order id, seq, work
-    centre id, start, end). Columns, not ORM objects: the plan grows with every open
-    order, and building an object per slot was most of a placement's time
+def plan_slot_rows(plan: Plan) -> sa.Select[int, int, int, datetime, datetime]:
+    """The select of ``plan``'s slots as rows (production order id, seq, work centre id,
+    start, end), to narrow with more conditions. Columns, not ORM objects: the plan grows
+    with every open order, and building an object per slot was most of a placement's time
     (bench/orchestration.py)."""
     return sa.select(
         col(PlanAssignment.production_order_id),
@@ -1310,7 +1330,7 @@ def plan_slot_rows(*where: sa.ColumnElement[bool]) -> sa.Select[int, int, int, d
         col(PlanAssignment.work_centre_id),
         col(PlanAssignment.start),
         col(PlanAssignment.end),
-    ).where(*where)
+    ).where(col(PlanAssignment.plan_id) == plan.id)
 
 
 def _busy_minutes(
@@ -1323,7 +1343,7 @@ def _busy_minutes(
     # nothing: left out, so the slots just freed by completions are not read at all.
     ahead = origin + timedelta(minutes=1)
     for order_id, seq, work_centre_id, start, end in session.execute(
-        plan_slot_rows(col(PlanAssignment.plan_id) == plan.id, col(PlanAssignment.end) >= ahead)
+        plan_slot_rows(plan).where(col(PlanAssignment.end) >= ahead)
     ).all():
         if (order_id, seq) in skip:
             continue

@@ -86,7 +86,6 @@ from models.tables import (
     Style,
     WorkCentre,
     WorkOrder,
-    open_orders_slots_of,
 )
 from optimizer import cpsat
 from optimizer.calendar import merged, open_minutes, opened
@@ -265,7 +264,11 @@ def live_slots(session: Session, plan: Plan) -> dict[Key, Slot]:
     are history, which neither a scenario's snapshot nor the plan it applies carries (the
     superseded plan keeps them). Read whole, they grew with every order ever shipped, and
     so did every scenario's snapshot, its stored base and its apply."""
-    rows = session.execute(plan_slot_rows(open_orders_slots_of(plan.id or 0))).all()
+    rows = session.execute(
+        plan_slot_rows(plan)
+        .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
+        .where(col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES))
+    ).all()
     return {(order_id, seq): Slot(wc, start, end) for order_id, seq, wc, start, end in rows}
 
 

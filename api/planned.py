@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, select
 
 from models.rules import hours_late
-from models.schemas import PlanStatus, ProductionOrderStatus
-from models.tables import Plan, PlanAssignment, ProductionOrder, open_order_ids
+from models.schemas import CLOSED_ORDER_STATUSES, PlanStatus, ProductionOrderStatus
+from models.tables import Plan, PlanAssignment, ProductionOrder
 
 
 class ProductionOrderBrief(BaseModel):
@@ -41,12 +41,15 @@ def planned_finishes(
 ) -> dict[int, datetime]:
     """The live plan's finish (its last operation's end) of every open order it holds, or
     of those among ``order_ids``. Done and cancelled orders have none."""
+    # The live plan by its id: joined to the plan table instead, SQLite walked every
+    # plan's slots (the superseded plans keep every order's) in order of their orders.
+    live = select(Plan.id).where(Plan.status == PlanStatus.LIVE).scalar_subquery()
     query = (
         select(PlanAssignment.production_order_id, func.max(col(PlanAssignment.end)))
-        .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
+        .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
         .where(
-            Plan.status == PlanStatus.LIVE,
-            col(PlanAssignment.production_order_id).in_(open_order_ids()),
+            col(PlanAssignment.plan_id) == live,
+            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
         )
         .group_by(col(PlanAssignment.production_order_id))
     )

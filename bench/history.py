@@ -1,8 +1,9 @@
-"""The live plan's reads as history builds up in it.
+"""The live plan's reads as history builds up beside them.
 
-A live plan keeps the slots of every order shipped since a planner last applied a
-scenario: weeks of history on a busy platform. Four reads go through the live plan on
-the platform's hot paths, and none needs that history:
+Every order ever planned leaves slots behind: in the plans a scenario's apply superseded
+and, until 2026-12-01, in the live plan itself, where a shipped order's slots stayed
+until a planner next applied a scenario (weeks of history on a busy platform). Four reads
+go through the live plan on the platform's hot paths, and none needs that history:
 
 - ``placement``: the slots still ahead, read by every placement of an order
   (``activities.production._busy_minutes``);
@@ -15,13 +16,16 @@ the platform's hot paths, and none needs that history:
 
 The run seeds the demo master data into a fresh database, puts ``--open`` open orders
 with three slots each ahead of now into the live plan, then adds closed (shipped) orders
-with three past slots each, in steps up to each ``--closed`` size, and times every read
-at each size: the median of ``--repeat`` calls, each in a new session as an API request
-or an activity would have. The baseline of the same run: a primary-key read of one
-order in a new session. PostgreSQL is ANALYZEd after each step, as its autovacuum would;
-SQLite is not, as nothing runs ANALYZE on the embedded database.
+with three past slots each, in steps up to each ``--closed`` size, into a superseded
+plan (``--closed-in superseded``, as the platform now leaves them) or into the live plan
+(``--closed-in live``, as it did before), and times every read at each size: the median
+of ``--repeat`` calls, each in a new session as an API request or an activity would
+have. The baseline of the same run: a primary-key read of one order in a new session.
+PostgreSQL is ANALYZEd after each step, as its autovacuum would; SQLite is not, as
+nothing runs ANALYZE on the embedded database.
 
-    c2b bench history [--closed 0,10000,100000] [--open 300] [--repeat 15] [--json]
+    c2b bench history [--closed 0,10000,100000] [--open 300] [--closed-in superseded]
+                      [--repeat 15] [--json]
 """
 
 from __future__ import annotations
@@ -62,14 +66,25 @@ CHUNK = 5_000
 
 
 class History:
-    """Inserts orders and their live-plan slots, as the platform would have left them."""
+    """Inserts orders and their plan slots as the platform leaves them: open orders' slots
+    in the live plan, closed ones' in ``closed_in``: ``"superseded"`` (a plan the live
+    one replaced, as now that shipping takes an order's slots out of the live plan) or
+    ``"live"`` (as before: they stayed there until a scenario was applied)."""
 
-    def __init__(self, engine: sa.Engine, seed: int) -> None:
+    def __init__(self, engine: sa.Engine, seed: int, closed_in: str = "superseded") -> None:
         self.engine, self.rng = engine, random.Random(seed)
         self.now = datetime.now(UTC).replace(microsecond=0)
         with Session(engine) as s:
             self.team_id = s.exec(select(BuyerTeam.id)).first() or 0
-            self.plan_id = s.exec(select(Plan.id).where(Plan.status == PlanStatus.LIVE)).one() or 0
+            live = s.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
+            self.plan_id = self.closed_plan_id = live.id or 0
+            if closed_in == "superseded":
+                earlier = Plan(
+                    version=live.version - 1, status=PlanStatus.SUPERSEDED, source="history"
+                )
+                s.add(earlier)
+                s.commit()
+                self.closed_plan_id = earlier.id or 0
             self.centres = [wc or 0 for wc in s.exec(select(WorkCentre.id)).all()]
             # One order per style-colour in a batch (an order's key within its batch).
             self.kinds = [(st.code, c) for st in s.exec(select(Style)).all() for c in st.colours]
@@ -125,7 +140,8 @@ class History:
         return [order_id or 0 for order_id in inserted.scalars()]
 
     def _slots(self, order_id: int, status: ProductionOrderStatus) -> list[dict[str, Any]]:
-        if status == ProductionOrderStatus.DONE:
+        done = status == ProductionOrderStatus.DONE
+        if done:
             start = self.now - timedelta(minutes=self.rng.randrange(2 * 60, 60 * 24 * 60))
         else:
             start = self.now + timedelta(minutes=self.rng.randrange(10, 60 * 24 * 14))
@@ -134,7 +150,7 @@ class History:
             end = start + timedelta(minutes=90)
             slots.append(
                 {
-                    "plan_id": self.plan_id,
+                    "plan_id": self.closed_plan_id if done else self.plan_id,
                     "production_order_id": order_id,
                     "seq": seq,
                     "work_centre_id": self.rng.choice(self.centres),
@@ -179,6 +195,7 @@ def run(
     open_orders: int,
     repeat: int,
     seed: int,
+    closed_in: str,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     migrate.upgrade(database_url)
@@ -186,7 +203,7 @@ def run(
     postgres = engine.dialect.name == "postgresql"
     with Session(engine) as s:
         seed_demo_data(s)
-    history = History(engine, seed)
+    history = History(engine, seed, closed_in)
     history.add(open_orders, ProductionOrderStatus.IN_PRODUCTION)
     first_open = 1
     with Session(engine) as s:
@@ -202,7 +219,7 @@ def run(
             with engine.connect() as conn:
                 conn.execute(sa.text("ANALYZE"))
         added = time.perf_counter() - started
-        say(f"{size:,} closed orders in the live plan (added in {added:.1f} s)")
+        say(f"{size:,} closed orders in the {closed_in} plan (added in {added:.1f} s)")
         ms = {
             name: round(timed(engine, read, repeat), 3)
             for name, read in readers(history.plan_id, first_open).items()
@@ -212,7 +229,8 @@ def run(
         steps.append(
             {
                 "closed_orders": size,
-                "slots_in_live_plan": (size + open_orders) * SLOTS_PER_ORDER,
+                "slots_in_live_plan": (open_orders + (size if closed_in == "live" else 0))
+                * SLOTS_PER_ORDER,
                 "ms": ms,
                 "ratio_to_primary_key_read": ratios[-1],
             }
@@ -221,10 +239,11 @@ def run(
     engine.dispose()
     first, last = ratios[0], ratios[-1]
     return {
-        "benchmark": "the live plan's reads as shipped orders' slots pile up in it, against a "
+        "benchmark": "the live plan's reads as shipped orders' slots pile up, against a "
         "primary-key read in the same run",
         "database": sa.engine.make_url(database_url).get_backend_name(),
         "open_orders": open_orders,
+        "closed_in": closed_in,
         "repeat": repeat,
         "steps": steps,
         # How much slower each read is with the most history than with the least, each
@@ -243,6 +262,7 @@ def measure(
     open_orders: int,
     repeat: int,
     seed: int = 1,
+    closed_in: str = "superseded",
     say: Callable[[str], None] = lambda _: None,
     out: Path | None = None,
 ) -> dict[str, Any]:
@@ -250,7 +270,7 @@ def measure(
     return measure_on_fresh_database(
         "history",
         database_url,
-        lambda url, _tmp: run(url, closed, open_orders, repeat, seed, say),
+        lambda url, _tmp: run(url, closed, open_orders, repeat, seed, closed_in, say),
         say,
         out,
     )

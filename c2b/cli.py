@@ -509,6 +509,11 @@ def bench_soak(
     print_result(result, as_json)
 
 
+class ClosedIn(StrEnum):
+    SUPERSEDED = "superseded"
+    LIVE = "live"
+
+
 @bench_app.command("history")
 def bench_history(
     closed: Annotated[
@@ -517,13 +522,16 @@ def bench_history(
     open_orders: Annotated[
         int, typer.Option("--open", min=1, help="Open orders in the live plan.")
     ] = 300,
+    closed_in: Annotated[
+        ClosedIn, typer.Option(help="Where closed orders' slots lie: as now, or as before.")
+    ] = ClosedIn.SUPERSEDED,
     repeat: Annotated[int, typer.Option(min=1, help="Calls of each read per step.")] = 15,
     database_url: BenchDatabaseUrl = None,
     as_json: AsJson = False,
     out: BenchOut = None,
 ) -> None:
     """The live plan's reads (placement, scenario snapshot, order lists, planning page) as
-    shipped orders' slots pile up in it, against a primary-key read."""
+    shipped orders' slots pile up, against a primary-key read."""
     from bench.history import measure
 
     try:
@@ -535,7 +543,9 @@ def bench_history(
     if not sizes or min(sizes) < 0:
         raise typer.BadParameter("at least one size, none negative", param_hint="--closed")
     progress = Console(stderr=True)
-    result = measure(database_url or None, sizes, open_orders, repeat, 1, progress.print, out)
+    result = measure(
+        database_url or None, sizes, open_orders, repeat, 1, closed_in.value, progress.print, out
+    )
     if as_json:
         print_result(result, as_json)
         return

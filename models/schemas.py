@@ -98,8 +98,6 @@ class ProductionOrderStatus(StrEnum):
 
 # An order in these has nothing left to plan, make or cancel.
 CLOSED_ORDER_STATUSES = (ProductionOrderStatus.DONE, ProductionOrderStatus.CANCELLED)
-# The rest: named, not "not closed", so that a query can search the status index for them.
-OPEN_ORDER_STATUSES = tuple(s for s in ProductionOrderStatus if s not in CLOSED_ORDER_STATUSES)
 
 
 class WorkOrderStatus(StrEnum):

@@ -12,11 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import JSON, Column, Field, SQLModel, col
+from sqlmodel import JSON, Column, Field, SQLModel
 
 from models.scenarios import ScenarioStatus
 from models.schemas import (
-    OPEN_ORDER_STATUSES,
     BatchStatus,
     DemandLineStatus,
     LifecycleStatus,
@@ -270,7 +269,7 @@ class ProductionOrder(SQLModel, table=True):
     quantity: int
     due_date: date | None = None
     priority: int = 1
-    # Indexed: the open orders are a few among every order ever made (open_order_ids).
+    # Indexed: lists filter by status, and most orders ever made are done.
     status: ProductionOrderStatus = _enum(
         ProductionOrderStatus, ProductionOrderStatus.CREATED, index=True
     )
@@ -430,8 +429,9 @@ class Plan(SQLModel, table=True):
 class PlanAssignment(SQLModel, table=True):
     __tablename__ = "plan_assignment"
     __table_args__ = (
-        # The slots still ahead, read by every placement: a range, not a scan of every slot
-        # the live plan has held since it was applied (activities.production._busy_minutes).
+        # One plan's slots (the superseded plans keep every order ever planned), and of
+        # those the ones still ahead, read by every placement: a range, not the open
+        # orders' completed operations too (activities.production._busy_minutes).
         sa.Index("ix_plan_assignment_plan_end", "plan_id", "end"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -441,27 +441,6 @@ class PlanAssignment(SQLModel, table=True):
     work_centre_id: int = Field(foreign_key="work_centre.id", index=True)
     start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
-def open_order_ids() -> sa.Select[int | None]:
-    """The ids of the production orders not done or cancelled (through the status
-    index), for ``IN``."""
-    return sa.select(col(ProductionOrder.id)).where(
-        col(ProductionOrder.status).in_(OPEN_ORDER_STATUSES)
-    )
-
-
-def open_orders_slots_of(plan_id: int) -> sa.ColumnElement[bool]:
-    """The condition for ``plan_id``'s slots of open orders, to be found through those
-    orders (the status index, then each order's slots), not through the plan's slots: a
-    live plan keeps the slots of every order shipped since it was applied, and reading
-    them all is what made these reads grow with history (bench/history.py).
-    ``plan_id + 0`` keeps the plan's own index out of the choice: SQLite has no row
-    statistics unless ANALYZE ran, and without them it preferred that index."""
-    return sa.and_(
-        col(PlanAssignment.production_order_id).in_(open_order_ids()),
-        col(PlanAssignment.plan_id) + 0 == plan_id,
-    )
 
 
 class Scenario(SQLModel, table=True):

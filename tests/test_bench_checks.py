@@ -16,7 +16,7 @@ from activities.scenarios import live_slots
 from api.planned import planned_finishes
 from bench.history import SLOTS_PER_ORDER, History
 from bench.orchestration import STYLE_COLOURS, batch_sizes, duplicates
-from models.schemas import ProductionOrderStatus
+from models.schemas import PlanStatus, ProductionOrderStatus
 from models.tables import Plan, PlanAssignment
 from tests.factories import make_order, make_work_order
 
@@ -48,18 +48,20 @@ def test_orders_go_into_batches_of_the_size_asked_the_last_one_the_rest() -> Non
         batch_sizes(10, len(STYLE_COLOURS) + 1)
 
 
-def test_the_history_benchmark_fills_the_live_plan_with_history_the_reads_leave_out(
-    session: Session, engine: sa.Engine
+@pytest.mark.parametrize("closed_in", ["superseded", "live"])
+def test_the_history_benchmark_lays_out_history_the_reads_leave_out(
+    session: Session, engine: sa.Engine, closed_in: str
 ) -> None:
     """bench/history.py: the open orders' slots are what the reads find, whatever number
-    of shipped orders' slots lies beside them in the live plan."""
-    history = History(engine, seed=1)
+    of shipped orders' slots lies in a superseded plan or (as before) in the live one."""
+    history = History(engine, seed=1, closed_in=closed_in)
     history.add(20, ProductionOrderStatus.IN_PRODUCTION)
     history.add(100, ProductionOrderStatus.DONE)
     plan = session.get(Plan, history.plan_id)
-    assert plan is not None
+    assert plan is not None and plan.status == PlanStatus.LIVE
     in_plan = session.exec(select(PlanAssignment).where(PlanAssignment.plan_id == plan.id)).all()
-    assert len(in_plan) == 120 * SLOTS_PER_ORDER
+    assert len(in_plan) == (120 if closed_in == "live" else 20) * SLOTS_PER_ORDER
+    assert len(session.exec(select(PlanAssignment)).all()) == 120 * SLOTS_PER_ORDER
 
     assert len(live_slots(session, plan)) == 20 * SLOTS_PER_ORDER
     assert len(planned_finishes(session)) == 20

@@ -52,7 +52,7 @@ from api.routers.scenarios import (
 from models.errors import DomainError, InvalidInput
 from models.rules import due_end, hours_past
 from models.scenarios import ScenarioRequest
-from models.schemas import PlanStatus, Role, RowId
+from models.schemas import CLOSED_ORDER_STATUSES, PlanStatus, Role, RowId
 from models.tables import (
     Factory,
     Plan,
@@ -61,7 +61,6 @@ from models.tables import (
     Scenario,
     Style,
     WorkCentre,
-    open_orders_slots_of,
 )
 
 router = APIRouter(prefix="/planner", include_in_schema=False, route_class=ReleasingRoute)
@@ -135,7 +134,10 @@ def live_plan(session: Session) -> tuple[Plan | None, list[str], list[LiveOrder]
     rows = session.exec(
         select(PlanAssignment, ProductionOrder)
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
-        .where(open_orders_slots_of(plan.id or 0))
+        .where(
+            PlanAssignment.plan_id == plan.id,
+            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
+        )
         .order_by(col(PlanAssignment.production_order_id), col(PlanAssignment.seq))
     ).all()
     orders: dict[int, LiveOrder] = {}

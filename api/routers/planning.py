@@ -252,10 +252,11 @@ def _refuse_if_worked(session: Session, factory: Factory, start: datetime, end: 
             col(PlanAssignment.start),
             col(PlanAssignment.end),
         )
-        .join(Plan, col(Plan.id) == col(PlanAssignment.plan_id))
         .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
         .where(
-            col(Plan.status) == PlanStatus.LIVE,
+            # By the live plan's id, so the superseded plans' slots are never read.
+            col(PlanAssignment.plan_id)
+            == sa.select(col(Plan.id)).where(col(Plan.status) == PlanStatus.LIVE).scalar_subquery(),
             col(WorkCentre.factory_id) == factory.id,
             col(PlanAssignment.start) < end,
             col(PlanAssignment.end) > start,

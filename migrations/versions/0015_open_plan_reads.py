@@ -1,8 +1,8 @@
-"""indexes for the live plan's reads that history slowed: slots ahead, open orders
+"""indexes for the live plan's reads that history slowed: slots ahead, order status
 
-A live plan keeps the slots of every order shipped since it was applied. The placement's
-read of the slots still ahead and the reads of the open orders' slots scanned them all
-(bench/history.py).
+The placement's read of the slots still ahead read every slot of the live plan, which
+kept the slots of every order shipped since it was applied (bench/history.py); and the
+order lists filter on the status of orders that are mostly done.
 
 Revision ID: 0015
 Revises: 0014

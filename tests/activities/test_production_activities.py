@@ -17,6 +17,7 @@ from models.schemas import (
     CompleteWorkOrderInput,
     DemandLineStatus,
     MakeUpInput,
+    PlanStatus,
     ProductionOrderInput,
     ProductionOrderStatus,
     ReleaseWorkOrderInput,
@@ -581,3 +582,51 @@ def test_shipping_covers_whole_lines_with_the_good_pieces_and_declines_what_is_s
     )
     assert (again.shipped_lines, again.good_quantity) == (2, 60)
     assert len(session.exec(select(Shipment)).all()) == 2
+
+
+def test_a_shipped_order_leaves_the_live_plan_and_the_history_keeps_it(
+    session_factory: SessionFactory, session: Session, team_id: int
+) -> None:
+    """Its slots are history once it ships: they leave the live plan (which every
+    placement, scenario, order list and the planning page read), and stay in the plans
+    it superseded and on its work orders (planned start and end)."""
+    acts = ProductionActivities(session_factory)
+    shipped, other = make_order(session, team_id), make_order(session, team_id)
+    for order in (shipped, other):
+        acts.schedule_order(ProductionOrderInput(production_order_id=order.id or 0))
+    acts.create_work_orders(ProductionOrderInput(production_order_id=shipped.id or 0))
+    live = session.exec(select(Plan).where(Plan.status == PlanStatus.LIVE)).one()
+    earlier = Plan(version=live.version - 1, status=PlanStatus.SUPERSEDED, source="test")
+    session.add(earlier)
+    session.flush()
+    session.add(
+        PlanAssignment(
+            plan_id=earlier.id or 0,
+            production_order_id=shipped.id or 0,
+            seq=1,
+            work_centre_id=session.exec(select(WorkCentre.id)).first() or 0,
+            start=datetime.now(UTC) - timedelta(days=2),
+            end=datetime.now(UTC) - timedelta(days=1),
+        )
+    )
+    session.commit()
+
+    def slots(plan: Plan, order: ProductionOrder) -> int:
+        return len(
+            session.exec(
+                select(PlanAssignment).where(
+                    PlanAssignment.plan_id == plan.id,
+                    PlanAssignment.production_order_id == order.id,
+                )
+            ).all()
+        )
+
+    assert slots(live, shipped) == slots(live, other) == 3
+    for _ in range(2):  # a retried activity removes nothing more
+        acts.ship_order(ProductionOrderInput(production_order_id=shipped.id or 0))
+        session.expire_all()
+        assert (slots(live, shipped), slots(live, other), slots(earlier, shipped)) == (0, 3, 1)
+    work_orders = session.exec(
+        select(WorkOrder).where(WorkOrder.production_order_id == shipped.id)
+    ).all()
+    assert work_orders and all(w.planned_start < w.planned_end for w in work_orders)

@@ -409,17 +409,18 @@ async def test_a_scenario_applies_over_orders_placed_since_and_keeps_them_where_
 async def test_closed_orders_slots_are_history_that_scenarios_neither_read_nor_carry(
     platform: Platform,
 ) -> None:
-    """The live plan keeps a closed order's slots until the next apply; a scenario's
-    snapshot leaves them out (a snapshot of every slot the platform ever planned grew with
-    every order shipped: the hour-long soak's solver grew by 0.9 MB a scenario), and the
-    plan it applies carries the open orders' slots only."""
+    """A shipped order's slots leave the live plan as it ships; a closed order's slots
+    still there (a ship racing an apply copies them into the new plan) are left out of a
+    scenario's snapshot (a snapshot of every slot the platform ever planned grew with every
+    order shipped: the hour-long soak's solver grew by 0.9 MB a scenario), and the plan it
+    applies carries the open orders' slots only."""
     http, planner = platform.http, platform.auth("planner")
     open_order = await order_in_production(platform)
     closed = await order_in_production(platform, style="TS-LONG")
     with platform.session_factory() as s:
         order = s.get(ProductionOrder, closed)
         assert order is not None
-        order.status = ProductionOrderStatus.DONE  # shipped, as far as plans are concerned
+        order.status = ProductionOrderStatus.DONE  # closed, its slots left in the live plan
         s.add(order)
         s.commit()
     _, before = live_plan_slots(platform)
