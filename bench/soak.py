@@ -3,7 +3,11 @@ server, worker, solver, API) for ``--minutes``, on loopback:
 
 - intake: a buyer team submits a one-line batch every ``1/--intake-rate`` seconds and
   picks it as soon as its pick window opens (so every batch becomes production);
-- factories: two pollers per factory claim (long-poll of 1 s) and complete at once;
+- factories: ``--pollers`` pollers per factory claim (long-poll of 1 s), work on what they
+  got for ``--work-seconds`` and complete it; the work is what keeps a few dozen orders
+  open in the live plan, so that the planner's scenarios have a plan to solve (with work
+  completed at once the plan was empty nearly always, and most scenarios failed with
+  "no open orders to plan");
 - reads: the buyer looks at its batch and its production order;
 - planning: a planner runs a what-if scenario (a factory down for a day, 5 s of solving)
   every ``--scenario-every`` seconds and reads it until it is done.
@@ -15,7 +19,8 @@ warm-up), at its end, and its highest. In the same run, the baseline: a bare Fas
 route (bench/baseline.py) on the same database, read at a low steady rate, whose p99 the
 endpoints' p99s are divided by (``p99_vs_bare``).
 
-    c2b bench soak [--minutes 10] [--intake-rate 1] [--scenario-every 60] [--json]
+    c2b bench soak [--minutes 10] [--intake-rate 1] [--scenario-every 60]
+                   [--pollers 8] [--work-seconds 2] [--json]
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import os
 import random
 import statistics
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,7 +51,10 @@ from models.tables import WorkOrder
 
 WARM_UP_S = 30.0
 SAMPLE_EVERY_S = 10.0
-POLLERS_PER_FACTORY = 2
+# Nearly every crew-tee order is placed at one factory, whose pollers must outpace three
+# work orders a second (at 1 batch/s): 8 pollers working 2 s each can do 4.
+POLLERS_PER_FACTORY = 8
+WORK_S = 2.0
 BARE = "bare GET /work-orders/{id}"
 CLAIM = "POST /v1/factory/work-orders/claim"
 CLAIM_WAITED = f"{CLAIM} (nothing within 1 s)"
@@ -60,7 +68,8 @@ class Load:
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     rss: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
     shipped_batches: int = 0
-    scenarios: int = 0
+    # How the planner's scenarios ended: done, failed or cancelled.
+    scenarios: Counter[str] = field(default_factory=Counter)
     measuring_from: float = 0.0
 
     async def call(
@@ -182,7 +191,12 @@ async def buyer(
 
 
 async def factory(
-    http: httpx.AsyncClient, api: str, headers: dict[str, str], load: Load, stop: asyncio.Event
+    http: httpx.AsyncClient,
+    api: str,
+    headers: dict[str, str],
+    work_s: float,
+    load: Load,
+    stop: asyncio.Event,
 ) -> None:
     while not stop.is_set():
         r = await load.call(
@@ -202,6 +216,8 @@ async def factory(
         if r.status_code == 204:
             continue
         wo = r.json()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=work_s)  # on the floor
         body = {"good": [{"size": s, "quantity": q} for s, q in wo["size_breakdown"].items()]}
         done = f"{api}/v1/factory/work-orders/{wo['id']}/complete"
         key = {**headers, "Idempotency-Key": f"soak-{wo['id']}"}
@@ -249,7 +265,7 @@ async def planner(
             await asyncio.sleep(1.0)
             s = await load.call("GET /v1/scenarios/{id}", http, "GET", url, headers=headers)
             if s is not None and s.json()["status"] in ("done", "failed", "cancelled"):
-                load.scenarios += 1
+                load.scenarios[s.json()["status"]] += 1
                 break
 
 
@@ -303,7 +319,8 @@ def summary(load: Load, minutes: float) -> dict[str, Any]:
         "errors": errors,
         "error_rate": round(errors / requests, 5) if requests else 0.0,
         "batches_shipped": load.shipped_batches,
-        "scenarios_run": load.scenarios,
+        "scenarios_run": sum(load.scenarios.values()),
+        "scenarios_by_status": dict(load.scenarios),
         "endpoints": endpoints,
         "rss": memory,
         "error_samples": {n: e[:3] for n, e in load.errors.items()},
@@ -318,6 +335,8 @@ async def run(
     scenario_every_s: float,
     seed: int,
     warm_up_s: float,
+    pollers: int,
+    work_s: float,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     say("starting the platform (c2b dev) on a fresh database ...")
@@ -337,7 +356,7 @@ async def run(
             "bench.baseline:build_app", stack.env, data_dir / "baseline.log", "/docs"
         ) as bare_url:
             async with (
-                httpx_client(len(factory_headers) * POLLERS_PER_FACTORY + 2) as fhttp,
+                httpx_client(len(factory_headers) * pollers + 2) as fhttp,
                 httpx_client(64) as bhttp,
             ):
                 tasks = [
@@ -360,9 +379,9 @@ async def run(
                     asyncio.create_task(bare(bhttp, bare_url, any_wo, load, stop)),
                 ]
                 tasks += [
-                    asyncio.create_task(factory(fhttp, stack.api_url, h, load, stop))
+                    asyncio.create_task(factory(fhttp, stack.api_url, h, work_s, load, stop))
                     for h in factory_headers
-                    for _ in range(POLLERS_PER_FACTORY)
+                    for _ in range(pollers)
                 ]
                 total_s = warm_up_s + minutes * 60
                 started = time.monotonic()
@@ -385,6 +404,8 @@ async def run(
         **summary(load, minutes),
         "intake_per_s": intake_rate,
         "scenario_every_s": scenario_every_s,
+        "pollers_per_factory": pollers,
+        "work_s": work_s,
         "warm_up_s": warm_up_s,
         "cpus": os.cpu_count(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -400,12 +421,25 @@ def measure(
     warm_up_s: float = WARM_UP_S,
     say: Callable[[str], None] = lambda _: None,
     out: Path | None = None,
+    pollers: int = POLLERS_PER_FACTORY,
+    work_s: float = WORK_S,
 ) -> dict[str, Any]:
     """One soak on a fresh database, written to bench/results/soak-<database>.json."""
 
     def one_run(url: str, tmp: Path) -> dict[str, Any]:
         return asyncio.run(
-            run(url, tmp, minutes, intake_rate, scenario_every_s, seed, warm_up_s, say)
+            run(
+                url,
+                tmp,
+                minutes,
+                intake_rate,
+                scenario_every_s,
+                seed,
+                warm_up_s,
+                pollers,
+                work_s,
+                say,
+            )
         )
 
     return measure_on_fresh_database("soak", database_url, one_run, say, out)

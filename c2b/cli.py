@@ -496,6 +496,10 @@ def bench_soak(
     scenario_every: Annotated[float, typer.Option(min=5, help="Seconds between scenarios.")] = 60,
     seed: Annotated[int, typer.Option(help="Seeds the planner's choices.")] = 1,
     warm_up: Annotated[float, typer.Option(min=0, help="Seconds before measuring.")] = 30,
+    pollers: Annotated[int, typer.Option(min=1, help="Claiming clients per factory.")] = 8,
+    work_seconds: Annotated[
+        float, typer.Option(min=0, help="Seconds a factory works on a work order.")
+    ] = 2.0,
     database_url: BenchDatabaseUrl = None,
     as_json: AsJson = False,
     out: BenchOut = None,
@@ -505,7 +509,18 @@ def bench_soak(
 
     progress = Console(stderr=True)
     url = database_url or None
-    result = measure(url, minutes, intake_rate, scenario_every, seed, warm_up, progress.print, out)
+    result = measure(
+        url,
+        minutes,
+        intake_rate,
+        scenario_every,
+        seed,
+        warm_up,
+        progress.print,
+        out,
+        pollers=pollers,
+        work_s=work_seconds,
+    )
     print_result(result, as_json)
 
 

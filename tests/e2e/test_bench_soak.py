@@ -17,7 +17,9 @@ def test_a_short_soak_times_every_endpoint_and_reports_memory(tmp_path: Path, db
     in_one_pass(db_url, "sqlite", "seconds of load say nothing about the database")
     # 15 s: a batch needs its pick, three operations and shipping, each a poll or two
     # apart; 9 s (0.15 min) once shipped no batch in a CI run on a loaded machine.
+    # Factories working 0.2 s a work order, as many as ever shipped a batch in these 15 s.
     args = ["--minutes", "0.25", "--warm-up", "1", "--intake-rate", "3", "--scenario-every", "5"]
+    args += ["--pollers", "2", "--work-seconds", "0.2"]
     result = run_benchmark("soak", args, db_url, tmp_path / "soak.json")
     assert result["errors"] == 0, result["error_samples"]
     for endpoint in (
