@@ -70,7 +70,7 @@ from models.scenarios import (
     stored_period,
 )
 from models.schemas import (
-    CLOSED_ORDER_STATUSES,
+    OPEN_ORDER_STATUSES,
     PlanStatus,
     ProductionOrderStatus,
     WorkOrderStatus,
@@ -208,8 +208,7 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
         routings.setdefault(code, []).append((seq, kind, setup, standard))
     planned = live_slots(session, plan)
     # Created orders have no place in the plan yet; done and cancelled ones none any more.
-    closed = (ProductionOrderStatus.CREATED, *CLOSED_ORDER_STATUSES)
-    open_statuses = [s for s in ProductionOrderStatus if s not in closed]
+    open_statuses = [s for s in OPEN_ORDER_STATUSES if s != ProductionOrderStatus.CREATED]
     orders = session.exec(
         select(ProductionOrder)
         .where(col(ProductionOrder.status).in_(open_statuses))
@@ -267,7 +266,7 @@ def live_slots(session: Session, plan: Plan) -> dict[Key, Slot]:
     rows = session.execute(
         plan_slot_rows(plan)
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
-        .where(col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES))
+        .where(col(ProductionOrder.status).in_(OPEN_ORDER_STATUSES))
     ).all()
     return {(order_id, seq): Slot(wc, start, end) for order_id, seq, wc, start, end in rows}
 

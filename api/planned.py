@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, select
 
 from models.rules import hours_late
-from models.schemas import CLOSED_ORDER_STATUSES, PlanStatus, ProductionOrderStatus
+from models.schemas import OPEN_ORDER_STATUSES, PlanStatus, ProductionOrderStatus
 from models.tables import Plan, PlanAssignment, ProductionOrder
 
 
@@ -49,7 +49,7 @@ def planned_finishes(
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
         .where(
             col(PlanAssignment.plan_id) == live,
-            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
+            col(ProductionOrder.status).in_(OPEN_ORDER_STATUSES),
         )
         .group_by(col(PlanAssignment.production_order_id))
     )

@@ -98,6 +98,9 @@ class ProductionOrderStatus(StrEnum):
 
 # An order in these has nothing left to plan, make or cancel.
 CLOSED_ORDER_STATUSES = (ProductionOrderStatus.DONE, ProductionOrderStatus.CANCELLED)
+# The rest, named: a query for them can use the status index ("not closed" cannot), and
+# PostgreSQL's statistics tell how few they are among every order ever made.
+OPEN_ORDER_STATUSES = tuple(s for s in ProductionOrderStatus if s not in CLOSED_ORDER_STATUSES)
 
 
 class WorkOrderStatus(StrEnum):

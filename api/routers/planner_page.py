@@ -52,7 +52,7 @@ from api.routers.scenarios import (
 from models.errors import DomainError, InvalidInput
 from models.rules import due_end, hours_past
 from models.scenarios import ScenarioRequest
-from models.schemas import CLOSED_ORDER_STATUSES, PlanStatus, Role, RowId
+from models.schemas import OPEN_ORDER_STATUSES, PlanStatus, Role, RowId
 from models.tables import (
     Factory,
     Plan,
@@ -136,7 +136,7 @@ def live_plan(session: Session) -> tuple[Plan | None, list[str], list[LiveOrder]
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
         .where(
             PlanAssignment.plan_id == plan.id,
-            col(ProductionOrder.status).not_in(CLOSED_ORDER_STATUSES),
+            col(ProductionOrder.status).in_(OPEN_ORDER_STATUSES),
         )
         .order_by(col(PlanAssignment.production_order_id), col(PlanAssignment.seq))
     ).all()
