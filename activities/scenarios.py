@@ -259,10 +259,11 @@ def read_snapshot(session: Session, origin: datetime) -> Snapshot:
 def live_slots(session: Session, plan: Plan) -> dict[Key, Slot]:
     """The slots of ``plan``'s orders not closed, by (production order id, routing seq).
 
-    A done order's slots ended when its work did, and a cancelled one's were freed: they
-    are history, which neither a scenario's snapshot nor the plan it applies carries (the
-    superseded plan keeps them). Read whole, they grew with every order ever shipped, and
-    so did every scenario's snapshot, its stored base and its apply."""
+    A shipped order's slots leave the live plan as it ships and a cancelled one's are
+    freed; any a closed order still has there (a ship racing an apply copies them into
+    the new plan) are history, which neither a scenario's snapshot nor the plan it
+    applies carries. Read whole, they grew with every order ever shipped, and so did
+    every scenario's snapshot, its stored base and its apply."""
     rows = session.execute(
         plan_slot_rows(plan)
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))

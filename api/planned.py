@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import Session, col, func, select
 
 from models.rules import hours_late
@@ -36,19 +37,23 @@ class ProductionOrderBrief(BaseModel):
 B = TypeVar("B", bound=ProductionOrderBrief)
 
 
+def live_plan_id() -> ScalarSelect[int | None]:
+    """The live plan's id, to select its slots by: joined to the plan table instead,
+    SQLite walked every plan's slots (the superseded plans keep every order's) in the
+    order of their orders or work centres."""
+    return select(Plan.id).where(Plan.status == PlanStatus.LIVE).scalar_subquery()
+
+
 def planned_finishes(
     session: Session, order_ids: Collection[int] | None = None
 ) -> dict[int, datetime]:
     """The live plan's finish (its last operation's end) of every open order it holds, or
     of those among ``order_ids``. Done and cancelled orders have none."""
-    # The live plan by its id: joined to the plan table instead, SQLite walked every
-    # plan's slots (the superseded plans keep every order's) in order of their orders.
-    live = select(Plan.id).where(Plan.status == PlanStatus.LIVE).scalar_subquery()
     query = (
         select(PlanAssignment.production_order_id, func.max(col(PlanAssignment.end)))
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
         .where(
-            col(PlanAssignment.plan_id) == live,
+            col(PlanAssignment.plan_id) == live_plan_id(),
             col(ProductionOrder.status).in_(OPEN_ORDER_STATUSES),
         )
         .group_by(col(PlanAssignment.production_order_id))

@@ -269,7 +269,8 @@ class ProductionOrder(SQLModel, table=True):
     quantity: int
     due_date: date | None = None
     priority: int = 1
-    # Indexed: lists filter by status, and most orders ever made are done.
+    # Indexed: the open orders (OPEN_ORDER_STATUSES) are a few among every order ever
+    # made, and the order lists filter by status.
     status: ProductionOrderStatus = _enum(
         ProductionOrderStatus, ProductionOrderStatus.CREATED, index=True
     )

@@ -19,14 +19,14 @@ from temporalio.service import RPCError
 
 from api.deps import PlannerDep, ReleasingRoute, SessionDep, TemporalDep, read_and_release
 from api.errors import temporal_unavailable, temporal_unreachable
+from api.planned import live_plan_id
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.scenarios import stored_period
-from models.schemas import FactoryDown, PlanStatus, WorkCentreHeld, WorkOrderStatus
+from models.schemas import FactoryDown, WorkCentreHeld, WorkOrderStatus
 from models.tables import (
     Event,
     Factory,
-    Plan,
     PlanAssignment,
     ProductionOrder,
     WorkCentre,
@@ -254,9 +254,7 @@ def _refuse_if_worked(session: Session, factory: Factory, start: datetime, end: 
         )
         .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
         .where(
-            # By the live plan's id, so the superseded plans' slots are never read.
-            col(PlanAssignment.plan_id)
-            == sa.select(col(Plan.id)).where(col(Plan.status) == PlanStatus.LIVE).scalar_subquery(),
+            col(PlanAssignment.plan_id) == live_plan_id(),
             col(WorkCentre.factory_id) == factory.id,
             col(PlanAssignment.start) < end,
             col(PlanAssignment.end) > start,

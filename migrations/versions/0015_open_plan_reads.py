@@ -2,7 +2,7 @@
 
 The placement's read of the slots still ahead read every slot of the live plan, which
 kept the slots of every order shipped since it was applied (bench/history.py); and the
-order lists filter on the status of orders that are mostly done.
+reads of the open orders looked for a few among orders that are mostly done.
 
 Revision ID: 0015
 Revises: 0014
