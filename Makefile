@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.wakeup
 	$(BIN)/c2b bench claims
 	$(BIN)/c2b bench orchestration
+	$(BIN)/c2b bench history
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
