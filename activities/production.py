@@ -74,6 +74,7 @@ from models.tables import (
     UTCDateTime,
     WorkCentre,
     WorkOrder,
+    live_plan_ids,
 )
 from optimizer.calendar import closed_also, closed_from_shifts, open_minutes, opened
 from optimizer.placement import (
@@ -891,9 +892,7 @@ def _free_rest_of_slot(session: Session, wo: WorkOrder, done_at: datetime) -> No
     session.execute(
         sa.update(PlanAssignment)
         .where(
-            col(PlanAssignment.plan_id).in_(
-                sa.select(col(Plan.id)).where(col(Plan.status) == PlanStatus.LIVE)
-            ),
+            col(PlanAssignment.plan_id).in_(live_plan_ids()),
             col(PlanAssignment.production_order_id) == wo.production_order_id,
             col(PlanAssignment.seq) == wo.seq,
             col(PlanAssignment.end) > done_at,
@@ -910,22 +909,25 @@ def _free_rest_of_slot(session: Session, wo: WorkOrder, done_at: datetime) -> No
     )
 
 
-def _leave_the_live_plan(session: Session, order_id: int) -> None:
-    """A shipped order's slots leave the live plan: they are history, which the plans it
-    superseded and its work orders (planned start and end) keep. Left in, they piled up
-    until the next scenario was applied, and every read of the live plan (placements,
-    scenarios, order lists, the planning page) grew with them (bench/history.py). Like a
-    completion's trimmed slot, it leaves the plan's revision alone: a scenario's apply
-    rebases over orders gone from the live plan since its snapshot."""
-    session.execute(
-        sa.delete(PlanAssignment)
-        .where(
-            col(PlanAssignment.plan_id).in_(
-                sa.select(col(Plan.id)).where(col(Plan.status) == PlanStatus.LIVE)
-            ),
-            col(PlanAssignment.production_order_id) == order_id,
-        )
-        .execution_options(synchronize_session=False)
+def _leave_the_live_plan(session: Session, order_id: int) -> int:
+    """An order's slots leave the live plan as it ships or is cancelled; how many. A
+    shipped order's are history, which the plans it superseded and its work orders
+    (planned start and end) keep. Left in, they piled up until the next scenario was
+    applied, and every read of the live plan (placements, scenarios, order lists, the
+    planning page) grew with them (bench/history.py). It leaves the plan's revision
+    alone, as a completion's trimmed slot does: a scenario's apply rebases over orders
+    gone from the live plan since its snapshot (a cancellation takes the plan's lock
+    before it calls this)."""
+    return len(
+        session.execute(
+            sa.delete(PlanAssignment)
+            .where(
+                col(PlanAssignment.plan_id).in_(live_plan_ids()),
+                col(PlanAssignment.production_order_id) == order_id,
+            )
+            .returning(col(PlanAssignment.id))
+            .execution_options(synchronize_session=False)
+        ).all()
     )
 
 
@@ -1182,17 +1184,8 @@ def _compensate(
     )
     for wo_id in withdrawn:
         add_event(session, "work_order", wo_id, "withdrawn", actor, reason=reason)
-    plan = live_plan_for_update(session)
-    freed = len(
-        session.execute(
-            sa.delete(PlanAssignment)
-            .where(
-                col(PlanAssignment.plan_id) == plan.id,
-                col(PlanAssignment.production_order_id) == order_id,
-            )
-            .returning(col(PlanAssignment.id))
-        ).all()
-    )
+    live_plan_for_update(session)  # takes the plan's lock by bumping its revision
+    freed = _leave_the_live_plan(session, order_id)
     cut = session.exec(
         select(WorkOrder).where(
             WorkOrder.production_order_id == order_id,

@@ -7,12 +7,11 @@ from datetime import date, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import Session, col, func, select
 
 from models.rules import hours_late
-from models.schemas import OPEN_ORDER_STATUSES, PlanStatus, ProductionOrderStatus
-from models.tables import Plan, PlanAssignment, ProductionOrder
+from models.schemas import OPEN_ORDER_STATUSES, ProductionOrderStatus
+from models.tables import PlanAssignment, ProductionOrder, live_plan_ids
 
 
 class ProductionOrderBrief(BaseModel):
@@ -37,13 +36,6 @@ class ProductionOrderBrief(BaseModel):
 B = TypeVar("B", bound=ProductionOrderBrief)
 
 
-def live_plan_id() -> ScalarSelect[int | None]:
-    """The live plan's id, to select its slots by: joined to the plan table instead,
-    SQLite walked every plan's slots (the superseded plans keep every order's) in the
-    order of their orders or work centres."""
-    return select(Plan.id).where(Plan.status == PlanStatus.LIVE).scalar_subquery()
-
-
 def planned_finishes(
     session: Session, order_ids: Collection[int] | None = None
 ) -> dict[int, datetime]:
@@ -53,7 +45,7 @@ def planned_finishes(
         select(PlanAssignment.production_order_id, func.max(col(PlanAssignment.end)))
         .join(ProductionOrder, col(ProductionOrder.id) == col(PlanAssignment.production_order_id))
         .where(
-            col(PlanAssignment.plan_id) == live_plan_id(),
+            col(PlanAssignment.plan_id) == live_plan_ids().scalar_subquery(),
             col(ProductionOrder.status).in_(OPEN_ORDER_STATUSES),
         )
         .group_by(col(PlanAssignment.production_order_id))

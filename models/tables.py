@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import JSON, Column, Field, SQLModel
+from sqlmodel import JSON, Column, Field, SQLModel, col
 
 from models.scenarios import ScenarioStatus
 from models.schemas import (
@@ -442,6 +442,14 @@ class PlanAssignment(SQLModel, table=True):
     work_centre_id: int = Field(foreign_key="work_centre.id", index=True)
     start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def live_plan_ids() -> sa.Select[int | None]:
+    """The live plan's id (one row), to select its slots by: ``IN`` it, or ``==`` its
+    ``scalar_subquery()`` (the order lists' grouped read needs that form for SQLite to
+    search the (plan_id, end) index). The superseded plans keep the slots of every order
+    ever planned, and a join to the plan table made SQLite walk them all."""
+    return sa.select(col(Plan.id)).where(col(Plan.status) == PlanStatus.LIVE)
 
 
 class Scenario(SQLModel, table=True):

@@ -19,7 +19,6 @@ from temporalio.service import RPCError
 
 from api.deps import PlannerDep, ReleasingRoute, SessionDep, TemporalDep, read_and_release
 from api.errors import temporal_unavailable, temporal_unreachable
-from api.planned import live_plan_id
 from models.errors import Conflict, InvalidInput, NotFound
 from models.queues import production_order_workflow_id
 from models.scenarios import stored_period
@@ -31,6 +30,7 @@ from models.tables import (
     ProductionOrder,
     WorkCentre,
     WorkOrder,
+    live_plan_ids,
 )
 from workflows.production_order import ProductionOrderWorkflow
 
@@ -254,7 +254,7 @@ def _refuse_if_worked(session: Session, factory: Factory, start: datetime, end: 
         )
         .join(WorkCentre, col(WorkCentre.id) == col(PlanAssignment.work_centre_id))
         .where(
-            col(PlanAssignment.plan_id) == live_plan_id(),
+            col(PlanAssignment.plan_id) == live_plan_ids().scalar_subquery(),
             col(WorkCentre.factory_id) == factory.id,
             col(PlanAssignment.start) < end,
             col(PlanAssignment.end) > start,
