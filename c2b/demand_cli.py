@@ -225,7 +225,7 @@ def batches(
             b["status"],
             str(b["accepted_lines"]),
             str(len({r["line"] for r in b["rejected_lines"]})),
-            b["created_at"][:16].replace("T", " "),
+            _when(b["created_at"]),
         )
     console.print(table)
 
@@ -260,14 +260,14 @@ def orders(
     for column in ("order", "style/colour", "pcs", "status", "due", "finishes UTC", "late"):
         table.add_column(column, no_wrap=True)
     for o in page["orders"]:
-        finish = o["planned_finish"] or o["completed_at"] or ""
+        finish = o["planned_finish"] or o["completed_at"]
         table.add_row(
             str(o["id"]),
             f"{o['style_code']}/{o['colour']}" + (" (reorder)" if o["reorder_round"] else ""),
             str(o["quantity"]),
             o["status"],
             o["due_date"] or "-",
-            finish[:16].replace("T", " ") or "-",
+            _when(finish),
             f"{o['hours_late']:g} h" if o["hours_late"] else "",
         )
     console.print(table)
@@ -451,11 +451,7 @@ def batch_summary(batch: dict[str, Any]) -> Table:
     orders = [
         f"{o['id']} {o['style_code']}/{o['colour']} {o['quantity']} pcs {o['status']}"
         + (" (reorder)" if o["reorder_round"] else "")
-        + (
-            f", finishes {o['planned_finish'][:16].replace('T', ' ')} UTC"
-            if o["planned_finish"]
-            else ""
-        )
+        + (f", finishes {_when(o['planned_finish'])} UTC" if o["planned_finish"] else "")
         + (f", {o['hours_late']:g} h late" if o["hours_late"] else "")
         for o in batch["production_orders"]
     ]
