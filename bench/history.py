@@ -88,7 +88,6 @@ class History:
             self.centres = [wc or 0 for wc in s.exec(select(WorkCentre.id)).all()]
             # One order per style-colour in a batch (an order's key within its batch).
             self.kinds = [(st.code, c) for st in s.exec(select(Style)).all() for c in st.colours]
-        self.orders = 0
 
     def add(self, n: int, status: ProductionOrderStatus) -> None:
         """``n`` orders of ``status``: a done one's slots lie in the last 60 days, an open
@@ -101,7 +100,6 @@ class History:
                     sa.insert(PlanAssignment),
                     [slot for order_id in ids for slot in self._slots(order_id, status)],
                 )
-            self.orders += count
 
     def _orders(self, conn: sa.Connection, count: int, status: ProductionOrderStatus) -> list[int]:
         per_batch = len(self.kinds)
@@ -205,7 +203,6 @@ def run(
         seed_demo_data(s)
     history = History(engine, seed, closed_in)
     history.add(open_orders, ProductionOrderStatus.IN_PRODUCTION)
-    first_open = 1
     with Session(engine) as s:
         first_open = s.exec(select(col(ProductionOrder.id)).limit(1)).one() or 1
     steps: list[dict[str, Any]] = []
