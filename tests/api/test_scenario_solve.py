@@ -5,7 +5,6 @@ while it searches, and stopped from outside it keeps its best plan."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from typing import Any
@@ -23,7 +22,7 @@ from models.tables import Plan, Scenario
 from tests.api.conftest import Platform, running_platform
 from tests.api.test_buyer_flow import eventually
 from tests.held import HeldSolve
-from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
+from tests.workflows.test_demand_batch_workflow import replays
 
 
 def busy_plan(session_factory: SessionFactory, orders: int) -> None:
@@ -146,6 +145,4 @@ async def test_a_scenario_that_reads_done_is_applied_before_its_workflow_hears_o
         handle = platform.env.client.get_workflow_handle(f"scenario-{r.json()['id']}")
         assert await handle.result() == "applied"
         history = await handle.fetch_history()
-        if os.environ.get("C2B_RECORD_HISTORIES"):
-            (HISTORIES / "scenario_apply_waited.json").write_text(history.to_json())
-        await replayer().replay_workflow(history)
+        await replays(history, "scenario_apply_waited")

@@ -5,7 +5,6 @@ cancel, and bad input."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +31,7 @@ from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line, pick_and_close, submit
 from tests.api.test_completion_race import claim
 from tests.factories import short_shifts_everywhere, slots_outside_shifts
-from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
+from tests.workflows.test_demand_batch_workflow import replays
 
 
 async def order_in_production(p: Platform, style: str = "TS-CREW", quantity: int = 120) -> int:
@@ -176,9 +175,7 @@ async def test_a_scenario_runs_compares_and_applies_and_work_follows_the_plan(
     handle = platform.env.client.get_workflow_handle(f"scenario-{scenario_id}")
     assert await handle.result() == "applied"
     history = await handle.fetch_history()
-    if os.environ.get("C2B_RECORD_HISTORIES"):
-        (HISTORIES / "scenario_applied.json").write_text(history.to_json())
-    await replayer().replay_workflow(history)
+    await replays(history, "scenario_applied")
 
 
 async def test_overtime_opens_closed_hours_and_stays_in_the_calendar_once_applied(

@@ -3,7 +3,6 @@ work orders, a factory claiming and completing them, shipping, and the event tra
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx
@@ -13,7 +12,7 @@ from sqlmodel import select
 from models.tables import Factory
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line
-from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
+from tests.workflows.test_demand_batch_workflow import replays
 from workflows import search_attributes
 
 
@@ -184,9 +183,7 @@ async def test_one_batch_travels_from_intake_to_a_shipped_order(
     # Keep a finished order's history for the replay test (tests/workflows/histories).
     handle = platform.env.client.get_workflow_handle(f"production-order-{final['id']}")
     history = await handle.fetch_history()
-    if os.environ.get("C2B_RECORD_HISTORIES"):
-        (HISTORIES / "production_order_done.json").write_text(history.to_json())
-    await replayer().replay_workflow(history)
+    await replays(history, "production_order_done")
 
 
 async def test_a_short_cutting_is_recut_before_sewing_starts(platform: Platform) -> None:

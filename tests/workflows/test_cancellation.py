@@ -4,7 +4,6 @@ database: cancelled while it waits for fabric, and cancelled in production."""
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -24,7 +23,7 @@ from models.schemas import (
 from models.tables import FabricPurchaseOrder, PlanAssignment, ProductionOrder, WorkOrder
 from tests.activities.test_production_activities import tee_fabric
 from tests.factories import make_order
-from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
+from tests.workflows.test_demand_batch_workflow import replays
 from tests.workflows.test_design_gate import events, status_of, until_in_production
 from workflows.production_order import ProductionOrderWorkflow
 
@@ -103,6 +102,4 @@ async def test_an_order_in_production_withdraws_its_work_and_frees_its_plan(
     assert session.exec(select(PlanAssignment)).all() == []
     assert tee_fabric(session).metres_on_hand == pytest.approx(before)
     history = await handle.fetch_history()
-    if os.environ.get("C2B_RECORD_HISTORIES"):
-        (HISTORIES / "production_order_cancelled.json").write_text(history.to_json())
-    await replayer().replay_workflow(history)
+    await replays(history, "production_order_cancelled")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -58,6 +58,14 @@ def replayer() -> Replayer:
         workflow_runner=sandbox_runner(),
         data_converter=pydantic_data_converter,
     )
+
+
+async def replays(history: WorkflowHistory, name: str) -> None:
+    """``history`` replays on the current workflow code; with ``C2B_RECORD_HISTORIES`` set
+    it is saved first as ``histories/<name>.json``, for the replay test of every saved one."""
+    if os.environ.get("C2B_RECORD_HISTORIES"):
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+    await replayer().replay_workflow(history)
 
 
 def mixed_batch(session: Session, team_id: int) -> int:
@@ -161,16 +169,12 @@ async def test_a_test_batch_pick_is_honoured_and_a_no_go_declines_its_lines(
     assert declined.reason == "declined by the buyer team's pick"
 
     history = await handle.fetch_history()
-    if os.environ.get("C2B_RECORD_HISTORIES"):
-        (HISTORIES / "demand_batch_picks.json").write_text(history.to_json())
-    await replayer().replay_workflow(history)
+    await replays(history, "demand_batch_picks")
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
 async def test_saved_histories_replay_on_the_current_workflow_code(path: Path) -> None:
     """A change that would break running workflows fails here: guard it with
     ``workflow.patched`` and record a new history."""
-    from temporalio.client import WorkflowHistory
-
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     await replayer().replay_workflow(history)

@@ -4,7 +4,6 @@ database: an order for a style whose tech pack is still a draft waits, is escala
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -22,7 +21,7 @@ from models.schemas import (
 )
 from models.tables import DemandLine, Event, ProductionOrder, Style
 from tests.factories import make_order
-from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
+from tests.workflows.test_demand_batch_workflow import replays
 from workflows.production_order import ProductionOrderWorkflow
 
 
@@ -110,9 +109,7 @@ async def test_an_overdue_tech_pack_is_escalated_and_the_approval_lets_the_order
     await until_in_production(time_skipping_env, gate)
     assert "cancelled" not in events(session, chino_order)
     history = await gate.fetch_history()
-    if os.environ.get("C2B_RECORD_HISTORIES"):
-        (HISTORIES / "production_order_design_gate.json").write_text(history.to_json())
-    await replayer().replay_workflow(history)
+    await replays(history, "production_order_design_gate")
 
 
 async def test_an_approval_whose_signal_was_lost_is_found_at_the_deadline(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from models.schemas import DisruptionKind, LeaseSweeperInput, ProductionOrderInput, WorkOrderStatus
 from models.tables import WorkOrder
 from tests.factories import make_order, make_work_order
-from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
+from tests.workflows.test_demand_batch_workflow import replays
 from workflows.leases import LeaseSweeperWorkflow
 from workflows.production_order import ProductionOrderWorkflow
 
@@ -77,6 +76,4 @@ async def test_a_second_lapsed_lease_reaches_the_production_order_as_a_disruptio
     await sweeper.terminate("test over")
     await order_wf.terminate("test over")
     history = await sweeper.fetch_history()
-    if os.environ.get("C2B_RECORD_HISTORIES"):
-        (HISTORIES / "lease_sweeper.json").write_text(history.to_json())
-    await replayer().replay_workflow(history)
+    await replays(history, "lease_sweeper")

@@ -11,7 +11,6 @@ server, with the real activities."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +39,7 @@ from models.schemas import (
 from models.tables import DemandBatch
 from tests.factories import make_batch
 from tests.held import HELD_FOR, HeldAggregation
-from tests.workflows.test_demand_batch_workflow import HISTORIES, replayer
+from tests.workflows.test_demand_batch_workflow import replays
 from workflows.demand_batch import DemandBatchWorkflow
 
 Held = tuple[WorkflowHandle, HeldAggregation, int]  # type: ignore[type-arg]
@@ -119,9 +118,7 @@ async def test_a_pick_sent_once_the_batch_reads_picking_waits_for_the_aggregate(
     # The history of a pick that waited replays on the current code (and, saved,
     # on every later version: test_demand_batch_workflow.py replays the folder).
     history = await handle.fetch_history()
-    if os.environ.get("C2B_RECORD_HISTORIES"):
-        (HISTORIES / "demand_batch_pick_waited.json").write_text(history.to_json())
-    await replayer().replay_workflow(history)
+    await replays(history, "demand_batch_pick_waited")
 
 
 async def test_a_pick_that_waited_is_still_checked_against_the_aggregate(held: Held) -> None:

@@ -3,7 +3,6 @@ database: two weeks of sales and three days of silence pass in seconds."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -25,10 +24,9 @@ from models.schemas import (
 )
 from models.tables import DemandLine, ProductionOrder, StyleLifecycle
 from tests.workflows.test_demand_batch_workflow import (
-    HISTORIES,
     end_children,
     mixed_batch,
-    replayer,
+    replays,
     start_batch,
 )
 from workflows.demand_batch import DemandBatchWorkflow
@@ -158,9 +156,7 @@ async def test_sales_of_a_test_batch_become_a_reorder_when_the_team_accepts(
     assert lines[1].reason == "beyond the reorder quantity of 100"
 
     history = await handle.fetch_history()
-    if os.environ.get("C2B_RECORD_HISTORIES"):
-        (HISTORIES / "style_lifecycle_reorder.json").write_text(history.to_json())
-    await replayer().replay_workflow(history)
+    await replays(history, "style_lifecycle_reorder")
 
 
 async def test_a_proposal_nobody_answers_stops_the_style_and_declines_who_waited(
