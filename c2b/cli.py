@@ -335,6 +335,20 @@ def bench_schedule(
         console.print(result)
 
 
+def whole_numbers(text: str, option: str, at_least: int) -> list[int]:
+    """A benchmark's comma-separated sizes, each at least ``at_least``; a bad one is the
+    option's error."""
+    try:
+        sizes = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise typer.BadParameter(
+            f"not a list of whole numbers: {text!r}", param_hint=option
+        ) from None
+    if any(n < at_least for n in sizes):
+        raise typer.BadParameter(f"every size must be at least {at_least}", param_hint=option)
+    return sizes
+
+
 @bench_app.command("neighbourhoods")
 def bench_neighbourhoods(
     orders: Annotated[
@@ -349,14 +363,7 @@ def bench_neighbourhoods(
     time for the same seconds: where ``Params.full_model_operations`` comes from."""
     from bench.neighbourhoods import measure
 
-    try:
-        sizes = [int(n) for n in orders.split(",")]
-    except ValueError:
-        raise typer.BadParameter(
-            f"not a list of whole numbers: {orders!r}", param_hint="--orders"
-        ) from None
-    if any(n < 1 for n in sizes):
-        raise typer.BadParameter("every size must be at least 1", param_hint="--orders")
+    sizes = whole_numbers(orders, "--orders", at_least=1)
     progress = Console(stderr=True)
     result = measure(sizes, time_limit, seed, progress.print, out)
     if as_json:
@@ -549,14 +556,7 @@ def bench_history(
     shipped orders' slots pile up, against a primary-key read."""
     from bench.history import measure
 
-    try:
-        sizes = [int(x) for x in closed.split(",") if x.strip()]
-    except ValueError:
-        raise typer.BadParameter(
-            f"{closed!r}: whole numbers, comma-separated", param_hint="--closed"
-        ) from None
-    if not sizes or min(sizes) < 0:
-        raise typer.BadParameter("at least one size, none negative", param_hint="--closed")
+    sizes = whole_numbers(closed, "--closed", at_least=0)
     progress = Console(stderr=True)
     result = measure(
         database_url or None, sizes, open_orders, repeat, 1, closed_in.value, progress.print, out
