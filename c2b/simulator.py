@@ -115,7 +115,7 @@ async def work_one(
     factory.stats.defective += result["defective_quantity"]
     factory.stats.last = f"completed {wo['operation_kind']} of order {wo['production_order_id']}"
     if result.get("work_centre_on_hold"):
-        factory.stats.last += f", its work centre {wo['work_centre_id']} is on a quality hold"
+        factory.stats.last += f", its work centre {wo['work_centre_code']} is on a quality hold"
 
 
 async def run_factory(

@@ -128,6 +128,8 @@ async def test_a_factory_cannot_see_or_touch_another_factorys_work_order(
     assert listed.json() == {"data": [], "count": 0}
     nothing = await platform.http.post("/v1/factory/work-orders/claim", headers=foreign)
     assert nothing.status_code == 204
+    shown = await platform.http.get(f"/v1/factory/work-orders/{wo_id}", headers=foreign)
+    assert shown.status_code == 404 and shown.json()["detail"] == f"work order {wo_id} not found"
     actions = [
         ("start", None),
         ("heartbeat", {"progress_quantity": 1}),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from activities.leases import LeaseActivities
-from api.routers.factories import _try_claim
+from api.routers.factories import MadeWhere, _try_claim
 from c2b.db import SessionFactory
 from c2b.tokens import create_token
 from models.schemas import DisruptionKind, ExpireLeasesInput, Role, WorkOrderStatus
@@ -95,6 +95,67 @@ def test_work_at_a_held_work_centre_is_not_handed_out_until_it_is_released(
     centre.on_hold = False
     session.commit()
     assert claim() == at_held.id
+
+
+async def test_every_answer_says_what_to_make_and_on_which_line(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    """A factory never reads production orders, so its work orders carry the style, the
+    colour and the work centre's code: the claim, the list and each change of state."""
+    order = make_order(session, team_id, style_code="TS-LONG", colour="navy")
+    wo = make_work_order(session, order, work_centre_code="GZ-SEW-1", operation_kind="sew")
+    auth, url = platform.auth("GZ-KNIT"), "/v1/factory/work-orders"
+    what = {"style_code": "TS-LONG", "colour": "navy", "work_centre_code": "GZ-SEW-1"}
+
+    claimed = (await platform.http.post(f"{url}/claim", headers=auth)).json()
+    listed = (await platform.http.get(url, headers=auth)).json()["data"][0]
+    started = (await platform.http.post(f"{url}/{wo.id}/start", headers=auth)).json()
+    for answer in (claimed, listed, started):
+        assert {k: answer[k] for k in what} == what and answer["id"] == wo.id
+
+
+def test_what_a_claim_makes_is_read_once_per_order_and_kept_bounded(
+    session: Session, team_id: int
+) -> None:
+    tee, polo = make_order(session, team_id), make_order(session, team_id, colour="navy")
+    cut, sew = (
+        session.exec(select(WorkCentre).where(WorkCentre.code == code)).one()
+        for code in ("GZ-CUT-1", "GZ-SEW-1")
+    )
+    kept = MadeWhere(size=1)
+    assert kept.of(session, tee.id or 0, cut.id or 0) == {
+        "style_code": "TS-CREW",
+        "colour": "white",
+        "work_centre_code": "GZ-CUT-1",
+    }
+    assert kept.of(session, polo.id or 0, sew.id or 0)["colour"] == "navy"
+    assert list(kept.orders) == [polo.id]  # full at one order: it started again
+    assert kept.centres == {cut.id: "GZ-CUT-1", sew.id: "GZ-SEW-1"}
+    assert kept.of(session, tee.id or 0, sew.id or 0)["work_centre_code"] == "GZ-SEW-1"
+
+
+async def test_one_work_order_in_full_with_its_trail(
+    platform: Platform, session: Session, team_id: int
+) -> None:
+    order = make_order(session, team_id, due_date=datetime(2027, 3, 5).date())
+    wo = make_work_order(session, order)
+    auth, url = platform.auth("GZ-KNIT"), f"/v1/factory/work-orders/{wo.id}"
+    await platform.http.post("/v1/factory/work-orders/claim", headers=auth)
+    await platform.http.post(f"{url}/start", headers=auth)
+
+    shown = await platform.http.get(url, headers=auth)
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert (body["id"], body["status"], body["style_code"]) == (wo.id, "started", "TS-CREW")
+    assert body["style_name"] and body["due_date"] == "2027-03-05"
+    assert body["size_breakdown"] == {"S": 20, "M": 40, "L": 20}
+    claimed, started = body["trail"]
+    assert (claimed["kind"], started["kind"]) == ("claimed", "started")
+    # The trail names the token's holder as the one who claimed, and the lease's holder.
+    assert claimed["actor"] == started["actor"] == "demo:GZ-KNIT"
+    assert claimed["data"]["lease_holder"].startswith("token-")
+    missing = await platform.http.get("/v1/factory/work-orders/999999", headers=auth)
+    assert missing.status_code == 404 and missing.json()["detail"] == "work order 999999 not found"
 
 
 async def test_a_heartbeat_extends_the_lease_and_records_progress(
