@@ -427,6 +427,7 @@ class ProductionActivities:
                 "work_order",
                 wo.id or 0,
                 "completed",
+                inp.actor or inp.lease_holder,
                 good=good,
                 defective=defective,
                 factory_id=wo.factory_id,
@@ -654,7 +655,14 @@ class ProductionActivities:
             wo.status = WorkOrderStatus.REJECTED
             wo.rejection_reason, wo.rejection_key = inp.reason, inp.idempotency_key
             wo.lease_holder, wo.lease_expires_at = None, None
-            add_event(session, "work_order", wo.id or 0, "rejected", reason=inp.reason)
+            add_event(
+                session,
+                "work_order",
+                wo.id or 0,
+                "rejected",
+                inp.actor or inp.lease_holder,
+                reason=inp.reason,
+            )
             return rejection_of(wo)
 
     @activity.defn

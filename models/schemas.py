@@ -426,6 +426,8 @@ class CompleteWorkOrderInput(BaseModel):
     good: list[SizeQuantity]
     defective: list[SizeQuantity] = Field(default_factory=list)
     idempotency_key: str | None = None
+    # Who reported it (the token's name), for the trail; histories before it have none.
+    actor: str | None = None
 
 
 class CompleteWorkOrderResult(BaseModel):
@@ -574,6 +576,7 @@ class RejectWorkOrderInput(BaseModel):
     lease_holder: str
     reason: str = Field(min_length=1, max_length=500)
     idempotency_key: str | None = None
+    actor: str | None = None  # as CompleteWorkOrderInput's
 
 
 class RejectWorkOrderResult(BaseModel):

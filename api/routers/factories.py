@@ -510,6 +510,7 @@ async def complete_work_order(
                 good=completion.good,
                 defective=completion.defective,
                 idempotency_key=key,
+                actor=principal.name,
             ),
             update_id=f"complete-{wo_id}-{key}",
         )
@@ -572,6 +573,7 @@ async def reject_work_order(
                 lease_holder=principal.lease_holder,
                 reason=rejection.reason,
                 idempotency_key=key,
+                actor=principal.name,
             ),
             update_id=f"reject-{wo_id}-{key}",
         )

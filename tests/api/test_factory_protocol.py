@@ -271,7 +271,7 @@ async def test_a_rejection_is_recorded_once_and_reaches_the_order_as_a_disruptio
         events = s.exec(
             select(Event).where(Event.entity_id == wo["id"], Event.kind == "rejected")
         ).all()
-    assert len(events) == 1
+    assert len(events) == 1 and events[0].actor == "demo:GZ-KNIT"  # the token's name
 
 
 async def test_a_rejection_needs_the_lease_and_a_reason(
