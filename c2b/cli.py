@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from c2b import migrate
 from c2b.db import make_engine, make_session_factory
 from c2b.demand_cli import demand_app
+from c2b.factory_cli import factory_app
 from c2b.scenario_cli import scenario_app
 from c2b.settings import get_settings
 from c2b.simulator import FactoryStats, SimulatedFactory, SimulationConfig, run_factory
@@ -45,6 +46,7 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(demand_app, name="demand")
+app.add_typer(factory_app, name="factory")
 app.add_typer(scenario_app, name="scenario")
 console = Console()
 # Seconds an idle keep-alive connection stays open on the API (see `api` below).

@@ -44,10 +44,26 @@ Token = Annotated[
 ]
 
 
+class ApiClient(httpx.Client):
+    """The commands' HTTP client: an API it cannot reach is a one-line message naming the
+    address and exit 1, not a traceback."""
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        try:
+            return super().send(request, **kwargs)
+        except httpx.TransportError as err:
+            where = f"{request.url.scheme}://{request.url.netloc.decode()}"
+            console.print(
+                f"[red]cannot reach the API[/] at {where} ({type(err).__name__}: {err or '-'}). "
+                "Is it running (make run)? Another address: --api-url or C2B_API_URL."
+            )
+            raise typer.Exit(1) from err
+
+
 def api_client(api_url: str | None, token: str) -> httpx.Client:
     settings = get_settings()
     url = api_url or f"http://{settings.api_host}:{settings.api_port}"
-    return httpx.Client(
+    return ApiClient(
         base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=httpx.Timeout(300.0)
     )
 
@@ -92,7 +108,7 @@ def call_api(
             time.sleep(int(retry_after))
     if not resp.is_success:
         raise refusal(resp)
-    return resp.json()
+    return resp.json() if resp.content else None  # 204: nothing
 
 
 def rejects_table(rejects: list[dict[str, Any]]) -> Table:
@@ -225,7 +241,7 @@ def batches(
             b["status"],
             str(b["accepted_lines"]),
             str(len({r["line"] for r in b["rejected_lines"]})),
-            _when(b["created_at"]),
+            at_minute(b["created_at"]),
         )
     console.print(table)
 
@@ -267,13 +283,13 @@ def orders(
             str(o["quantity"]),
             o["status"],
             o["due_date"] or "-",
-            _when(finish),
+            at_minute(finish),
             f"{o['hours_late']:g} h" if o["hours_late"] else "",
         )
     console.print(table)
 
 
-def _when(value: str | None) -> str:
+def at_minute(value: str | None) -> str:
     """An API timestamp as the tables show it: minutes, UTC."""
     return value[:16].replace("T", " ") if value else "-"
 
@@ -296,7 +312,7 @@ def order(
         stages.add_column(column, no_wrap=True)
     for st in o["stages"]:
         now = "" if st["left_at"] else " (now)"
-        stages.add_row(st["status"] + now, _when(st["entered_at"]), f"{st['hours']:g}")
+        stages.add_row(st["status"] + now, at_minute(st["entered_at"]), f"{st['hours']:g}")
     console.print(stages)
     console.print(work_orders_table(o["work_orders"]))
     if o["shipments"]:
@@ -309,7 +325,7 @@ def order(
                 sh["customer_ref"],
                 sh["size"],
                 str(sh["quantity"]),
-                _when(sh["shipped_at"]),
+                at_minute(sh["shipped_at"]),
                 " ".join(str(w) for w in sh["work_order_ids"]),
             )
         console.print(shipped)
@@ -324,7 +340,7 @@ def order(
         for e in o["events"][-events:]:
             what = e["kind"] + (f" (wo {e['entity_id']})" if e["entity"] == "work_order" else "")
             details = ", ".join(f"{k}={v}" for k, v in e["data"].items())
-            trail.add_row(_when(e["at"]), what, e["actor"], details)
+            trail.add_row(at_minute(e["at"]), what, e["actor"], details)
         console.print(trail)
 
 
@@ -342,25 +358,25 @@ def order_summary(o: dict[str, Any]) -> Table:
     table.add_row("batch", str(o["batch_id"]))
     table.add_row("due", o["due_date"] or "-")
     if o["completed_at"]:
-        table.add_row("completed UTC", _when(o["completed_at"]))
+        table.add_row("completed UTC", at_minute(o["completed_at"]))
     elif o["planned_finish"]:
         late = f", {o['hours_late']:g} h late" if o["hours_late"] else ", on time"
-        table.add_row("finishes UTC (live plan)", _when(o["planned_finish"]) + late)
+        table.add_row("finishes UTC (live plan)", at_minute(o["planned_finish"]) + late)
     table.add_row("lead time", f"{o['lead_time_hours']:g} h since the pick")
     fabric = [f"{r['fabric_code']} {r['metres']:g} m {r['status']}" for r in o["reservations"]]
     fabric += [
         f"purchase {p['id']}: {p['fabric_code']} {p['metres']:g} m {p['status']}, "
-        f"expected {_when(p['expected_at'])}"
+        f"expected {at_minute(p['expected_at'])}"
         for p in o["purchase_orders"]
     ]
     table.add_row("fabric", "\n".join(fabric) or "-")
     return table
 
 
-def _span(start: str, end: str) -> str:
+def time_span(start: str, end: str) -> str:
     """``2026-12-01 05:04 - 06:52``, or ``- 12-02 06:52`` when it ends another day (work
     pauses over the factory's nights)."""
-    first, last = _when(start), _when(end)
+    first, last = at_minute(start), at_minute(end)
     return f"{first} - {last[11:] if last[:10] == first[:10] else last[5:]}"
 
 
@@ -380,7 +396,7 @@ def work_orders_table(work_orders: list[dict[str, Any]]) -> Table:
             w["work_centre_code"],
             str(w["quantity"]),
             w["status"],
-            _span(w["planned_start"], w["planned_end"]),
+            time_span(w["planned_start"], w["planned_end"]),
             good,
         )
     return table
@@ -451,7 +467,7 @@ def batch_summary(batch: dict[str, Any]) -> Table:
     orders = [
         f"{o['id']} {o['style_code']}/{o['colour']} {o['quantity']} pcs {o['status']}"
         + (" (reorder)" if o["reorder_round"] else "")
-        + (f", finishes {_when(o['planned_finish'])} UTC" if o["planned_finish"] else "")
+        + (f", finishes {at_minute(o['planned_finish'])} UTC" if o["planned_finish"] else "")
         + (f", {o['hours_late']:g} h late" if o["hours_late"] else "")
         for o in batch["production_orders"]
     ]

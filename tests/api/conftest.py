@@ -8,24 +8,28 @@ import contextlib
 import os
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
 
 import api
+import c2b.demand_cli as demand_cli
 from activities.demand import DemandActivities
 from activities.production import ProductionActivities
 from activities.scenarios import SolverActivities
 from api.deps import ApiConfig, Runtime
 from api.main import create_app
 from api.notifier import notifier_for
+from c2b.cli import app
 from c2b.db import SessionFactory
 from c2b.tokens import issue_demo_tokens
 from c2b.worker import build_solver_worker, build_worker
@@ -133,3 +137,48 @@ def no_connection_waits_on_the_event_loop(engine: sa.Engine) -> Iterator[None]:
     assert not found, "pooled connections taken on the event loop:\n" + "\n".join(
         sorted(set(found))
     )
+
+
+class OnTheLoop(httpx.BaseTransport):
+    """Sends a synchronous client's requests through ``http`` on ``loop``."""
+
+    def __init__(self, http: httpx.AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
+        self.http, self.loop = http, loop
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def send() -> httpx.Response:
+            forwarded = httpx.Request(
+                request.method,
+                request.url.copy_with(scheme="http", host="test", port=None),
+                headers=request.headers,
+                content=request.read(),
+            )
+            answer = await self.http.send(forwarded)
+            await answer.aread()
+            return answer
+
+        answer = asyncio.run_coroutine_threadsafe(send(), self.loop).result(timeout=90)
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+@pytest.fixture
+async def c2b(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``await c2b("demand", "order", "7", token=...)``: the command's result. The command
+    line runs in a thread (it is synchronous, like a user's terminal); its requests go
+    through the platform's client on the test's event loop."""
+    loop = asyncio.get_running_loop()
+
+    def client(api_url: str | None, token: str) -> httpx.Client:
+        return demand_cli.ApiClient(
+            base_url="http://test",
+            headers={"Authorization": f"Bearer {token}"},
+            transport=OnTheLoop(platform.http, loop),
+        )
+
+    monkeypatch.setattr(demand_cli, "api_client", client)
+
+    async def run(*args: str, token: str) -> Result:
+        env = {"COLUMNS": "200", "C2B_TOKEN": token}
+        return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+
+    return run

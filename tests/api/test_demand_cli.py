@@ -1,65 +1,14 @@
 """``c2b demand order`` and ``c2b demand cancel``: what a buyer team reads and undoes
 from the command line, against the real API in-process, its worker on the dev server
-and the database. The command line runs in a thread (it is synchronous, like a buyer's
-terminal); its requests go through the platform's client on the test's event loop."""
+and the database (the ``c2b`` fixture of conftest runs the commands)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-import pytest
-from typer.testing import CliRunner, Result
-
-import c2b.demand_cli as demand_cli
-from c2b.cli import app
 from tests.api.conftest import Platform
 from tests.api.test_buyer_flow import eventually, line, pick_and_close, submit
-
-
-class OnTheLoop(httpx.BaseTransport):
-    """Sends a synchronous client's requests through ``http`` on ``loop``."""
-
-    def __init__(self, http: httpx.AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
-        self.http, self.loop = http, loop
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async def send() -> httpx.Response:
-            forwarded = httpx.Request(
-                request.method,
-                request.url.copy_with(scheme="http", host="test", port=None),
-                headers=request.headers,
-                content=request.read(),
-            )
-            answer = await self.http.send(forwarded)
-            await answer.aread()
-            return answer
-
-        answer = asyncio.run_coroutine_threadsafe(send(), self.loop).result(timeout=90)
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
-@pytest.fixture
-async def c2b(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """``await c2b("demand", "order", "7", token=...)``: the command's result."""
-    loop = asyncio.get_running_loop()
-
-    def client(api_url: str | None, token: str) -> httpx.Client:
-        return httpx.Client(
-            base_url="http://test",
-            headers={"Authorization": f"Bearer {token}"},
-            transport=OnTheLoop(platform.http, loop),
-        )
-
-    monkeypatch.setattr(demand_cli, "api_client", client)
-
-    async def run(*args: str, token: str) -> Result:
-        env = {"COLUMNS": "200", "C2B_TOKEN": token}
-        return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
-
-    return run
 
 
 async def released_order(platform: Platform) -> dict[str, Any]:
