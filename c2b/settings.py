@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # the worker about a third of its CPU (bench/orchestration.py). The test suite runs
     # every workflow inside it, so a call it forbids still fails a test (c2b.worker).
     workflow_sandbox: bool = Field(default=False, alias="C2B_WORKFLOW_SANDBOX")
+    # Workflows the orchestration worker keeps in memory between their tasks (the SDK's
+    # sticky cache); one evicted is replayed from its history at its next task. Running
+    # scenarios wait there up to a day for an apply (docs/performance.md, the soak).
+    max_cached_workflows: int = Field(default=1000, ge=0, alias="C2B_MAX_CACHED_WORKFLOWS")
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

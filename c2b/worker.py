@@ -98,6 +98,7 @@ def build_worker(
     *,
     demand: DemandActivities | None = None,
     sandboxed: bool = True,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """The worker of the orchestration queue. ``production`` and ``demand`` replace the
     production and demand activities (a test may slow one down); by default they run on
@@ -117,6 +118,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         workflow_runner=workflow_runner(sandboxed),
+        max_cached_workflows=max_cached_workflows,
         # After a worker dies, its sticky queue would hold the next task for 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
         # On shutdown, let running database activities finish rather than cancel them:
@@ -254,5 +256,6 @@ async def run_worker(settings: Settings) -> None:
             executor,
             ProductionActivities(sessions, spike),
             sandboxed=settings.workflow_sandbox,
+            max_cached_workflows=settings.max_cached_workflows,
         )
         await _serve(worker, engine, tracing)

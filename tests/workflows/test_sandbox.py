@@ -60,3 +60,23 @@ async def test_the_platform_runs_workflows_outside_the_sandbox_and_the_tests_ins
     with ThreadPoolExecutor(max_workers=1) as executor:
         worker = build_worker(time_skipping_env.client, session_factory, "unused", executor)
     assert isinstance(worker.config()["workflow_runner"], SandboxedWorkflowRunner)
+
+
+async def test_the_workflow_cache_is_sized_by_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+    time_skipping_env: WorkflowEnvironment,
+    session_factory: SessionFactory,
+) -> None:
+    monkeypatch.delenv("C2B_MAX_CACHED_WORKFLOWS", raising=False)
+    assert Settings().max_cached_workflows == 1000  # the SDK's own default
+    monkeypatch.setenv("C2B_MAX_CACHED_WORKFLOWS", "50")
+    size = Settings().max_cached_workflows
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        worker = build_worker(
+            time_skipping_env.client,
+            session_factory,
+            "unused-cache",
+            executor,
+            max_cached_workflows=size,
+        )
+    assert worker.config()["max_cached_workflows"] == 50
