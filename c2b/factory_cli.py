@@ -156,7 +156,10 @@ def work(
     token: Token,
     status: Annotated[
         list[WorkOrderStatus] | None,
-        typer.Option(help="Only these (repeat it); default: released, claimed and started."),
+        typer.Option(
+            help="Only these (repeat it); default: released, claimed and started. A factory "
+            "never sees planned work orders, nor ones withdrawn before it was given them."
+        ),
     ] = None,
     order: Annotated[int | None, typer.Option(min=1, help="One production order's.")] = None,
     operation: Annotated[str | None, typer.Option(help="One kind: cut, sew, finish...")] = None,
