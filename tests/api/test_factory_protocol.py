@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from activities.leases import LeaseActivities
@@ -122,16 +123,33 @@ def test_what_a_claim_makes_is_read_once_per_order_and_kept_bounded(
         session.exec(select(WorkCentre).where(WorkCentre.code == code)).one()
         for code in ("GZ-CUT-1", "GZ-SEW-1")
     )
+    statements: list[str] = []
+
+    def counted(*args: Any) -> None:
+        statements.append(args[2])
+
     kept = MadeWhere(size=1)
-    assert kept.of(session, tee.id or 0, cut.id or 0) == {
-        "style_code": "TS-CREW",
-        "colour": "white",
-        "work_centre_code": "GZ-CUT-1",
-    }
-    assert kept.of(session, polo.id or 0, sew.id or 0)["colour"] == "navy"
-    assert list(kept.orders) == [polo.id]  # full at one order: it started again
-    assert kept.centres == {cut.id: "GZ-CUT-1", sew.id: "GZ-SEW-1"}
-    assert kept.of(session, tee.id or 0, sew.id or 0)["work_centre_code"] == "GZ-SEW-1"
+    sa.event.listen(session.get_bind(), "before_cursor_execute", counted)
+    try:
+        tee_at_cut = kept.of(session, tee.id or 0, cut.id or 0)
+        again = kept.of(session, tee.id or 0, cut.id or 0)
+        assert len(statements) == 1  # the second answer came from memory
+        assert (
+            tee_at_cut
+            == again
+            == {
+                "style_code": "TS-CREW",
+                "colour": "white",
+                "work_centre_code": "GZ-CUT-1",
+            }
+        )
+        assert kept.of(session, polo.id or 0, sew.id or 0)["colour"] == "navy"
+        assert list(kept.orders) == [polo.id]  # full at one order: it started again
+        assert kept.centres == {cut.id: "GZ-CUT-1", sew.id: "GZ-SEW-1"}
+        assert kept.of(session, tee.id or 0, sew.id or 0)["work_centre_code"] == "GZ-SEW-1"
+        assert len(statements) == 3
+    finally:
+        sa.event.remove(session.get_bind(), "before_cursor_execute", counted)
 
 
 async def test_one_work_order_in_full_with_its_trail(
