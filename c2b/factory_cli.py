@@ -99,12 +99,17 @@ def _pieces(sizes: dict[str, int]) -> str:
     return " ".join(f"{size}:{n}" for size, n in sizes.items())
 
 
+def _until(wo: dict[str, Any]) -> str:
+    """When the lease runs out: ``08:13`` (UTC)."""
+    return at_minute(wo["lease_expires_at"])[11:]
+
+
 def _lease(wo: dict[str, Any]) -> str:
     """``until 08:13`` (UTC) while the work order is held, and the pieces done if told."""
     if wo["status"] not in (WorkOrderStatus.CLAIMED, WorkOrderStatus.STARTED):
         return ""
     done = "" if wo["progress_quantity"] is None else f", {wo['progress_quantity']} done"
-    return f"until {at_minute(wo['lease_expires_at'])[11:]}{done}"
+    return f"until {_until(wo)}{done}"
 
 
 def work_orders_table(work_orders: list[dict[str, Any]], title: str) -> Table:
@@ -229,8 +234,9 @@ def claim(
 def start(wo_id: WorkOrderId, token: Token, api_url: ApiUrl = None) -> None:
     """Mark a claimed work order as started on the floor."""
     w = call_api(api_url, token, "POST", f"{BASE}/{wo_id}/start")
-    until = at_minute(w["lease_expires_at"])[11:]
-    console.print(f"work order {wo_id} started at {w['work_centre_code']}; lease until {until} UTC")
+    console.print(
+        f"work order {wo_id} started at {w['work_centre_code']}; lease until {_until(w)} UTC"
+    )
 
 
 @factory_app.command("heartbeat")
@@ -246,8 +252,7 @@ def heartbeat(
     body = None if done is None else {"progress_quantity": done}
     w = call_api(api_url, token, "POST", f"{BASE}/{wo_id}/heartbeat", json=body)
     so_far = "" if w["progress_quantity"] is None else f"{w['progress_quantity']} done, "
-    until = at_minute(w["lease_expires_at"])[11:]
-    console.print(f"work order {wo_id}: {so_far}lease until {until} UTC")
+    console.print(f"work order {wo_id}: {so_far}lease until {_until(w)} UTC")
 
 
 @factory_app.command("complete")

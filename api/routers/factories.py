@@ -157,8 +157,7 @@ def list_work_orders(
         where.append(col(WorkOrder.operation_kind) == operation_kind)
     count = session.exec(select(sa.func.count()).select_from(WorkOrder).where(*where)).one()
     rows = session.execute(
-        _described()
-        .where(*where)
+        _DESCRIBED.where(*where)
         .order_by(col(WorkOrder.planned_start), col(WorkOrder.id))
         .offset(offset)
         .limit(limit)
@@ -170,22 +169,26 @@ def list_work_orders(
 def get_work_order(wo_id: RowId, principal: FactoryDep, session: SessionDep) -> WorkOrderDetail:
     """One of this factory's work orders in full: what to make, its production order's
     due date, and its trail (claims, starts, give-backs, lease expiries, the outcome)."""
-    _own(session, wo_id, _factory_id(principal))
-    public = _reloaded(session, wo_id, closing=False)
+    wo = _own(session, wo_id, _factory_id(principal))
     with contextlib.closing(session):
+        order = session.get(ProductionOrder, wo.production_order_id)
+        centre = session.get(WorkCentre, wo.work_centre_id)
+        assert order is not None and centre is not None  # foreign keys
         style_name = session.exec(
-            select(Style.name).where(Style.code == public.style_code)
+            select(Style.name).where(Style.code == order.style_code)
         ).one_or_none()
-        order = session.get(ProductionOrder, public.production_order_id)
         trail = session.exec(
             select(Event)
             .where(Event.entity == "work_order", Event.entity_id == wo_id)
             .order_by(col(Event.at), col(Event.id))
         ).all()
     return WorkOrderDetail(
-        **public.model_dump(),
-        style_name=style_name or public.style_code,
-        due_date=order.due_date if order else None,
+        **wo.model_dump(),
+        style_code=order.style_code,
+        colour=order.colour,
+        work_centre_code=centre.code,
+        style_name=style_name or order.style_code,
+        due_date=order.due_date,
         trail=[TrailEntry(at=e.at, actor=e.actor, kind=e.kind, data=e.data) for e in trail],
     )
 
@@ -197,38 +200,36 @@ _WORK_CENTRE = SQLModel.metadata.tables[WorkCentre.__tablename__]
 _ORDER = SQLModel.metadata.tables[ProductionOrder.__tablename__]
 
 
-def _what_to_make(work_order: sa.Table) -> list[sa.Label[Any]]:
-    """What a work order makes and where, as columns beside its own: each a primary-key
-    lookup."""
-    wo, po, wc = work_order.c, _ORDER.c, _WORK_CENTRE.c
+def _with_what_to_make() -> sa.Select[Any]:
+    """A work order's columns and what it makes and where, each a primary-key lookup."""
+    wo, po, wc = _WORK_ORDER.c, _ORDER.c, _WORK_CENTRE.c
     of_order = po.id == wo.production_order_id
-    return [
+    return sa.select(
+        *wo,
         sa.select(po.style_code).where(of_order).scalar_subquery().label("style_code"),
         sa.select(po.colour).where(of_order).scalar_subquery().label("colour"),
         sa.select(wc.code)
         .where(wc.id == wo.work_centre_id)
         .scalar_subquery()
         .label("work_centre_code"),
-    ]
+    )
 
 
-def _described() -> sa.Select[Any]:
-    return sa.select(*_WORK_ORDER.c, *_what_to_make(_WORK_ORDER))
+# Built once: the list and every change of a held work order answer with it.
+_DESCRIBED = _with_what_to_make()
 
 
 def _public(row: sa.Row[Any]) -> WorkOrderPublic:
     return WorkOrderPublic.model_validate(dict(row._mapping))
 
 
-def _reloaded(session: Session, wo_id: int, closing: bool = True) -> WorkOrderPublic:
+def _reloaded(session: Session, wo_id: int) -> WorkOrderPublic:
     """The work order as the database has it now (after a Core UPDATE): one SELECT, as the
     request's last database step. The session then gives its connection back at once, so
     no connection is held while the answer waits for the event loop: with hundreds of
     requests in flight, held connections would starve the threads that need one."""
-    row = session.execute(_described().where(_WORK_ORDER.c.id == wo_id)).one()
-    if closing:
-        session.close()
-    return _public(row)
+    with contextlib.closing(session):
+        return _public(session.execute(_DESCRIBED.where(_WORK_ORDER.c.id == wo_id)).one())
 
 
 # SQLite lets one writer in at a time; the others sleep in its busy handler and retry,
@@ -244,13 +245,14 @@ def _try_claim(
     """Claim the next released work order in plan order with one conditional UPDATE; on
     PostgreSQL the candidate row is locked with SKIP LOCKED so claimers never queue. The
     trail names ``actor`` (the token's name) as the claimant, and the lease's holder."""
+    actor = actor or holder
     # Closed at the end: no connection held while the answer waits for the event loop.
     with contextlib.closing(session):
         if session.get_bind().dialect.name == "sqlite":
             with _SQLITE_CLAIMS:
-                claimed = _claim(session, factory_id, holder, lease, actor or holder)
+                claimed = _claim(session, factory_id, holder, lease, actor)
         else:
-            claimed = _claim(session, factory_id, holder, lease, actor or holder)
+            claimed = _claim(session, factory_id, holder, lease, actor)
         if claimed is None:
             return None
         what = _MADE_WHERE.of(session, claimed.production_order_id, claimed.work_centre_id)
