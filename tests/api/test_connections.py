@@ -4,8 +4,11 @@ hundreds of long-polling factories, held connections would exhaust the pool."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 from temporalio.client import Client
@@ -25,94 +28,67 @@ async def no_temporal() -> Client:
     raise RuntimeError("claims do not need Temporal")
 
 
-def runtime_on(engine: sa.Engine, db_url: str) -> Runtime:
-    """The API's runtime on ``engine`` (a deliberately small pool), without Temporal."""
+@asynccontextmanager
+async def api_on_a_small_pool(
+    db_url: str, pool_size: int, pool_timeout: float
+) -> AsyncIterator[tuple[httpx.AsyncClient, sa.Engine]]:
+    """The API, without Temporal, on a deliberately small pool of connections."""
+    engine = sa.create_engine(
+        db_url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout
+    )
     sessions = make_session_factory(engine)
-    return Runtime(
+    runtime = Runtime(
         session_factory=sessions,
         connect_temporal=no_temporal,
         config=ApiConfig(orchestration_task_queue="unused"),
         notifier=notifier_for(db_url, sessions),
     )
-
-
-async def test_many_concurrent_claims_share_a_small_pool(
-    db_url: str, session: Session, team_id: int
-) -> None:
-    """More claims at once than FastAPI has threads (40), on a pool of two connections: a
-    request that kept its connection after its database work (until the dependency's
-    teardown, which needs a thread) would starve the threads waiting for one."""
-    tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
-    order = make_order(session, team_id)
-    for attempt in range(1, 61):
-        make_work_order(session, order, attempt=attempt)
-    engine = sa.create_engine(db_url, pool_size=2, max_overflow=0, pool_timeout=3)
-    runtime = runtime_on(engine, db_url)
     await runtime.notifier.start()
     try:
         transport = httpx.ASGITransport(app=create_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            answers = await asyncio.gather(
-                *(
-                    http.post(
-                        "/v1/factory/work-orders/claim",
-                        headers={"Authorization": f"Bearer {tokens['GZ-KNIT']}"},
-                    )
-                    for _ in range(60)
-                )
-            )
+            yield http, engine
     finally:
         await runtime.notifier.stop()
         engine.dispose()
-    assert [a.status_code for a in answers] == [200] * 60
-    assert len({a.json()["id"] for a in answers}) == 60
 
 
-async def test_many_concurrent_reads_share_a_small_pool(
-    db_url: str, session: Session, team_id: int
+@pytest.mark.parametrize(
+    ("method", "path", "work_orders"),
+    [("POST", "/v1/factory/work-orders/claim", 60), ("GET", "/v1/factory/work-orders", 1)],
+    ids=["claims", "reads"],
+)
+async def test_more_requests_at_once_than_threads_share_a_pool_of_two(
+    db_url: str, session: Session, team_id: int, method: str, path: str, work_orders: int
 ) -> None:
-    """More reads at once than FastAPI has threads, on a pool of two connections, by a
-    plain ``def`` route that keeps its connection until the session dependency's teardown.
-    If the teardown needed a thread to give the connection back, it would queue behind the
-    routes whose threads all wait for a connection: none would come back until the pool's
+    """60 requests at once, more than FastAPI has threads (40), on a pool of two
+    connections. A request that kept its connection after its database work until the
+    session dependency's teardown, and a teardown that needed a thread to give it back,
+    would starve the threads waiting for one: none would come back until the pool's
     timeout, and those requests would fail."""
     tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
     order = make_order(session, team_id)
-    make_work_order(session, order)
-    engine = sa.create_engine(db_url, pool_size=2, max_overflow=0, pool_timeout=3)
-    runtime = runtime_on(engine, db_url)
-    try:
-        transport = httpx.ASGITransport(app=create_app(runtime))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            answers = await asyncio.gather(
-                *(
-                    http.get(
-                        "/v1/factory/work-orders",
-                        headers={"Authorization": f"Bearer {tokens['GZ-KNIT']}"},
-                    )
-                    for _ in range(60)
-                )
-            )
-    finally:
-        engine.dispose()
+    for attempt in range(1, work_orders + 1):
+        make_work_order(session, order, attempt=attempt)
+    factory = {"Authorization": f"Bearer {tokens['GZ-KNIT']}"}
+    async with api_on_a_small_pool(db_url, pool_size=2, pool_timeout=3) as (http, _):
+        answers = await asyncio.gather(
+            *(http.request(method, path, headers=factory) for _ in range(60))
+        )
     assert [a.status_code for a in answers] == [200] * 60, {a.status_code for a in answers}
+    if method == "POST":  # every claim got a work order of its own
+        assert len({a.json()["id"] for a in answers}) == 60
 
 
 async def test_an_exhausted_pool_is_a_503_to_retry_not_a_500(db_url: str, session: Session) -> None:
     tokens = {t.name.removeprefix("demo:"): t.token for t in issue_demo_tokens(session)}
-    engine = sa.create_engine(db_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
-    runtime = runtime_on(engine, db_url)
-    held = engine.connect()  # someone else has the only connection
-    try:
-        transport = httpx.ASGITransport(app=create_app(runtime))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            answer = await http.get(
-                "/v1/factory/work-orders",
-                headers={"Authorization": f"Bearer {tokens['GZ-KNIT']}"},
-            )
-    finally:
-        held.close()
-        engine.dispose()
+    factory = {"Authorization": f"Bearer {tokens['GZ-KNIT']}"}
+    async with api_on_a_small_pool(db_url, pool_size=1, pool_timeout=0.2) as (http, engine):
+        held = engine.connect()  # someone else has the only connection
+        try:
+            answer = await http.get("/v1/factory/work-orders", headers=factory)
+        finally:
+            held.close()
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "1"
     assert "busy" in answer.json()["detail"]
